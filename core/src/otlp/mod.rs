@@ -1,0 +1,313 @@
+//! The OTLP/JSON data model (opentelemetry-proto v1.11) and the spec's JSON rules.
+//!
+//! Requests borrow strings from the body they were decoded from (`'a`), so decoding a batch
+//! allocates only for containers and escaped strings. [`Request::decode`] is lenient as the
+//! spec asks; [`Request::encode`] is canonical. Architecture Invariant: nothing here does I/O
+//! or knows about HTTP.
+
+pub mod common;
+pub mod id;
+pub mod json;
+pub mod logs;
+pub mod metrics;
+pub mod trace;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use common::{AnyValue, KeyValue, Resource};
+pub use logs::LogsRequest;
+pub use metrics::MetricsRequest;
+pub use trace::TracesRequest;
+
+/// The three OTLP signals; each has its own path, request type and pipelines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Signal {
+    /// `/v1/logs`
+    Logs,
+    /// `/v1/metrics`
+    Metrics,
+    /// `/v1/traces`
+    Traces,
+}
+
+impl Signal {
+    /// All signals, in a stable order.
+    pub const ALL: [Signal; 3] = [Signal::Logs, Signal::Metrics, Signal::Traces];
+
+    /// The lower-case name used in config keys and file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Logs => "logs",
+            Signal::Metrics => "metrics",
+            Signal::Traces => "traces",
+        }
+    }
+
+    /// Parses a pipeline's signal name.
+    pub fn parse(s: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The HTTP path an OTLP/HTTP client posts this signal to.
+    pub fn path(self) -> &'static str {
+        match self {
+            Signal::Logs => "/v1/logs",
+            Signal::Metrics => "/v1/metrics",
+            Signal::Traces => "/v1/traces",
+        }
+    }
+
+    /// What the Collector counts for this signal: log records, data points or spans.
+    pub fn record_noun(self) -> &'static str {
+        match self {
+            Signal::Logs => "log records",
+            Signal::Metrics => "data points",
+            Signal::Traces => "spans",
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A decoded export request of any signal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request<'a> {
+    /// `ExportLogsServiceRequest`.
+    Logs(LogsRequest<'a>),
+    /// `ExportMetricsServiceRequest`.
+    Metrics(MetricsRequest<'a>),
+    /// `ExportTraceServiceRequest`.
+    Traces(TracesRequest<'a>),
+}
+
+/// Why a body is not a valid OTLP/JSON request, with where it went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid OTLP/JSON {signal} request at line {line} column {column}{}: {message}", at_path(.path))]
+pub struct DecodeError {
+    /// The signal the body was posted as.
+    pub signal: Signal,
+    /// 1-based line of the error in the body.
+    pub line: usize,
+    /// 1-based column of the error in the body.
+    pub column: usize,
+    /// The field path, e.g. `resourceLogs[0].scopeLogs[0].logRecords[3].traceId`.
+    pub path: String,
+    /// What was wrong.
+    pub message: String,
+}
+
+fn at_path(path: &str) -> String {
+    if path.is_empty() || path == "." {
+        String::new()
+    } else {
+        format!(" (field {path})")
+    }
+}
+
+impl<'a> Request<'a> {
+    /// Decodes an OTLP/JSON body posted as `signal`. Borrows strings from `body`.
+    pub fn decode(signal: Signal, body: &'a [u8]) -> Result<Request<'a>, DecodeError> {
+        let fast = match signal {
+            Signal::Logs => serde_json::from_slice(body).map(Request::Logs),
+            Signal::Metrics => serde_json::from_slice(body).map(Request::Metrics),
+            Signal::Traces => serde_json::from_slice(body).map(Request::Traces),
+        };
+        // The happy path pays nothing for error paths; only a failure decodes again with
+        // path tracking to say which field was wrong.
+        fast.map_err(|e| Self::explain(signal, body, e))
+    }
+
+    #[cold]
+    fn explain(signal: Signal, body: &[u8], first: serde_json::Error) -> DecodeError {
+        fn tracked<'de, T: serde::Deserialize<'de>>(
+            body: &'de [u8],
+        ) -> Option<(String, serde_json::Error)> {
+            let mut de = serde_json::Deserializer::from_slice(body);
+            match serde_path_to_error::deserialize::<_, T>(&mut de) {
+                Ok(_) => None,
+                Err(e) => Some((e.path().to_string(), e.into_inner())),
+            }
+        }
+        let found = match signal {
+            Signal::Logs => tracked::<LogsRequest>(body),
+            Signal::Metrics => tracked::<MetricsRequest>(body),
+            Signal::Traces => tracked::<TracesRequest>(body),
+        };
+        let (path, err) = found.unwrap_or_else(|| (String::new(), first));
+        // serde_json appends " at line L column C"; we report those as fields instead.
+        let text = err.to_string();
+        let message = match text.rfind(" at line ") {
+            Some(i) => text[..i].to_string(),
+            None => text,
+        };
+        DecodeError {
+            signal,
+            line: err.line(),
+            column: err.column(),
+            path,
+            message,
+        }
+    }
+
+    /// The request's signal.
+    pub fn signal(&self) -> Signal {
+        match self {
+            Request::Logs(_) => Signal::Logs,
+            Request::Metrics(_) => Signal::Metrics,
+            Request::Traces(_) => Signal::Traces,
+        }
+    }
+
+    /// Canonical OTLP/JSON, appended to `out` (so callers can reuse a buffer).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let r = match self {
+            Request::Logs(r) => serde_json::to_writer(&mut *out, r),
+            Request::Metrics(r) => serde_json::to_writer(&mut *out, r),
+            Request::Traces(r) => serde_json::to_writer(&mut *out, r),
+        };
+        // Serializing our own model into a Vec cannot fail: no map has non-string keys and
+        // writes to a Vec are infallible.
+        debug_assert!(r.is_ok(), "encoding an OTLP request failed: {r:?}");
+    }
+
+    /// Canonical OTLP/JSON.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4096);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Records in the request, in the Collector's units: log records, data points, spans.
+    pub fn records(&self) -> usize {
+        match self {
+            Request::Logs(r) => r
+                .resource_logs
+                .iter()
+                .flat_map(|rl| &rl.scope_logs)
+                .map(|sl| sl.log_records.len())
+                .sum(),
+            Request::Metrics(r) => r
+                .resource_metrics
+                .iter()
+                .flat_map(|rm| &rm.scope_metrics)
+                .flat_map(|sm| &sm.metrics)
+                .map(|m| m.data_points())
+                .sum(),
+            Request::Traces(r) => r
+                .resource_spans
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .map(|ss| ss.spans.len())
+                .sum(),
+        }
+    }
+
+    /// Number of resources in the request (the stdout exporter's basic line reports it).
+    pub fn resources(&self) -> usize {
+        match self {
+            Request::Logs(r) => r.resource_logs.len(),
+            Request::Metrics(r) => r.resource_metrics.len(),
+            Request::Traces(r) => r.resource_spans.len(),
+        }
+    }
+}
+
+impl Serialize for Request<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Request::Logs(r) => r.serialize(s),
+            Request::Metrics(r) => r.serialize(s),
+            Request::Traces(r) => r.serialize(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus() -> Vec<(std::path::PathBuf, Signal)> {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus");
+        let mut out = Vec::new();
+        for dir in ["otlp", "codex"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path();
+                let name = p.file_name().unwrap().to_string_lossy().to_string();
+                if !name.ends_with(".json") || name.ends_with(".headers.json") {
+                    continue;
+                }
+                let signal = if name.contains("metrics") {
+                    Signal::Metrics
+                } else if name.contains("trace") {
+                    Signal::Traces
+                } else {
+                    Signal::Logs
+                };
+                out.push((p, signal));
+            }
+        }
+        assert!(out.len() >= 18, "corpus not found: {out:?}");
+        out
+    }
+
+    #[test]
+    fn decode_encode_decode_is_identity_on_the_corpus() {
+        for (path, signal) in corpus() {
+            let body = std::fs::read(&path).unwrap();
+            let first = Request::decode(signal, &body)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(first.records() > 0, "{}: no records", path.display());
+            let out = first.encode();
+            let second = Request::decode(signal, &out).unwrap();
+            assert_eq!(first, second, "{}", path.display());
+            // Canonical output is a fixed point.
+            assert_eq!(out, second.encode(), "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn spec_json_rules_hold() {
+        let body = br#"{"resource_spans":[{"scopeSpans":[{"spans":[{
+            "traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B174",
+            "kind":"SPAN_KIND_SERVER","startTimeUnixNano":1544712660000000000,
+            "endTimeUnixNano":"18446744073709551615","status":{"code":2},
+            "attributes":[{"key":"big","value":{"intValue":"9007199254740993"}}],
+            "unknownField":{"deep":[1,2,{"x":null}]}, "name": null}]}]}]}"#;
+        let r = Request::decode(Signal::Traces, body).unwrap();
+        let out = String::from_utf8(r.encode()).unwrap();
+        assert!(
+            out.contains(r#""traceId":"5b8efff798038103d269b633813fc60c""#),
+            "{out}"
+        );
+        assert!(out.contains(r#""kind":2"#), "{out}");
+        assert!(
+            out.contains(r#""startTimeUnixNano":"1544712660000000000""#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#""endTimeUnixNano":"18446744073709551615""#),
+            "{out}"
+        );
+        assert!(out.contains(r#""intValue":"9007199254740993""#), "{out}");
+        assert!(!out.contains("unknownField"), "{out}");
+    }
+
+    #[test]
+    fn errors_give_position_and_field() {
+        let body = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"xyz"}]}]}]}"#;
+        let e = Request::decode(Signal::Logs, body).unwrap_err();
+        assert_eq!(e.path, "resourceLogs[0].scopeLogs[0].logRecords[0].traceId");
+        assert_eq!(e.line, 1);
+        assert!(e.column > 40, "{e}");
+        assert!(e.to_string().contains("32 hex digits"), "{e}");
+        let e = Request::decode(Signal::Logs, b"{\"resourceLogs\": [").unwrap_err();
+        assert!(e.to_string().contains("line 1 column 18"), "{e}");
+    }
+}

@@ -1,0 +1,2 @@
+//! The otelgate command line.
+fn main() {}

@@ -1,2 +1,197 @@
-//! The otelgate command line.
-fn main() {}
+//! The otelgate command line: `run` a gateway from `pipelines.yaml`, or `validate` a config.
+//! Knows nothing of OTLP; everything below the CLI lives in `otelgate-core`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use otelgate_core::config;
+use otelgate_core::pipeline::topology;
+
+/// otelgate: an OTLP/HTTP JSON gateway. It receives logs, metrics and traces from the Codex
+/// CLI and any OpenTelemetry SDK, runs them through the pipelines in a YAML file and delivers
+/// them to files, stdout and (soon) minware.
+#[derive(Parser)]
+#[command(version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Log level for the gateway's own logs (error, warn, info, debug, trace), or a full
+    /// tracing filter such as `otelgate_core=debug`.
+    #[arg(long, global = true, default_value = "info", env = "OTELGATE_LOG")]
+    log_level: String,
+
+    /// Log format for the gateway's own logs (written to stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway until SIGINT or SIGTERM (then finish in-flight requests, flush, exit 0).
+    Run {
+        /// Pipeline configuration. Environment variables OTELGATE_SECTION__KEY override keys
+        /// (e.g. OTELGATE_RECEIVERS__OTLP_HTTP__ENDPOINT=0.0.0.0:4318).
+        #[arg(short, long, default_value = "pipelines.yaml", env = "OTELGATE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Check a configuration file and print what it sets up; exits 1 with every problem found.
+    Validate {
+        /// Pipeline configuration to check.
+        #[arg(short, long, default_value = "pipelines.yaml", env = "OTELGATE_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+fn init_logs(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(&cli.log_level, cli.log_format);
+    let result = match cli.command {
+        Command::Run { config } => run(config),
+        Command::Validate { config } => validate(config),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn describe(c: &config::Config) -> Vec<String> {
+    c.pipelines
+        .iter()
+        .map(|p| {
+            let names = |ids: &[config::ComponentId]| {
+                ids.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!(
+                "pipeline {}: [{}] -> [{}] -> [{}]",
+                p.id,
+                names(&p.receivers),
+                names(&p.processors),
+                names(&p.exporters)
+            )
+        })
+        .collect()
+}
+
+fn validate(path: PathBuf) -> anyhow::Result<ExitCode> {
+    match config::load(&path) {
+        Ok(c) => {
+            let mut out = format!("{}: valid\n", path.display());
+            for line in describe(&c) {
+                out.push_str(&format!("  {line}\n"));
+            }
+            for w in &c.warnings {
+                out.push_str(&format!("  warning: {w}\n"));
+            }
+            write_stdout(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            write_stderr(&format!("{e}\n"))?;
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn write_stdout(s: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    std::io::stdout()
+        .write_all(s.as_bytes())
+        .context("writing to stdout")
+}
+
+fn write_stderr(s: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    std::io::stderr()
+        .write_all(s.as_bytes())
+        .context("writing to stderr")
+}
+
+fn run(path: PathBuf) -> anyhow::Result<ExitCode> {
+    let c = match config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            write_stderr(&format!("{e}\n"))?;
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for w in &c.warnings {
+        tracing::warn!("{w}");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("otelgate")
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let running = topology::start(&c).await?;
+        for line in describe(&c) {
+            tracing::info!("{line}");
+        }
+        for (id, addr) in running.local_addrs() {
+            tracing::info!(receiver = %id, address = %addr, "Listening for OTLP/HTTP JSON on http://{addr}/v1/{{logs,metrics,traces}}.");
+        }
+        tracing::info!(config = %path.display(), "otelgate started.");
+        shutdown_signal().await;
+        tracing::info!("Shutting down: finishing in-flight requests and flushing exporters.");
+        running.shutdown().await;
+        tracing::info!("otelgate stopped.");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot listen for SIGTERM; only SIGINT stops the gateway.");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

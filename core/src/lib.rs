@@ -1,8 +1,13 @@
 //! otelgate-core: the engine of the otelgate OTLP/JSON gateway.
 //!
 //! A request flows `receiver` → `processor`s (in pipeline order, on the typed request) →
-//! encoded once into a [`pipeline::Batch`] → every exporter queue of every pipeline the
+//! encoded once into a [`pipeline::batch::Batch`] → every exporter queue of every pipeline the
 //! receiver feeds (all or nothing) → `exporter`s. `config` turns `pipelines.yaml` into the
 //! typed topology; `otlp` is the data model and knows nothing of HTTP. See ARCHITECTURE.md.
 
+pub mod config;
+pub mod exporter;
 pub mod otlp;
+pub mod pipeline;
+pub mod processor;
+pub mod receiver;

@@ -1,0 +1,129 @@
+//! Configuration errors that name the file, the line, the key path and the fix.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One problem found in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// Dotted key path, e.g. `exporters.file/audit.rotation.max_megabytes`.
+    pub path: String,
+    /// 1-based line in the file, when the key could be found there.
+    pub line: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A configuration that cannot be used, with every problem found.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    /// The file that was loaded.
+    pub file: PathBuf,
+    /// The problems, in file order where known.
+    pub issues: Vec<Issue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, issue) in self.issues.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", self.file.display())?;
+            if let Some(line) = issue.line {
+                write!(f, ":{line}")?;
+            }
+            if issue.path.is_empty() {
+                write!(f, ": {}", issue.message)?;
+            } else {
+                write!(f, ": {}: {}", issue.path, issue.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The closest candidate to `got`, if one is close enough to be a likely typo.
+pub fn did_you_mean<'c>(
+    got: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(got, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Formats a did-you-mean suffix (`; did you mean `x`?`), or nothing.
+pub fn hint<'c>(got: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
+    match did_you_mean(got, candidates) {
+        Some(c) => format!("; did you mean `{c}`?"),
+        None => String::new(),
+    }
+}
+
+/// Finds the line of a dotted key path in YAML text by following indentation. Figment names
+/// the key path but not the line, so we look it up: a best effort that never fails loading.
+pub fn locate(text: &str, path: &[String]) -> Option<usize> {
+    let mut min_indent: isize = -1;
+    let mut found = None;
+    let mut start = 0;
+    let lines: Vec<&str> = text.lines().collect();
+    for seg in path {
+        if seg.parse::<usize>().is_ok() {
+            continue; // list index: stay on the parent key's line
+        }
+        let mut hit = None;
+        for (i, line) in lines.iter().enumerate().skip(start) {
+            let trimmed = line.trim_start();
+            let indent = (line.len() - trimmed.len()) as isize;
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if found.is_some() && indent <= min_indent && !trimmed.starts_with('-') {
+                break; // left the parent's block
+            }
+            let key = trimmed.trim_start_matches("- ");
+            let key = key.trim_matches(|c| c == '"' || c == '\'');
+            if key.starts_with(seg.as_str())
+                && key[seg.len()..]
+                    .trim_start_matches(['"', '\''])
+                    .trim_start()
+                    .starts_with(':')
+            {
+                hit = Some((i, indent));
+                break;
+            }
+        }
+        let (i, indent) = hit?;
+        found = Some(i + 1);
+        min_indent = indent;
+        start = i + 1;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_nested_keys() {
+        let text = "a:\n  b: 1\nexporters:\n  file/x:\n    path: p\n    bad: 2\n";
+        let p = |s: &str| s.split('.').map(String::from).collect::<Vec<_>>();
+        assert_eq!(locate(text, &p("exporters.file/x.bad")), Some(6));
+        assert_eq!(locate(text, &p("a.b")), Some(2));
+        assert_eq!(locate(text, &p("a.zzz")), None);
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            did_you_mean("verbosty", ["verbosity", "format"]),
+            Some("verbosity")
+        );
+        assert_eq!(did_you_mean("xyz", ["verbosity"]), None);
+    }
+}

@@ -1,0 +1,648 @@
+//! `pipelines.yaml` → a typed, validated [`Config`].
+//!
+//! Loading merges the YAML file with `OTELGATE_SECTION__KEY` environment overrides (figment),
+//! expands `${env:NAME}` in string values, parses each component's section with the type its
+//! key names (`TYPE` or `TYPE/NAME`), then checks the pipelines' references. Every problem is
+//! reported at once, each with the file, the line where it can be found, the key path and a fix.
+
+pub mod error;
+pub mod source;
+pub mod units;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::value::Value;
+use figment::Figment;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+pub use error::{ConfigError, Issue};
+use units::ByteSize;
+
+use crate::exporter::file::FileConfig;
+use crate::exporter::stdout::StdoutConfig;
+use crate::otlp::Signal;
+use crate::processor::resource::ResourceConfig;
+use crate::receiver::otlp_http::OtlpHttpConfig;
+
+/// A component key: `TYPE` or `TYPE/NAME`, as in the OpenTelemetry Collector.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ComponentId {
+    /// The component type (`file`, `stdout`, `otlp_http`, …).
+    pub kind: String,
+    /// The instance name after the slash, if any.
+    pub name: Option<String>,
+}
+
+impl ComponentId {
+    /// Splits `TYPE/NAME`.
+    pub fn parse(key: &str) -> ComponentId {
+        match key.split_once('/') {
+            Some((k, n)) => ComponentId {
+                kind: k.to_string(),
+                name: Some(n.to_string()),
+            },
+            None => ComponentId {
+                kind: key.to_string(),
+                name: None,
+            },
+        }
+    }
+}
+
+impl fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{}/{n}", self.kind),
+            None => f.write_str(&self.kind),
+        }
+    }
+}
+
+/// A receiver's settings, by type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReceiverConfig {
+    /// `otlp_http`: OTLP/HTTP JSON on `/v1/{logs,metrics,traces}`.
+    OtlpHttp(OtlpHttpConfig),
+}
+
+/// Receiver types this build knows.
+pub const RECEIVER_TYPES: &[&str] = &["otlp_http"];
+
+/// A processor's settings, by type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessorConfig {
+    /// `resource`: insert, update or delete resource attributes.
+    Resource(ResourceConfig),
+}
+
+/// Processor types this build knows.
+pub const PROCESSOR_TYPES: &[&str] = &["resource"];
+
+/// What an exporter queue does when it is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Refuse the whole request with 503 (nothing is queued anywhere): the safe default.
+    Refuse,
+    /// Drop the batch for this exporter only, counted, so a slow side exporter (stdout) never
+    /// blocks the others.
+    Drop,
+}
+
+/// Settings every exporter has, whatever its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExporterCommon {
+    /// What to do when the queue is full; the default depends on the exporter type.
+    pub when_full: Option<WhenFull>,
+    /// Bytes of encoded batches the in-memory queue may hold (default 64MiB).
+    pub max_queue_bytes: Option<ByteSize>,
+}
+
+/// The default size of an exporter's in-memory queue.
+pub const DEFAULT_MAX_QUEUE_BYTES: ByteSize = ByteSize::mib(64);
+
+/// An exporter's settings, by type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExporterKind {
+    /// `file`: JSON Lines, one canonical request per line.
+    File(FileConfig),
+    /// `stdout`: human-readable or JSON lines on standard output.
+    Stdout(StdoutConfig),
+    /// `nop`: accepts and discards (tests, benchmarks).
+    Nop,
+}
+
+/// Exporter types this build knows.
+pub const EXPORTER_TYPES: &[&str] = &["file", "stdout", "nop"];
+
+/// A configured exporter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExporterConfig {
+    /// Queue settings shared by every exporter type.
+    pub when_full: WhenFull,
+    /// Queue bound in bytes.
+    pub max_queue_bytes: ByteSize,
+    /// Type-specific settings.
+    pub kind: ExporterKind,
+}
+
+/// A pipeline's id: its signal and optional name (`logs`, `logs/audit`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PipelineId {
+    /// The signal the pipeline carries.
+    pub signal: Signal,
+    /// The name after the slash, if any.
+    pub name: Option<String>,
+}
+
+impl fmt::Display for PipelineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{}/{n}", self.signal),
+            None => write!(f, "{}", self.signal),
+        }
+    }
+}
+
+/// A pipeline: receivers feed processors in order, whose output goes to every exporter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineConfig {
+    /// The pipeline's id.
+    pub id: PipelineId,
+    /// Receivers feeding it (at least one).
+    pub receivers: Vec<ComponentId>,
+    /// Processors, run in this order.
+    pub processors: Vec<ComponentId>,
+    /// Exporters it fans out to (at least one).
+    pub exporters: Vec<ComponentId>,
+}
+
+/// Process-wide limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Bytes of request bodies being processed plus batches waiting in exporter queues; past
+    /// it, requests get 503 with `Retry-After` instead of growing memory.
+    #[serde(default = "default_inflight")]
+    pub max_inflight_bytes: ByteSize,
+}
+
+fn default_inflight() -> ByteSize {
+    ByteSize::mib(512)
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_inflight_bytes: default_inflight(),
+        }
+    }
+}
+
+/// A loaded and validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file it came from (for messages and reloads).
+    pub file: PathBuf,
+    /// Receivers by id.
+    pub receivers: BTreeMap<ComponentId, ReceiverConfig>,
+    /// Processors by id.
+    pub processors: BTreeMap<ComponentId, ProcessorConfig>,
+    /// Exporters by id.
+    pub exporters: BTreeMap<ComponentId, ExporterConfig>,
+    /// Pipelines, in id order.
+    pub pipelines: Vec<PipelineConfig>,
+    /// Process-wide limits.
+    pub limits: LimitsConfig,
+    /// Things that work but are probably not meant (unused components).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    receivers: BTreeMap<String, Value>,
+    #[serde(default)]
+    processors: BTreeMap<String, Value>,
+    #[serde(default)]
+    exporters: BTreeMap<String, Value>,
+    #[serde(default)]
+    pipelines: BTreeMap<String, RawPipeline>,
+    #[serde(default)]
+    limits: LimitsConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    #[serde(default)]
+    receivers: Vec<String>,
+    #[serde(default)]
+    processors: Vec<String>,
+    #[serde(default)]
+    exporters: Vec<String>,
+}
+
+/// Collects issues while loading, so that one run reports every problem.
+struct Loader<'t> {
+    text: &'t str,
+    issues: Vec<Issue>,
+}
+
+impl Loader<'_> {
+    fn issue(&mut self, path: &[String], message: String) {
+        let line = error::locate(self.text, path);
+        self.issues.push(Issue {
+            path: path.join("."),
+            line,
+            message,
+        });
+    }
+
+    fn figment_error(&mut self, prefix: &[String], err: figment::Error) {
+        for e in err {
+            let mut path = prefix.to_vec();
+            path.extend(e.path.iter().cloned());
+            let message = match &e.kind {
+                figment::error::Kind::UnknownField(field, expected) => {
+                    if path.last() != Some(field) {
+                        path.push(field.clone());
+                    }
+                    format!(
+                        "unknown key `{field}`{}; known keys: {}",
+                        error::hint(field, expected.iter().copied()),
+                        expected.join(", ")
+                    )
+                }
+                figment::error::Kind::UnknownVariant(v, expected) => format!(
+                    "unknown value `{v}`{}; expected one of: {}",
+                    error::hint(v, expected.iter().copied()),
+                    expected.join(", ")
+                ),
+                figment::error::Kind::MissingField(field) => {
+                    if path.last().map(String::as_str) != Some(field.as_ref()) {
+                        path.push(field.to_string());
+                    }
+                    format!("missing required key `{field}`")
+                }
+                other => other.to_string(),
+            };
+            self.issue(&path, message);
+        }
+    }
+
+    /// Parses one section into `T`, with numbers and booleans accepted from strings (as env
+    /// overrides and `${env:…}` produce them).
+    fn parse<T: DeserializeOwned>(&mut self, path: &[String], value: Value) -> Option<T> {
+        let value = match value {
+            // `file:` with nothing after it means "all defaults".
+            Value::Empty(..) => Value::from(figment::value::Dict::new()),
+            v => v,
+        };
+        match Figment::from(figment::providers::Serialized::defaults(value)).extract_lossy::<T>() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.figment_error(path, e);
+                None
+            }
+        }
+    }
+}
+
+fn key(path: &[&str]) -> Vec<String> {
+    path.iter().map(|s| s.to_string()).collect()
+}
+
+/// Loads, expands and validates a configuration file.
+pub fn load(file: &Path) -> Result<Config, ConfigError> {
+    let fail = |issues| ConfigError {
+        file: file.to_path_buf(),
+        issues,
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        fail(vec![Issue {
+            path: String::new(),
+            line: None,
+            message: format!("cannot read the configuration file: {e}; pass another with -c FILE"),
+        }])
+    })?;
+    let mut root: Value = source::figment(file).extract().map_err(|e| {
+        let mut l = Loader {
+            text: &text,
+            issues: vec![],
+        };
+        l.figment_error(&[], e);
+        fail(l.issues)
+    })?;
+    source::expand_env(&mut root, &mut Vec::new(), &|n| std::env::var(n).ok()).map_err(
+        |(path, message)| {
+            let segs: Vec<String> = path.split('.').map(String::from).collect();
+            fail(vec![Issue {
+                line: error::locate(&text, &segs),
+                path,
+                message,
+            }])
+        },
+    )?;
+    from_value(file, &text, root).map_err(fail)
+}
+
+fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>> {
+    let mut l = Loader {
+        text,
+        issues: vec![],
+    };
+    let Some(raw) = l.parse::<RawConfig>(&[], root) else {
+        return Err(l.issues);
+    };
+
+    // References are checked against every defined key, valid or not, so that one bad
+    // component is reported once, not again by each pipeline that lists it.
+    let defined_receivers: Vec<String> = raw.receivers.keys().cloned().collect();
+    let defined_processors: Vec<String> = raw.processors.keys().cloned().collect();
+    let defined_exporters: Vec<String> = raw.exporters.keys().cloned().collect();
+
+    let mut receivers = BTreeMap::new();
+    for (k, v) in raw.receivers {
+        let id = ComponentId::parse(&k);
+        let path = key(&["receivers", &k]);
+        match id.kind.as_str() {
+            "otlp_http" => {
+                if let Some(c) = l.parse(&path, v) {
+                    receivers.insert(id, ReceiverConfig::OtlpHttp(c));
+                }
+            }
+            other => l.issue(&path, unknown_type("receiver", other, RECEIVER_TYPES)),
+        }
+    }
+
+    let mut processors = BTreeMap::new();
+    for (k, v) in raw.processors {
+        let id = ComponentId::parse(&k);
+        let path = key(&["processors", &k]);
+        match id.kind.as_str() {
+            "resource" => {
+                if let Some(c) = l.parse(&path, v) {
+                    processors.insert(id, ProcessorConfig::Resource(c));
+                }
+            }
+            other => l.issue(&path, unknown_type("processor", other, PROCESSOR_TYPES)),
+        }
+    }
+
+    let mut exporters = BTreeMap::new();
+    for (k, v) in raw.exporters {
+        let id = ComponentId::parse(&k);
+        let path = key(&["exporters", &k]);
+        if !EXPORTER_TYPES.contains(&id.kind.as_str()) {
+            l.issue(&path, unknown_type("exporter", &id.kind, EXPORTER_TYPES));
+            continue;
+        }
+        // Split the keys every exporter shares from the type's own, so both sides can deny
+        // unknown keys (serde's `flatten` cannot).
+        let (common, own) = split_common(v);
+        let common: Option<ExporterCommon> = l.parse(&path, common);
+        let kind = match id.kind.as_str() {
+            "file" => l.parse(&path, own).map(ExporterKind::File),
+            "stdout" => l.parse(&path, own).map(ExporterKind::Stdout),
+            _ => l.parse::<NopConfig>(&path, own).map(|_| ExporterKind::Nop),
+        };
+        if let (Some(common), Some(kind)) = (common, kind) {
+            let default_when_full = match kind {
+                ExporterKind::Stdout(_) => WhenFull::Drop,
+                _ => WhenFull::Refuse,
+            };
+            exporters.insert(
+                id,
+                ExporterConfig {
+                    when_full: common.when_full.unwrap_or(default_when_full),
+                    max_queue_bytes: common.max_queue_bytes.unwrap_or(DEFAULT_MAX_QUEUE_BYTES),
+                    kind,
+                },
+            );
+        }
+    }
+
+    let mut pipelines = Vec::new();
+    let mut used: BTreeSet<(&str, String)> = BTreeSet::new();
+    for (k, p) in &raw.pipelines {
+        let path = key(&["pipelines", k]);
+        let id = ComponentId::parse(k);
+        let Some(signal) = Signal::parse(&id.kind) else {
+            l.issue(
+                &path,
+                format!(
+                    "`{}` is not a signal{}; a pipeline is named `logs`, `metrics` or `traces`, optionally with `/NAME`",
+                    id.kind,
+                    error::hint(&id.kind, ["logs", "metrics", "traces"])
+                ),
+            );
+            continue;
+        };
+        let mut refs = |section: &'static str,
+                        list: &[String],
+                        defined: Vec<String>,
+                        required: bool| {
+            let mut out = Vec::new();
+            if required && list.is_empty() {
+                l.issue(
+                    &path,
+                    format!("the pipeline has no {section}; list at least one under `{section}:`"),
+                );
+            }
+            for (i, name) in list.iter().enumerate() {
+                let mut p = path.clone();
+                p.push(section.to_string());
+                if !defined.contains(name) {
+                    let known = if defined.is_empty() {
+                        "none are defined".to_string()
+                    } else {
+                        format!("defined: {}", defined.join(", "))
+                    };
+                    l.issue(
+                        &p,
+                        format!(
+                            "[{i}] `{name}` is not defined under top-level `{section}:` ({known}){}",
+                            error::hint(name, defined.iter().map(String::as_str))
+                        ),
+                    );
+                } else if list[..i].contains(name) {
+                    l.issue(&p, format!("[{i}] `{name}` is listed twice; list it once"));
+                } else {
+                    used.insert((section, name.clone()));
+                    out.push(ComponentId::parse(name));
+                }
+            }
+            out
+        };
+        let receivers_ids = refs("receivers", &p.receivers, defined_receivers.clone(), true);
+        let processor_ids = refs(
+            "processors",
+            &p.processors,
+            defined_processors.clone(),
+            false,
+        );
+        let exporter_ids = refs("exporters", &p.exporters, defined_exporters.clone(), true);
+        pipelines.push(PipelineConfig {
+            id: PipelineId {
+                signal,
+                name: id.name,
+            },
+            receivers: receivers_ids,
+            processors: processor_ids,
+            exporters: exporter_ids,
+        });
+    }
+    if raw.pipelines.is_empty() && l.issues.is_empty() {
+        l.issue(
+            &key(&["pipelines"]),
+            "no pipelines are defined; add e.g. `pipelines: { logs: { receivers: [otlp_http], exporters: [file] } }`".to_string(),
+        );
+    }
+
+    let mut warnings = Vec::new();
+    for (section, ids) in [
+        ("receivers", defined_receivers),
+        ("processors", defined_processors),
+        ("exporters", defined_exporters),
+    ] {
+        for id in ids {
+            if !used.contains(&(section, id.clone())) {
+                warnings.push(format!("{section}.{id} is defined but no pipeline uses it"));
+            }
+        }
+    }
+
+    if !l.issues.is_empty() {
+        l.issues.sort_by_key(|i| i.line.unwrap_or(usize::MAX));
+        return Err(l.issues);
+    }
+    Ok(Config {
+        file: file.to_path_buf(),
+        receivers,
+        processors,
+        exporters,
+        pipelines,
+        limits: raw.limits,
+        warnings,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NopConfig {}
+
+fn unknown_type(what: &str, got: &str, known: &[&str]) -> String {
+    format!(
+        "unknown {what} type `{got}`{}; known {what} types: {} (a key is `TYPE` or `TYPE/NAME`)",
+        error::hint(got, known.iter().copied()),
+        known.join(", ")
+    )
+}
+
+const COMMON_KEYS: &[&str] = &["when_full", "max_queue_bytes"];
+
+fn split_common(v: Value) -> (Value, Value) {
+    let mut common = figment::value::Dict::new();
+    match v {
+        Value::Dict(tag, mut d) => {
+            for k in COMMON_KEYS {
+                if let Some(x) = d.remove(*k) {
+                    common.insert(k.to_string(), x);
+                }
+            }
+            (Value::from(common), Value::Dict(tag, d))
+        }
+        other => (Value::from(common), other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(yaml: &str) -> Result<Config, ConfigError> {
+        let mut out = None;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("p.yaml", yaml)?;
+            out = Some(load(Path::new("p.yaml")));
+            Ok(())
+        });
+        out.unwrap()
+    }
+
+    const GOOD: &str = "
+receivers:
+  otlp_http:
+    endpoint: 127.0.0.1:4318
+exporters:
+  file/audit:
+    path: ./data/{signal}.jsonl
+  stdout:
+    verbosity: basic
+pipelines:
+  logs:
+    receivers: [otlp_http]
+    exporters: [file/audit, stdout]
+";
+
+    #[test]
+    fn a_good_file_loads_with_defaults() {
+        let c = load_str(GOOD).unwrap();
+        assert_eq!(c.pipelines.len(), 1);
+        let stdout = &c.exporters[&ComponentId::parse("stdout")];
+        assert_eq!(stdout.when_full, WhenFull::Drop);
+        let file = &c.exporters[&ComponentId::parse("file/audit")];
+        assert_eq!(file.when_full, WhenFull::Refuse);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn unknown_keys_name_path_line_and_suggestion() {
+        let e = load_str(&GOOD.replace("verbosity: basic", "verbosty: basic")).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("p.yaml:9: exporters.stdout.verbosty: unknown key `verbosty`; did you mean `verbosity`?"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn undefined_references_and_empty_pipelines_are_errors() {
+        let e = load_str(&GOOD.replace("[file/audit, stdout]", "[file/audt]")).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("pipelines.logs.exporters: [0] `file/audt` is not defined"),
+            "{msg}"
+        );
+        assert!(msg.contains("did you mean `file/audit`?"), "{msg}");
+        let e = load_str(&GOOD.replace("    exporters: [file/audit, stdout]\n", "")).unwrap_err();
+        assert!(
+            e.to_string().contains("the pipeline has no exporters"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn env_overrides_and_expansion() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "p.yaml",
+                &GOOD.replace(
+                    "./data/{signal}.jsonl",
+                    "${env:OUT_DIR:-/tmp}/${env:OUT_NAME}.jsonl",
+                ),
+            )?;
+            jail.set_env("OUT_NAME", "x");
+            jail.set_env(
+                "OTELGATE_RECEIVERS__OTLP_HTTP__MAX_REQUEST_BODY_SIZE",
+                "12345",
+            );
+            let c = load(Path::new("p.yaml")).unwrap();
+            let ReceiverConfig::OtlpHttp(r) = &c.receivers[&ComponentId::parse("otlp_http")];
+            assert_eq!(r.max_request_body_size, ByteSize(12345));
+            let ExporterKind::File(f) = &c.exporters[&ComponentId::parse("file/audit")].kind else {
+                panic!()
+            };
+            assert_eq!(f.path, "/tmp/x.jsonl");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unset_env_without_default_is_named() {
+        let e =
+            load_str(&GOOD.replace("./data/{signal}.jsonl", "${env:NOPE_NOT_SET}")).unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "exporters.file/audit.path: environment variable NOPE_NOT_SET is not set"
+            ),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! Where configuration comes from: the YAML file (through figment over `yaml_serde`), then
+//! `OTELGATE_SECTION__KEY` environment overrides, then `${env:NAME}` expansion.
+
+use std::path::Path;
+
+use figment::providers::{Data, Format};
+use figment::value::{Dict, Map, Tag, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::de::DeserializeOwned;
+
+/// figment's YAML format backed by `yaml_serde`, the maintained fork of `serde_yaml`.
+pub struct Yaml;
+
+impl Format for Yaml {
+    type Error = yaml_serde::Error;
+    const NAME: &'static str = "YAML";
+
+    fn from_str<T: DeserializeOwned>(string: &str) -> Result<T, Self::Error> {
+        yaml_serde::from_str(string)
+    }
+}
+
+/// Environment overrides: `OTELGATE_RECEIVERS__OTLP_HTTP__ENDPOINT=…` sets
+/// `receivers.otlp_http.endpoint`. Only variables with a `__` are read, so the CLI's own
+/// `OTELGATE_CONFIG`-style variables never collide with config keys. Values stay strings;
+/// lossy extraction turns `"12345"` into a number where a number is expected.
+pub struct EnvOverrides {
+    vars: Vec<(String, String)>,
+}
+
+/// The prefix of environment overrides.
+pub const ENV_PREFIX: &str = "OTELGATE_";
+
+impl EnvOverrides {
+    /// Reads the process environment.
+    pub fn from_env() -> Self {
+        EnvOverrides {
+            vars: std::env::vars()
+                .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
+                .collect(),
+        }
+    }
+}
+
+impl Provider for EnvOverrides {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable(s) OTELGATE_*__*")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut root = Dict::new();
+        for (k, v) in &self.vars {
+            let path: Vec<String> = k[ENV_PREFIX.len()..]
+                .split("__")
+                .map(|s| s.to_ascii_lowercase())
+                .collect();
+            insert(&mut root, &path, Value::from(v.clone()));
+        }
+        Ok(Profile::Default.collect(root))
+    }
+}
+
+fn insert(dict: &mut Dict, path: &[String], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let child = dict
+                .entry(first.clone())
+                .or_insert_with(|| Value::Dict(Tag::Default, Dict::new()));
+            if !matches!(child, Value::Dict(..)) {
+                *child = Value::Dict(Tag::Default, Dict::new());
+            }
+            if let Value::Dict(_, d) = child {
+                insert(d, rest, value);
+            }
+        }
+    }
+}
+
+/// Merges the file and the environment into one tree.
+pub fn figment(path: &Path) -> Figment {
+    Figment::new()
+        .merge(Data::<Yaml>::file_exact(path))
+        .merge(EnvOverrides::from_env())
+}
+
+/// Expands `${env:NAME}` and `${env:NAME:-default}` in every string value; `$${` is a
+/// literal `${`. Runs after parsing, so an environment value can never inject YAML structure.
+pub fn expand_env(
+    value: &mut Value,
+    path: &mut Vec<String>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), (String, String)> {
+    match value {
+        Value::String(tag, s) if s.contains("${") => {
+            let expanded = expand_str(s, lookup).map_err(|m| (path.join("."), m))?;
+            *value = Value::String(*tag, expanded);
+        }
+        Value::Dict(_, d) => {
+            for (k, v) in d.iter_mut() {
+                path.push(k.clone());
+                expand_env(v, path, lookup)?;
+                path.pop();
+            }
+        }
+        Value::Array(_, a) => {
+            for (i, v) in a.iter_mut().enumerate() {
+                path.push(i.to_string());
+                expand_env(v, path, lookup)?;
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn expand_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        if rest[..i].ends_with('$') {
+            out.push_str(&rest[..i - 1]);
+            out.push_str("${");
+            rest = &rest[i + 2..];
+            continue;
+        }
+        out.push_str(&rest[..i]);
+        let end = rest[i..]
+            .find('}')
+            .ok_or_else(|| format!("unterminated `${{` in {s:?}; write `${{env:NAME}}`"))?;
+        let inner = &rest[i + 2..i + end];
+        let spec = inner.strip_prefix("env:").ok_or_else(|| {
+            format!("`${{{inner}}}` is not supported; only `${{env:NAME}}` and `${{env:NAME:-default}}` are (write `$${{` for a literal `${{`)")
+        })?;
+        let (name, default) = match spec.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (spec, None),
+        };
+        match (lookup(name), default) {
+            (Some(v), _) => out.push_str(&v),
+            (None, Some(d)) => out.push_str(d),
+            (None, None) => {
+                return Err(format!(
+                    "environment variable {name} is not set; set it or give a default with `${{env:{name}:-value}}`"
+                ))
+            }
+        }
+        rest = &rest[i + end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(n: &str) -> Option<String> {
+        (n == "SET").then(|| "v".to_string())
+    }
+
+    #[test]
+    fn expansion_forms() {
+        assert_eq!(expand_str("a${env:SET}b", &lookup).unwrap(), "avb");
+        assert_eq!(expand_str("${env:UNSET:-d}", &lookup).unwrap(), "d");
+        assert_eq!(expand_str("$${env:SET}", &lookup).unwrap(), "${env:SET}");
+        let e = expand_str("${env:UNSET}", &lookup).unwrap_err();
+        assert!(e.contains("UNSET is not set"), "{e}");
+        assert!(expand_str("${SET}", &lookup)
+            .unwrap_err()
+            .contains("not supported"));
+    }
+}

@@ -1,0 +1,83 @@
+//! What flows from the receiver to exporters: an encoded [`Batch`] and its [`Context`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::inflight::InflightPermit;
+use crate::config::PipelineId;
+use crate::otlp::Signal;
+
+/// Who sent a request, once an auth processor has decided (filled in by later issues' auth).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The key's id (never the secret).
+    pub key_id: String,
+    /// The key's user.
+    pub user: String,
+    /// The user's role.
+    pub role: String,
+}
+
+/// Facts about a request that processors and exporters may use but that are not telemetry.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The authenticated sender, when auth ran.
+    pub principal: Option<Principal>,
+    /// The client's address.
+    pub client_addr: Option<SocketAddr>,
+    /// When the receiver accepted the request.
+    pub received_at: SystemTime,
+}
+
+impl Context {
+    /// A context for a request received now from `client_addr`.
+    pub fn new(client_addr: Option<SocketAddr>) -> Self {
+        Context {
+            principal: None,
+            client_addr,
+            received_at: SystemTime::now(),
+        }
+    }
+}
+
+/// One request's output of one pipeline, encoded once as canonical OTLP/JSON. Cheap to clone
+/// (the body is shared), `'static`, and ready for disk or network. Holding a batch holds its
+/// share of the global in-flight byte budget, released when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The signal of `body`.
+    pub signal: Signal,
+    /// The pipeline that produced it.
+    pub pipeline: Arc<PipelineId>,
+    /// Canonical OTLP/JSON export request.
+    pub body: Bytes,
+    /// Records in it (log records, data points or spans).
+    pub records: usize,
+    /// Request facts.
+    pub context: Arc<Context>,
+    /// The in-flight budget this batch holds.
+    pub(crate) _permit: Option<Arc<InflightPermit>>,
+}
+
+impl Batch {
+    /// A batch outside any budget (tests, tools).
+    pub fn new(
+        signal: Signal,
+        pipeline: Arc<PipelineId>,
+        body: Bytes,
+        records: usize,
+        context: Arc<Context>,
+    ) -> Self {
+        Batch {
+            signal,
+            pipeline,
+            body,
+            records,
+            context,
+            _permit: None,
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The traits every processor and exporter implements, built-in or plugin, and their errors.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::batch::{Batch, Context};
+use crate::otlp::Request;
+
+/// Why a request is refused: the HTTP status the client sees and a message for it. The
+/// receiver renders it as the spec's `google.rpc.Status` JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct Rejection {
+    /// HTTP status code.
+    pub status: u16,
+    /// Human-readable reason, safe to show the client (never a secret).
+    pub message: String,
+    /// When the client may try again (sent as `Retry-After`, in whole seconds).
+    pub retry_after: Option<Duration>,
+}
+
+impl Rejection {
+    /// A refusal with `status` and `message`.
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A 503 that tells the client to come back after `after`.
+    pub fn unavailable(message: impl Into<String>, after: Duration) -> Self {
+        Rejection {
+            status: 503,
+            message: message.into(),
+            retry_after: Some(after),
+        }
+    }
+
+    /// The gRPC status code matching the HTTP status, for the `code` field.
+    pub fn grpc_code(&self) -> i32 {
+        match self.status {
+            400 | 415 => 3, // INVALID_ARGUMENT
+            401 => 16,      // UNAUTHENTICATED
+            403 => 7,       // PERMISSION_DENIED
+            404 => 5,       // NOT_FOUND
+            405 => 12,      // UNIMPLEMENTED
+            408 => 4,       // DEADLINE_EXCEEDED
+            413 | 429 => 8, // RESOURCE_EXHAUSTED
+            431 => 8,       // RESOURCE_EXHAUSTED
+            503 => 14,      // UNAVAILABLE
+            _ => 13,        // INTERNAL
+        }
+    }
+}
+
+/// A step of a pipeline that inspects or changes a request before it is queued. Runs inline
+/// in the request, so a refusal reaches the client and nothing is queued.
+#[async_trait]
+pub trait Processor: Send + Sync {
+    /// Processes `request` in place, or refuses it.
+    async fn process(&self, request: &mut Request<'_>, context: &Context) -> Result<(), Rejection>;
+}
+
+/// Why an export failed, split by what the queue does next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    /// Try the same batch again later (after `after` when the destination said so).
+    #[error("retryable: {message}")]
+    Retryable {
+        /// What went wrong.
+        message: String,
+        /// The destination's requested delay, if any.
+        after: Option<Duration>,
+    },
+    /// The batch can never be delivered; it is dropped (or dead-lettered) and counted.
+    #[error("permanent: {message}")]
+    Permanent {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// A destination. Called by the exporter's queue worker one batch at a time.
+#[async_trait]
+pub trait Exporter: Send + Sync {
+    /// Delivers one batch.
+    async fn export(&self, batch: Batch) -> Result<(), ExportError>;
+
+    /// Flushes and releases resources; called once after the last batch.
+    async fn shutdown(&self) -> Result<(), ExportError> {
+        Ok(())
+    }
+}

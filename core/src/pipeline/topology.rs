@@ -1,0 +1,178 @@
+//! Builds the running graph from a [`Config`] and shuts it down in order: receivers stop
+//! accepting and finish in-flight requests, then queues drain into their exporters, then
+//! exporters flush.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::component::Processor;
+use super::inflight::InflightBudget;
+use super::queue::{self, QueueHandle, QueueState};
+use super::router::{PipelineRoute, Router};
+use crate::config::{ComponentId, Config, ReceiverConfig};
+use crate::receiver::otlp_http;
+
+/// Why the topology could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A receiver could not listen.
+    #[error("receivers.{id}: {source}")]
+    Bind {
+        /// The receiver.
+        id: ComponentId,
+        /// Why.
+        #[source]
+        source: otlp_http::BindError,
+    },
+    /// A component could not be built from its (valid) config.
+    #[error("{section}.{id}: {message}")]
+    Component {
+        /// `processors` or `exporters`.
+        section: &'static str,
+        /// The component.
+        id: ComponentId,
+        /// Why.
+        message: String,
+    },
+}
+
+/// How long queues may take to drain at shutdown before retries are abandoned.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running gateway.
+pub struct Running {
+    receivers: Vec<(ComponentId, SocketAddr, JoinHandle<()>)>,
+    workers: Vec<JoinHandle<()>>,
+    queues: Vec<Arc<QueueState>>,
+    stop_receivers: CancellationToken,
+    stop_retries: CancellationToken,
+}
+
+/// Builds every component, binds every receiver and starts serving.
+pub async fn start(config: &Config) -> Result<Running, StartError> {
+    let budget = InflightBudget::new(config.limits.max_inflight_bytes.as_usize());
+    let stop_receivers = CancellationToken::new();
+    let stop_retries = CancellationToken::new();
+
+    let mut processors: BTreeMap<&ComponentId, Arc<dyn Processor>> = BTreeMap::new();
+    for (id, c) in &config.processors {
+        let p = crate::processor::build(c).map_err(|message| StartError::Component {
+            section: "processors",
+            id: id.clone(),
+            message,
+        })?;
+        processors.insert(id, p);
+    }
+
+    let mut handles: BTreeMap<&ComponentId, QueueHandle> = BTreeMap::new();
+    let mut workers = Vec::new();
+    let mut queues = Vec::new();
+    for (id, c) in &config.exporters {
+        let exporter = crate::exporter::build(c).map_err(|message| StartError::Component {
+            section: "exporters",
+            id: id.clone(),
+            message,
+        })?;
+        let (handle, worker) = queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full);
+        queues.push(handle.state.clone());
+        workers.push(tokio::spawn(worker.run(exporter, stop_retries.clone())));
+        handles.insert(id, handle);
+    }
+
+    let mut receivers = Vec::new();
+    for (id, rc) in &config.receivers {
+        let routes: Vec<PipelineRoute> = config
+            .pipelines
+            .iter()
+            .filter(|p| p.receivers.contains(id))
+            .map(|p| PipelineRoute {
+                id: Arc::new(p.id.clone()),
+                processors: p.processors.iter().map(|x| processors[x].clone()).collect(),
+                exporters: p.exporters.iter().map(|x| handles[x].clone()).collect(),
+            })
+            .collect();
+        if routes.is_empty() {
+            continue; // unused receiver: validation already warned
+        }
+        let router = Arc::new(Router::new(routes, budget.clone()));
+        match rc {
+            ReceiverConfig::OtlpHttp(c) => {
+                let listener = otlp_http::bind(c)
+                    .await
+                    .map_err(|source| StartError::Bind {
+                        id: id.clone(),
+                        source,
+                    })?;
+                let addr = listener.local_addr().map_err(|source| StartError::Bind {
+                    id: id.clone(),
+                    source: otlp_http::BindError {
+                        endpoint: c.endpoint.clone(),
+                        source,
+                    },
+                })?;
+                let task = tokio::spawn(otlp_http::serve(
+                    listener,
+                    router,
+                    c.clone(),
+                    stop_receivers.clone(),
+                ));
+                receivers.push((id.clone(), addr, task));
+            }
+        }
+    }
+    // Only routers hold queue handles now, so queues close when the receivers stop.
+    drop(handles);
+
+    Ok(Running {
+        receivers,
+        workers,
+        queues,
+        stop_receivers,
+        stop_retries,
+    })
+}
+
+impl Running {
+    /// The address each receiver listens on (useful when the config asked for port 0).
+    pub fn local_addrs(&self) -> Vec<(ComponentId, SocketAddr)> {
+        self.receivers
+            .iter()
+            .map(|(id, a, _)| (id.clone(), *a))
+            .collect()
+    }
+
+    /// Exporter queues, for counters.
+    pub fn queues(&self) -> &[Arc<QueueState>] {
+        &self.queues
+    }
+
+    /// Stops accepting, finishes in-flight requests, drains queues and flushes exporters.
+    pub async fn shutdown(self) {
+        self.stop_receivers.cancel();
+        for (id, _, task) in self.receivers {
+            if let Err(e) = task.await {
+                tracing::error!(receiver = %id, error = %e, "Receiver task failed during shutdown.");
+            }
+        }
+        let stop_retries = self.stop_retries.clone();
+        let drain = async {
+            for w in self.workers {
+                let _ = w.await;
+            }
+        };
+        tokio::pin!(drain);
+        tokio::select! {
+            _ = &mut drain => return,
+            _ = tokio::time::sleep(DRAIN_TIMEOUT) => {
+                tracing::warn!(timeout_s = DRAIN_TIMEOUT.as_secs(), "Queues did not drain in time; giving failing batches one last try.");
+                stop_retries.cancel();
+            }
+        }
+        drain.await;
+    }
+}

@@ -1,0 +1,3 @@
+//! Receivers: where telemetry enters. Only OTLP/HTTP JSON.
+
+pub mod otlp_http;

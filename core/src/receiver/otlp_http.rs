@@ -1,0 +1,377 @@
+//! The OTLP/HTTP JSON receiver: `POST /v1/logs`, `/v1/metrics`, `/v1/traces`.
+//!
+//! Checks are ordered cheapest first and all happen before the body is read where they can:
+//! path, method, content type, content encoding, declared length, in-flight budget. Then the
+//! body is read under a timeout and a size limit, gunzipped under the same limit, decoded and
+//! handed to the [`Router`]. Every refusal is the spec's `google.rpc.Status` JSON.
+
+use std::convert::Infallible;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{header, HeaderValue, Method, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::units::{ByteSize, Seconds};
+use crate::otlp::{Request, Signal};
+use crate::pipeline::batch::Context;
+use crate::pipeline::component::Rejection;
+use crate::pipeline::router::{Router, RETRY_AFTER};
+
+/// Settings of an `otlp_http` receiver.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpHttpConfig {
+    /// Address to listen on (`host:port`); port 0 picks a free port (logged at start).
+    #[serde(default = "default_endpoint")]
+    pub endpoint: String,
+    /// Largest body accepted, after gzip decompression (default 16MiB; Codex sends ~1.2MB
+    /// of traces per export).
+    #[serde(default = "default_max_body")]
+    pub max_request_body_size: ByteSize,
+    /// Time allowed for a client to send the request headers (default 10s).
+    #[serde(default = "default_header_timeout")]
+    pub header_read_timeout: Seconds,
+    /// Time allowed for a client to send the whole body (default 30s).
+    #[serde(default = "default_body_timeout")]
+    pub body_read_timeout: Seconds,
+}
+
+fn default_endpoint() -> String {
+    "127.0.0.1:4318".to_string()
+}
+fn default_max_body() -> ByteSize {
+    ByteSize::mib(16)
+}
+fn default_header_timeout() -> Seconds {
+    Seconds(Duration::from_secs(10))
+}
+fn default_body_timeout() -> Seconds {
+    Seconds(Duration::from_secs(30))
+}
+
+impl Default for OtlpHttpConfig {
+    fn default() -> Self {
+        OtlpHttpConfig {
+            endpoint: default_endpoint(),
+            max_request_body_size: default_max_body(),
+            header_read_timeout: default_header_timeout(),
+            body_read_timeout: default_body_timeout(),
+        }
+    }
+}
+
+/// Why the receiver could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {endpoint}: {source}; change `endpoint` or stop whatever uses that port")]
+pub struct BindError {
+    /// The configured address.
+    pub endpoint: String,
+    /// The OS error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Binds the listening socket (separately from serving, so start-up fails before anything runs).
+pub async fn bind(config: &OtlpHttpConfig) -> Result<TcpListener, BindError> {
+    TcpListener::bind(&config.endpoint)
+        .await
+        .map_err(|source| BindError {
+            endpoint: config.endpoint.clone(),
+            source,
+        })
+}
+
+struct Shared {
+    router: Arc<Router>,
+    max_body: usize,
+    body_timeout: Duration,
+}
+
+/// Serves requests until `stop` is cancelled, then finishes in-flight requests and returns.
+pub async fn serve(
+    listener: TcpListener,
+    router: Arc<Router>,
+    config: OtlpHttpConfig,
+    stop: CancellationToken,
+) {
+    let shared = Arc::new(Shared {
+        router,
+        max_body: config.max_request_body_size.as_usize(),
+        body_timeout: config.body_read_timeout.0,
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout.0);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(error = %e, "Accept failed; retrying shortly.");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let shared = shared.clone();
+            async move { Ok::<_, Infallible>(handle(req, &shared, peer).await) }
+        });
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Builds a JSON response.
+fn json(status: u16, body: Bytes) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Renders a refusal as `google.rpc.Status` JSON.
+pub fn status_response(rej: &Rejection) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({ "code": rej.grpc_code(), "message": rej.message });
+    let mut r = json(rej.status, Bytes::from(body.to_string()));
+    if let Some(after) = rej.retry_after {
+        let secs = after.as_secs().max(1);
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    if rej.status == 405 {
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    r
+}
+
+async fn handle(
+    req: http::Request<Incoming>,
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    match receive(req, shared, peer).await {
+        Ok(()) => json(200, Bytes::from_static(b"{}")),
+        Err(rej) => status_response(&rej),
+    }
+}
+
+fn signal_of(path: &str) -> Option<Signal> {
+    Signal::ALL.into_iter().find(|s| s.path() == path)
+}
+
+/// The media type of a `Content-Type` value, lower-cased, without parameters.
+fn media_type(v: &HeaderValue) -> String {
+    let s = v.to_str().unwrap_or("");
+    s.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+async fn receive(
+    req: http::Request<Incoming>,
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Result<(), Rejection> {
+    let path = req.uri().path();
+    let signal = signal_of(path).ok_or_else(|| {
+        Rejection::new(
+            404,
+            format!("no OTLP endpoint at {path}; POST to /v1/logs, /v1/metrics or /v1/traces"),
+        )
+    })?;
+    if req.method() != Method::POST {
+        return Err(Rejection::new(
+            405,
+            format!("method {} is not allowed on {path}; use POST", req.method()),
+        ));
+    }
+    let headers = req.headers();
+    match headers.get(header::CONTENT_TYPE).map(media_type).as_deref() {
+        Some("application/json") => {}
+        Some("application/x-protobuf") | Some("application/protobuf") => {
+            return Err(Rejection::new(
+                415,
+                "otelgate accepts only OTLP/JSON: send Content-Type: application/json (in Codex set protocol = \"json\"); binary protobuf is not supported",
+            ))
+        }
+        Some(other) => {
+            return Err(Rejection::new(
+                415,
+                format!("unsupported content type {other:?}; otelgate accepts only OTLP/JSON with Content-Type: application/json"),
+            ))
+        }
+        None => {
+            return Err(Rejection::new(
+                415,
+                "missing Content-Type; otelgate accepts only OTLP/JSON with Content-Type: application/json",
+            ))
+        }
+    }
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("identity") => false,
+        Some("gzip") => true,
+        Some(other) => {
+            return Err(Rejection::new(
+                415,
+                format!("unsupported Content-Encoding {other:?}; send gzip or no encoding"),
+            ))
+        }
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared {
+        if n > shared.max_body as u64 {
+            return Err(too_large(shared.max_body));
+        }
+    }
+    if !shared.router.accepts(signal) {
+        return Err(Rejection::new(
+            404,
+            format!("no pipeline takes {signal} from this receiver; add a `{signal}` pipeline listing it"),
+        ));
+    }
+
+    // Charge the raw body to the in-flight budget while it is read and decoded.
+    let charge = declared.map_or(shared.max_body, |n| n as usize);
+    let _request_permit = shared.router.budget().try_acquire(charge).ok_or_else(|| {
+        Rejection::unavailable(
+            "the gateway is at its in-flight memory limit (limits.max_inflight_bytes); retry later",
+            RETRY_AFTER,
+        )
+    })?;
+
+    let body = tokio::time::timeout(
+        shared.body_timeout,
+        read_body(req.into_body(), shared.max_body, declared),
+    )
+    .await
+    .map_err(|_| {
+        Rejection::new(
+            408,
+            format!(
+                "the request body was not received within {:?}",
+                shared.body_timeout
+            ),
+        )
+    })??;
+    let body = if gzip {
+        gunzip(&body, shared.max_body)?
+    } else {
+        body
+    };
+
+    let request = Request::decode(signal, &body).map_err(|e| Rejection::new(400, e.to_string()))?;
+    let context = Arc::new(Context::new(Some(peer)));
+    shared.router.ingest(request, context).await?;
+    Ok(())
+}
+
+fn too_large(limit: usize) -> Rejection {
+    Rejection::new(
+        413,
+        format!(
+            "request body exceeds the limit of {} bytes (receiver max_request_body_size, measured after decompression)",
+            limit
+        ),
+    )
+}
+
+async fn read_body(
+    mut body: Incoming,
+    limit: usize,
+    declared: Option<u64>,
+) -> Result<Bytes, Rejection> {
+    let mut buf = BytesMut::with_capacity(declared.map_or(16 * 1024, |n| n as usize));
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| Rejection::new(400, format!("error reading the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(too_large(limit));
+            }
+            if buf.is_empty() && buf.capacity() < data.len() {
+                buf.reserve(data.len());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Decompresses at most `limit` bytes; a bomb gets 413 after reading `limit + 1`, never more.
+fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, Rejection> {
+    let mut out = Vec::with_capacity((body.len() * 4).min(limit));
+    let mut reader = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| Rejection::new(400, format!("invalid gzip body: {e}")))?;
+    if out.len() > limit {
+        return Err(too_large(limit));
+    }
+    Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn gunzip_caps_output() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![b'a'; 1 << 20]).unwrap();
+        let z = enc.finish().unwrap();
+        assert_eq!(gunzip(&z, 1 << 20).unwrap().len(), 1 << 20);
+        assert_eq!(gunzip(&z, 1000).unwrap_err().status, 413);
+        assert_eq!(gunzip(b"not gzip", 1000).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn media_types_ignore_parameters_and_case() {
+        assert_eq!(
+            media_type(&HeaderValue::from_static("Application/JSON; charset=utf-8")),
+            "application/json"
+        );
+    }
+}

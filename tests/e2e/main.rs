@@ -1,1 +1,7 @@
-//! End-to-end tests against the real otelgate binary.
+//! End-to-end tests against the real otelgate binary: each starts `otelgate run` on a
+//! loopback port, sends real OTLP/JSON and reads what the exporters wrote.
+
+mod harness;
+mod otel_sdk;
+mod refusals;
+mod delivery;

@@ -1,0 +1,153 @@
+//! Delivery semantics: fan-out of the same bytes, processors in order, all-or-nothing
+//! enqueueing with 503 + Retry-After when a queue is full, `when_full: drop`, and a flush on
+//! shutdown.
+
+use std::time::Duration;
+
+use crate::harness::{corpus, json_lines, wait_for, Gateway};
+
+const LOG: &str = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
+
+/// A file exporter whose target is a directory can never write: its batch stays queued
+/// (retried), which fills a small queue deterministically.
+fn stuck_gateway(when_full: &str) -> Gateway {
+    let cfg = format!(
+        "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+exporters:
+  file/good:
+    path: '{{dir}}/good.jsonl'
+  file/stuck:
+    path: '{{dir}}/stuck'
+    max_queue_bytes: 1
+    when_full: {when_full}
+pipelines:
+  logs: {{ receivers: [otlp_http], exporters: [file/good, file/stuck] }}
+"
+    );
+    let gw = Gateway::start(&cfg);
+    std::fs::create_dir_all(gw.path("stuck")).unwrap();
+    gw
+}
+
+#[test]
+fn a_full_queue_refuses_with_503_and_leaves_no_partial_copy() {
+    let gw = stuck_gateway("refuse");
+    // The first batch is admitted into the empty queue (and stays there, unwritable).
+    assert_eq!(gw.post("/v1/logs", LOG).status, 200);
+    wait_for("the good copy", Duration::from_secs(5), || (json_lines(&gw.path("good.jsonl")).len() == 1).then_some(()));
+    // The second finds the stuck queue full: 503, Retry-After, and no copy in file/good.
+    let r = gw.post("/v1/logs", LOG);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.headers["retry-after"], "1");
+    let (code, msg) = r.status_json();
+    assert_eq!(code, 14);
+    assert!(msg.contains("file/stuck"), "{msg}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(json_lines(&gw.path("good.jsonl")).len(), 1, "a refused request must not reach any exporter");
+    assert!(gw.logs().iter().any(|l| l.contains("Export failed, will retry")), "{:?}", gw.logs());
+}
+
+#[test]
+fn when_full_drop_sheds_only_that_exporter() {
+    let gw = stuck_gateway("drop");
+    for _ in 0..3 {
+        assert_eq!(gw.post("/v1/logs", LOG).status, 200);
+    }
+    wait_for("three good copies", Duration::from_secs(5), || (json_lines(&gw.path("good.jsonl")).len() == 3).then_some(()));
+}
+
+#[test]
+fn fan_out_writes_the_same_bytes_and_processors_run_in_order() {
+    let cfg = "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:0 }
+processors:
+  resource/add:
+    attributes:
+      - { key: deployment.environment, value: staging, action: upsert }
+      - { key: team, value: platform, action: insert }
+  resource/rename:
+    attributes:
+      - { key: team, value: infra, action: update }
+      - { key: service.name, action: delete }
+exporters:
+  file/a: { path: '{dir}/a.jsonl' }
+  file/b: { path: '{dir}/b.jsonl' }
+  file/raw: { path: '{dir}/raw.jsonl' }
+pipelines:
+  logs:
+    receivers: [otlp_http]
+    processors: [resource/add, resource/rename]
+    exporters: [file/a, file/b]
+  logs/raw:
+    receivers: [otlp_http]
+    exporters: [file/raw]
+";
+    let gw = Gateway::start(cfg);
+    assert_eq!(gw.post("/v1/logs", LOG).status, 200);
+    let (status, gw) = gw.stop();
+    assert!(status.success());
+    let a = std::fs::read(gw.path("a.jsonl")).unwrap();
+    let b = std::fs::read(gw.path("b.jsonl")).unwrap();
+    assert_eq!(a, b, "every exporter of a pipeline gets the same bytes");
+    let a: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    let attrs = a["resourceLogs"][0]["resource"]["attributes"].to_string();
+    assert!(attrs.contains(r#""key":"deployment.environment","value":{"stringValue":"staging"}"#), "{attrs}");
+    assert!(attrs.contains(r#""key":"team","value":{"stringValue":"infra"}"#), "insert ran before update: {attrs}");
+    assert!(!attrs.contains("service.name"), "{attrs}");
+    // The other pipeline saw the request untouched by the first one's processors.
+    let raw = json_lines(&gw.path("raw.jsonl"));
+    let raw_attrs = raw[0]["resourceLogs"][0]["resource"]["attributes"].to_string();
+    assert!(raw_attrs.contains("service.name") && !raw_attrs.contains("staging"), "{raw_attrs}");
+}
+
+#[test]
+fn shutdown_flushes_everything_accepted() {
+    let cfg = "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:0 }
+exporters:
+  file: { path: '{dir}/out/{signal}.jsonl' }
+pipelines:
+  traces: { receivers: [otlp_http], exporters: [file] }
+";
+    let gw = Gateway::start(cfg);
+    let body = std::fs::read(corpus("codex/codex-redacted-traces-1.json")).unwrap();
+    let mut accepted = 0;
+    for _ in 0..20 {
+        if gw.post("/v1/traces", body.clone()).status == 200 {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 20);
+    let (status, gw) = gw.stop();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(json_lines(&gw.path("out/traces.jsonl")).len(), 20);
+    assert!(gw.logs().iter().any(|l| l.contains("otelgate stopped")), "{:?}", gw.logs());
+}
+
+#[test]
+fn stdout_verbosity_levels() {
+    let cfg = "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:0 }
+exporters:
+  stdout/basic: { verbosity: basic }
+  stdout/normal: { verbosity: normal }
+  stdout/json: { format: json }
+pipelines:
+  logs: { receivers: [otlp_http], exporters: [stdout/basic, stdout/normal, stdout/json] }
+";
+    let gw = Gateway::start(cfg);
+    let body = std::fs::read(corpus("codex/codex-logs-1.json")).unwrap();
+    assert_eq!(gw.post("/v1/logs", body).status, 200);
+    let (_, gw) = gw.stop();
+    let out = gw.stdout();
+    assert!(out.iter().any(|l| l.starts_with("logs pipeline=logs resources=1 log_records=3")), "{out:?}");
+    assert!(out.iter().any(|l| l.contains("codex.conversation_starts") || l.contains("codex.user_prompt")), "{out:?}");
+    let json_line = out.iter().find(|l| l.starts_with("{\"resourceLogs\"")).expect("a JSON line");
+    let v: serde_json::Value = serde_json::from_str(json_line).unwrap();
+    assert_eq!(v["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap().len(), 3);
+}

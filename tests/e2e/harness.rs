@@ -1,0 +1,212 @@
+//! Starts the real `otelgate` binary on a loopback port with a given config and talks to it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_otelgate")
+}
+
+/// The recorded payloads shipped with the tests.
+pub fn corpus(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus").join(rel)
+}
+
+/// A running gateway in its own temporary directory.
+pub struct Gateway {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    child: Child,
+    stderr: Arc<Mutex<Vec<String>>>,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+fn pump(r: impl std::io::Read + Send + 'static, sink: Arc<Mutex<Vec<String>>>, tx: Option<mpsc::Sender<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if let Some(tx) = &tx {
+                let _ = tx.send(line.clone());
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+}
+
+impl Gateway {
+    /// Writes `yaml` (with `{dir}` replaced by the temp dir) and starts `otelgate run`; the
+    /// receiver must listen on `127.0.0.1:0` so that the OS picks a free port.
+    pub fn start(yaml: &str) -> Gateway {
+        Self::start_with_env(yaml, &[])
+    }
+
+    /// As [`Gateway::start`], with extra environment variables.
+    pub fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = yaml.replace("{dir}", dir.path().to_str().unwrap());
+        let cfg = dir.path().join("pipelines.yaml");
+        std::fs::write(&cfg, yaml).unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.args(["run", "-c"])
+            .arg(&cfg)
+            .current_dir(dir.path())
+            .env("OTELGATE_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start otelgate");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        pump(child.stderr.take().unwrap(), stderr.clone(), Some(tx));
+        pump(child.stdout.take().unwrap(), stdout.clone(), None);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(i) = line.find("address=") {
+                        let a = line[i + 8..].split_whitespace().next().unwrap();
+                        break a.parse().unwrap();
+                    }
+                }
+                Err(_) => panic!("otelgate did not start: {:?}", stderr.lock().unwrap()),
+            }
+        };
+        Gateway {
+            dir,
+            addr,
+            child,
+            stderr,
+            stdout,
+        }
+    }
+
+    /// `http://ADDR` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A path in the gateway's directory.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// POSTs `body` as JSON to `path`.
+    pub fn post(&self, path: &str, body: impl Into<reqwest::blocking::Body>) -> Response {
+        self.post_with(path, "application/json", &[], body)
+    }
+
+    /// POSTs with a content type and extra headers.
+    pub fn post_with(&self, path: &str, content_type: &str, headers: &[(&str, &str)], body: impl Into<reqwest::blocking::Body>) -> Response {
+        let client = reqwest::blocking::Client::new();
+        let mut req = client.post(self.url(path)).header("content-type", content_type).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Response::from(req.send().expect("request"))
+    }
+
+    /// Stops with SIGINT and waits for the exit.
+    pub fn stop(mut self) -> (ExitStatus, Self) {
+        let status = self.signal_and_wait("-INT");
+        (status, self)
+    }
+
+    fn signal_and_wait(&mut self, sig: &str) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args([sig, &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "otelgate did not exit after {sig}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Lines the gateway logged so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Lines the gateway printed to stdout so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl From<reqwest::blocking::Response> for Response {
+    fn from(r: reqwest::blocking::Response) -> Self {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.text().unwrap();
+        Response { status, headers, body }
+    }
+}
+
+impl Response {
+    /// The `google.rpc.Status` body of a refusal: (code, message).
+    pub fn status_json(&self) -> (i64, String) {
+        let v: serde_json::Value = serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body));
+        (v["code"].as_i64().unwrap(), v["message"].as_str().unwrap().to_string())
+    }
+}
+
+/// Waits until `f` returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The JSON lines of a file exporter's output (empty when the file does not exist yet).
+pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line in {}: {e}", path.display())))
+        .collect()
+}
+
+/// A minimal config: one receiver on a free port, every signal to a file in the temp dir.
+pub const FILE_ONLY: &str = "
+receivers:
+  otlp_http:
+    endpoint: 127.0.0.1:0
+exporters:
+  file:
+    path: '{dir}/out/{signal}.jsonl'
+pipelines:
+  logs: { receivers: [otlp_http], exporters: [file] }
+  metrics: { receivers: [otlp_http], exporters: [file] }
+  traces: { receivers: [otlp_http], exporters: [file] }
+";

@@ -1,7 +1,10 @@
 //! End-to-end tests against the real otelgate binary: each starts `otelgate run` on a
 //! loopback port, sends real OTLP/JSON and reads what the exporters wrote.
 
+mod codex_cli;
+mod config_cli;
+mod corpus;
+mod delivery;
 mod harness;
 mod otel_sdk;
 mod refusals;
-mod delivery;

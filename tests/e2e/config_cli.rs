@@ -1,0 +1,182 @@
+//! `otelgate validate` and start-up with bad configs: exit codes and messages that name the
+//! file, the line, the key path and the fix. Every shipped config must validate.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::bin;
+
+fn validate(yaml: &str) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.yaml");
+    std::fs::write(&p, yaml).unwrap();
+    let out = Command::new(bin())
+        .args(["validate", "-c"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+const BASE: &str = "receivers:
+  otlp_http:
+    endpoint: 127.0.0.1:4318
+exporters:
+  file:
+    path: ./data/{signal}.jsonl
+pipelines:
+  logs:
+    receivers: [otlp_http]
+    exporters: [file]
+";
+
+#[test]
+fn shipped_configs_validate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("pipelines.yaml")];
+    for e in std::fs::read_dir(root.join("examples")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            files.push(p);
+        }
+    }
+    assert!(files.len() >= 3, "{files:?}");
+    for f in files {
+        let out = Command::new(bin())
+            .args(["validate", "-c"])
+            .arg(&f)
+            .env("MINWARE_API_KEY", "test")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+    }
+}
+
+#[test]
+fn a_valid_config_is_described() {
+    let (ok, stdout, _) = validate(BASE);
+    assert!(ok);
+    assert!(
+        stdout.contains("pipeline logs: [otlp_http] -> [] -> [file]"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn unknown_key_names_file_line_path_and_suggestion() {
+    let (ok, _, err) = validate(&BASE.replace("    path:", "    pth:"));
+    assert!(!ok);
+    assert!(
+        err.contains("bad.yaml:6: exporters.file.pth: unknown key `pth`; did you mean `path`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn undefined_reference_and_unknown_type() {
+    let (ok, _, err) = validate(&BASE.replace("exporters: [file]", "exporters: [fille]"));
+    assert!(!ok);
+    assert!(err.contains("pipelines.logs.exporters: [0] `fille` is not defined under top-level `exporters:` (defined: file); did you mean `file`?"), "{err}");
+    let (ok, _, err) = validate(
+        &BASE
+            .replace("  file:\n", "  fiel:\n")
+            .replace("[file]", "[fiel]"),
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("exporters.fiel: unknown exporter type `fiel`; did you mean `file`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_pipelines_and_bad_values() {
+    let (ok, _, err) = validate(&BASE.replace("    exporters: [file]\n", ""));
+    assert!(!ok);
+    assert!(
+        err.contains("pipelines.logs: the pipeline has no exporters"),
+        "{err}"
+    );
+    let (ok, _, err) = validate(&BASE.replace(
+        "endpoint: 127.0.0.1:4318",
+        "endpoint: 127.0.0.1:4318\n    max_request_body_size: lots",
+    ));
+    assert!(!ok);
+    assert!(
+        err.contains("receivers.otlp_http.max_request_body_size"),
+        "{err}"
+    );
+    assert!(err.contains("16MiB"), "{err}");
+    let (ok, _, err) = validate("pipelines: {}\n");
+    assert!(!ok);
+    assert!(err.contains("no pipelines are defined"), "{err}");
+    let (ok, _, err) = validate("receivers: [oops\n");
+    assert!(!ok);
+    assert!(err.contains("bad.yaml"), "{err}");
+}
+
+#[test]
+fn run_refuses_a_bad_config_and_a_busy_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.yaml");
+    std::fs::write(
+        &p,
+        BASE.replace("receivers: [otlp_http]", "receivers: [otlp]"),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["run", "-c"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`otlp` is not defined"));
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    std::fs::write(
+        &p,
+        BASE.replace("127.0.0.1:4318", &format!("127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["run", "-c"])
+        .arg(&p)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "receivers.otlp_http: cannot listen on 127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("run") && text.contains("validate"), "{text}");
+    let out = Command::new(bin())
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("OTELGATE_RECEIVERS__OTLP_HTTP__ENDPOINT"),
+        "{text}"
+    );
+}

@@ -1,0 +1,258 @@
+//! otelgate-bench: drives OTLP/HTTP JSON targets with keep-alive load and prints figures as
+//! ratios against a bare hyper sink measured in the same run (these machines are shared and
+//! noisy: only same-run ratios mean anything).
+#![allow(clippy::print_stdout)]
+
+mod body;
+mod load;
+mod proc_stats;
+mod sink;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+/// Load generator and bare sink for otelgate benchmarks.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a bare sink (reads the body, answers 200) until killed.
+    Sink {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:4399")]
+        addr: String,
+    },
+    /// Drive one URL and print its figures.
+    Load {
+        /// Target URL, e.g. http://127.0.0.1:4318/v1/logs.
+        #[arg(long)]
+        url: String,
+        #[command(flatten)]
+        opts: LoadOpts,
+    },
+    /// Start the bare sink and otelgate with each given config (pinned to one core, the load
+    /// generator on the other), drive each in turn and print a table with ratios to the sink.
+    Compare {
+        /// otelgate binary (build it with `cargo build --release` first).
+        #[arg(long, default_value = "target/release/otelgate")]
+        otelgate: PathBuf,
+        /// Configs to measure; each must listen on 127.0.0.1:4318 (the bench rewrites the
+        /// port). Default: pipelines.yaml and examples/nop.yaml.
+        #[arg(long = "config")]
+        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        opts: LoadOpts,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct LoadOpts {
+    /// Body: `codex-100k` (Codex-like logs built from the corpus), `small` (~2 KB logs) or
+    /// `traces-1m` (the recorded 1.2 MB Codex traces batch).
+    #[arg(long, default_value = "codex-100k")]
+    body: String,
+    /// Keep-alive connections.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Seconds of measured load per target (after a 1 s warm-up).
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Cmd::Sink { addr } => rt.block_on(sink::serve(addr)),
+        Cmd::Load { url, opts } => {
+            let b = body::named(&opts.body)?;
+            let r = rt.block_on(load::run(
+                &url,
+                b.bytes.clone(),
+                b.records,
+                opts.connections,
+                Duration::from_secs(opts.seconds),
+            ))?;
+            println!("{}", load::Report::header());
+            println!("{}", r.row("target", None, None));
+            Ok(())
+        }
+        Cmd::Compare {
+            otelgate,
+            configs,
+            opts,
+        } => compare(&rt, otelgate, configs, opts),
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn pinned(core: &str, program: &std::path::Path) -> Command {
+    if std::path::Path::new("/usr/bin/taskset").exists() {
+        let mut c = Command::new("/usr/bin/taskset");
+        c.arg("-c").arg(core).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn wait_listening(port: u16) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    bail!("nothing listens on port {port}")
+}
+
+struct Target {
+    name: String,
+    child: Child,
+    port: u16,
+    _dir: Option<PathBuf>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(d) = &self._dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn compare(
+    rt: &tokio::runtime::Runtime,
+    otelgate: PathBuf,
+    mut configs: Vec<PathBuf>,
+    opts: LoadOpts,
+) -> anyhow::Result<()> {
+    if !otelgate.exists() {
+        bail!(
+            "{} not found; run `cargo build --release` first or pass --otelgate",
+            otelgate.display()
+        );
+    }
+    if configs.is_empty() {
+        configs = vec![
+            PathBuf::from("pipelines.yaml"),
+            PathBuf::from("examples/nop.yaml"),
+        ];
+    }
+    let b = body::named(&opts.body)?;
+    let me = std::env::current_exe()?;
+    // The load generator itself runs on core 1; targets on core 0.
+    let mut targets = Vec::new();
+    let port = free_port()?;
+    let child = pinned("0", &me)
+        .args(["sink", "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting the sink")?;
+    targets.push(Target {
+        name: "bare sink".into(),
+        child,
+        port,
+        _dir: None,
+    });
+    for cfg in &configs {
+        let text =
+            std::fs::read_to_string(cfg).with_context(|| format!("reading {}", cfg.display()))?;
+        let port = free_port()?;
+        let dir =
+            std::env::temp_dir().join(format!("otelgate-bench-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("pipelines.yaml");
+        std::fs::write(
+            &path,
+            text.replace("127.0.0.1:4318", &format!("127.0.0.1:{port}")),
+        )?;
+        let child = pinned("0", &std::fs::canonicalize(&otelgate)?)
+            .args(["run", "-c"])
+            .arg(&path)
+            .current_dir(&dir)
+            .env("OTELGATE_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting otelgate")?;
+        targets.push(Target {
+            name: format!("otelgate {}", cfg.display()),
+            child,
+            port,
+            _dir: Some(dir),
+        });
+    }
+    println!(
+        "body: {} ({} bytes, {} records), {} connections, {} s per target; targets pinned to core 0, load generator to core 1",
+        opts.body,
+        b.bytes.len(),
+        b.records,
+        opts.connections,
+        opts.seconds
+    );
+    let mut reports = Vec::new();
+    for t in &targets {
+        wait_listening(t.port)?;
+        let path = if t.name == "bare sink" {
+            "/v1/logs".to_string()
+        } else {
+            body::path_for(&opts.body).to_string()
+        };
+        let url = format!("http://127.0.0.1:{}{}", t.port, path);
+        let before = proc_stats::cpu_ticks(t.child.id());
+        let wall = std::time::Instant::now();
+        let r = rt.block_on(load::run(
+            &url,
+            b.bytes.clone(),
+            b.records,
+            opts.connections,
+            Duration::from_secs(opts.seconds),
+        ))?;
+        let after = proc_stats::cpu_ticks(t.child.id());
+        let cpu = match (before, after) {
+            (Some(a), Some(b)) => Some(
+                (b - a) as f64 / proc_stats::ticks_per_sec() / wall.elapsed().as_secs_f64() * 100.0,
+            ),
+            _ => None,
+        };
+        reports.push((
+            t.name.clone(),
+            r,
+            cpu,
+            proc_stats::peak_rss_kib(t.child.id()),
+        ));
+    }
+    println!("{}", load::Report::header());
+    let sink_rps = reports[0].1.rps();
+    for (name, r, cpu, rss) in &reports {
+        println!("{}", r.row(name, *cpu, *rss));
+    }
+    println!();
+    for (name, r, _, _) in &reports[1..] {
+        println!(
+            "{name}: {:.2}× the bare sink's requests/s ({:.0} MB/s of body)",
+            r.rps() / sink_rps,
+            r.mbps()
+        );
+    }
+    Ok(())
+}

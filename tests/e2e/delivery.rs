@@ -174,7 +174,7 @@ pipelines:
     let out = gw.stdout();
     assert!(
         out.iter()
-            .any(|l| l.starts_with("logs pipeline=logs resources=1 log_records=3")),
+            .any(|l| l.starts_with("logs pipeline=logs log_records=3 bytes=")),
         "{out:?}"
     );
     assert!(

@@ -72,28 +72,25 @@ impl StdoutExporter {
             out.push('\n');
             return out;
         }
-        let decoded = Request::decode(batch.signal, &batch.body);
-        let Ok(req) = decoded else {
-            // Our own canonical encoding always decodes; say so rather than panic if not.
-            let _ = writeln!(
-                out,
-                "{} pipeline={} (undecodable batch of {} bytes)",
-                batch.signal,
-                batch.pipeline,
-                batch.body.len()
-            );
-            return out;
-        };
         let _ = writeln!(
             out,
-            "{} pipeline={} resources={} {}={} bytes={}",
+            "{} pipeline={} {}={} bytes={}",
             batch.signal,
             batch.pipeline,
-            req.resources(),
             batch.signal.record_noun().replace(' ', "_"),
             batch.records,
             batch.body.len()
         );
+        // `basic` needs only the batch's counts; the other levels decode the batch again
+        // (a console view, not a hot path).
+        if self.config.verbosity == Verbosity::Basic {
+            return out;
+        }
+        let Ok(req) = Request::decode(batch.signal, &batch.body) else {
+            // Our own canonical encoding always decodes; say so rather than panic if not.
+            let _ = writeln!(out, "  (undecodable batch of {} bytes)", batch.body.len());
+            return out;
+        };
         match self.config.verbosity {
             Verbosity::Basic => {}
             Verbosity::Normal => normal_lines(&req, &mut out),

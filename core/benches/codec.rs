@@ -1,0 +1,89 @@
+//! Decode/encode throughput on recorded payloads, as ratios to serde_json's own validation
+//! of the same bytes (IgnoredAny) measured in the same run. Run: cargo bench -p otelgate-core
+#![allow(clippy::print_stdout, missing_docs)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use otelgate_core::otlp::{Request, Signal};
+
+fn corpus(rel: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/corpus")
+            .join(rel),
+    )
+    .unwrap()
+}
+
+/// MB/s of `f` over `bytes`, running it for about `budget`.
+fn mbps(bytes: usize, budget: Duration, mut f: impl FnMut()) -> f64 {
+    f();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget {
+        f();
+        n += 1;
+    }
+    n as f64 * bytes as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+fn main() {
+    let budget = Duration::from_millis(if std::env::args().any(|a| a == "--quick") {
+        200
+    } else {
+        1500
+    });
+    let cases = [
+        (
+            "codex logs 25KB",
+            Signal::Logs,
+            corpus("codex/codex-logs-2.json"),
+        ),
+        (
+            "codex metrics 630KB",
+            Signal::Metrics,
+            corpus("codex/codex-metrics-1.json"),
+        ),
+        (
+            "codex traces 1.2MB",
+            Signal::Traces,
+            corpus("codex/codex-redacted-traces-1.json"),
+        ),
+    ];
+    println!(
+        "{:<22} {:>12} {:>12} {:>12} {:>12} {:>10}",
+        "body", "validate", "decode", "encode", "dec+enc", "ratio"
+    );
+    for (name, signal, body) in cases {
+        // Canonical (compact) form: what a re-encode produces and what most SDKs send.
+        let canon = Request::decode(signal, &body).unwrap().encode();
+        let base = mbps(canon.len(), budget, || {
+            let _: serde::de::IgnoredAny = serde_json::from_slice(black_box(&canon)).unwrap();
+        });
+        let dec = mbps(canon.len(), budget, || {
+            black_box(Request::decode(signal, black_box(&canon)).unwrap());
+        });
+        let req = Request::decode(signal, &canon).unwrap();
+        let mut out = Vec::with_capacity(canon.len() * 2);
+        let enc = mbps(canon.len(), budget, || {
+            out.clear();
+            req.encode_into(&mut out);
+            black_box(&out);
+        });
+        let both = mbps(canon.len(), budget, || {
+            let r = Request::decode(signal, black_box(&canon)).unwrap();
+            black_box(r.encode());
+        });
+        println!(
+            "{:<22} {:>9.0} MB/s {:>7.0} MB/s {:>7.0} MB/s {:>7.0} MB/s {:>9.2}×",
+            name,
+            base,
+            dec,
+            enc,
+            both,
+            both / base
+        );
+    }
+    println!("ratio = decode+encode throughput / serde_json validation throughput (same run)");
+}

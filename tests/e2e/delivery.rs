@@ -164,8 +164,9 @@ exporters:
   stdout/basic: { verbosity: basic }
   stdout/normal: { verbosity: normal }
   stdout/json: { format: json }
+  stdout/detailed: { verbosity: detailed }
 pipelines:
-  logs: { receivers: [otlp_http], exporters: [stdout/basic, stdout/normal, stdout/json] }
+  logs: { receivers: [otlp_http], exporters: [stdout/basic, stdout/normal, stdout/json, stdout/detailed] }
 ";
     let gw = Gateway::start(cfg);
     let body = std::fs::read(corpus("codex/codex-logs-1.json")).unwrap();
@@ -194,4 +195,38 @@ pipelines:
             .len(),
         3
     );
+}
+
+#[test]
+fn the_global_inflight_budget_refuses_instead_of_growing() {
+    // The stuck exporter keeps the first ~100 KB batch (and its budget share) forever; the
+    // budget of 150 KiB then has no room for a second ~100 KB body.
+    let cfg = "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:0 }
+exporters:
+  file/stuck: { path: '{dir}/stuck' }
+pipelines:
+  logs: { receivers: [otlp_http], exporters: [file/stuck] }
+limits:
+  max_inflight_bytes: 150KiB
+";
+    let gw = Gateway::start(cfg);
+    std::fs::create_dir_all(gw.path("stuck")).unwrap();
+    let big = format!(
+        r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{{"stringValue":"{}"}}}}]}}]}}]}}"#,
+        "x".repeat(100 * 1024)
+    );
+    assert_eq!(gw.post("/v1/logs", big.clone()).status, 200);
+    let r = gw.post("/v1/logs", big);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(
+        r.status_json().1.contains("limits.max_inflight_bytes"),
+        "{}",
+        r.body
+    );
+    // Small requests still fit in what is left.
+    let r = gw.post("/v1/logs", LOG);
+    assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::batch::{Batch, Context};
 use super::component::{Processor, Rejection};
-use super::inflight::InflightBudget;
+use super::inflight::{InflightBudget, InflightPermit};
 use super::queue::QueueHandle;
 use crate::config::{PipelineId, WhenFull};
 use crate::otlp::{Request, Signal};
@@ -70,11 +70,13 @@ impl Router {
         &self.budget
     }
 
-    /// Runs every pipeline of the request's signal and enqueues the results.
+    /// Runs every pipeline of the request's signal and enqueues the results. `body_permit` is
+    /// the budget the receiver took for the body; it becomes the batches' share.
     pub async fn ingest(
         &self,
         request: Request<'_>,
         context: Arc<Context>,
+        body_permit: InflightPermit,
     ) -> Result<Accepted, Rejection> {
         let signal = request.signal();
         let routes = &self.by_signal[slot(signal)];
@@ -112,7 +114,7 @@ impl Router {
 
         // Charge the encoded batches to the global budget until every exporter is done.
         let total: usize = outputs.iter().map(|(b, _)| b.len()).sum();
-        let permit = self.budget.try_acquire(total).map(Arc::new).ok_or_else(|| {
+        let permit = self.budget.resize(body_permit, total).map(Arc::new).ok_or_else(|| {
             Rejection::unavailable(
                 "the gateway is at its in-flight memory limit (limits.max_inflight_bytes); retry later",
                 RETRY_AFTER,

@@ -274,7 +274,7 @@ async fn receive(
 
     // Charge the raw body to the in-flight budget while it is read and decoded.
     let charge = declared.map_or(shared.max_body, |n| n as usize);
-    let _request_permit = shared.router.budget().try_acquire(charge).ok_or_else(|| {
+    let request_permit = shared.router.budget().try_acquire(charge).ok_or_else(|| {
         Rejection::unavailable(
             "the gateway is at its in-flight memory limit (limits.max_inflight_bytes); retry later",
             RETRY_AFTER,
@@ -303,7 +303,10 @@ async fn receive(
 
     let request = Request::decode(signal, &body).map_err(|e| Rejection::new(400, e.to_string()))?;
     let context = Arc::new(Context::new(Some(peer)));
-    shared.router.ingest(request, context).await?;
+    shared
+        .router
+        .ingest(request, context, request_permit)
+        .await?;
     Ok(())
 }
 

@@ -330,3 +330,92 @@ mod tests {
         assert!(e.to_string().contains("line 1 column 18"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use std::borrow::Cow;
+
+    use proptest::prelude::*;
+
+    use super::common::{AnyValue, KeyValue};
+    use super::id::Id;
+    use super::logs::{LogRecord, LogsRequest, ResourceLogs, ScopeLogs};
+    use super::*;
+
+    fn any_value() -> impl Strategy<Value = AnyValue<'static>> {
+        let leaf = prop_oneof![
+            Just(AnyValue::Empty),
+            any::<String>().prop_map(|s| AnyValue::String(Cow::Owned(s))),
+            any::<bool>().prop_map(AnyValue::Bool),
+            any::<i64>().prop_map(AnyValue::Int),
+            // NaN is never equal to itself, so it is covered by a unit test instead.
+            any::<f64>()
+                .prop_filter("not NaN", |f| !f.is_nan())
+                .prop_map(AnyValue::Double),
+            proptest::collection::vec(any::<u8>(), 0..16).prop_map(AnyValue::Bytes),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(AnyValue::Array),
+                proptest::collection::vec((any::<String>(), inner), 0..4).prop_map(|kvs| {
+                    AnyValue::KvList(
+                        kvs.into_iter()
+                            .map(|(k, v)| KeyValue {
+                                key: Cow::Owned(k),
+                                value: v,
+                            })
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    fn record() -> impl Strategy<Value = LogRecord<'static>> {
+        (
+            any::<u64>(),
+            any::<u64>(),
+            0..30i32,
+            proptest::option::of(any_value()),
+            proptest::collection::vec((any::<String>(), any_value()), 0..4),
+            proptest::option::of(any::<[u8; 16]>()),
+            proptest::option::of(any::<[u8; 8]>()),
+            any::<u32>(),
+            any::<String>(),
+        )
+            .prop_map(|(t, o, sev, body, attrs, tid, sid, flags, ev)| LogRecord {
+                time_unix_nano: t,
+                observed_time_unix_nano: o,
+                severity_number: sev,
+                body,
+                attributes: attrs
+                    .into_iter()
+                    .map(|(k, v)| KeyValue {
+                        key: Cow::Owned(k),
+                        value: v,
+                    })
+                    .collect(),
+                trace_id: Id(tid),
+                span_id: Id(sid),
+                flags,
+                event_name: Cow::Owned(ev),
+                ..Default::default()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode_is_identity(records in proptest::collection::vec(record(), 0..5)) {
+            let req = Request::Logs(LogsRequest {
+                resource_logs: vec![ResourceLogs {
+                    scope_logs: vec![ScopeLogs { log_records: records, ..Default::default() }],
+                    ..Default::default()
+                }],
+            });
+            let bytes = req.encode();
+            let back = Request::decode(Signal::Logs, &bytes).unwrap();
+            prop_assert_eq!(&req, &back);
+            prop_assert_eq!(&bytes, &back.encode());
+        }
+    }
+}

@@ -1,5 +1,10 @@
-//! The otelgate command line: `run` a gateway from `pipelines.yaml`, or `validate` a config.
-//! Knows nothing of OTLP; everything below the CLI lives in `otelgate-core`.
+//! The otelgate command line: `run` a gateway from `pipelines.yaml`, `validate` a config,
+//! manage keys and users, and print client set-up. Knows nothing of OTLP details;
+//! everything below the CLI lives in `otelgate-core`.
+
+mod keys_cmd;
+mod output;
+mod setup_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +13,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use otelgate_core::config;
 use otelgate_core::pipeline::topology;
+
+use output::{err as write_stderr, out as write_stdout};
 
 /// otelgate: an OTLP/HTTP JSON gateway. It receives logs, metrics and traces from the Codex
 /// CLI and any OpenTelemetry SDK, runs them through the pipelines in a YAML file and delivers
@@ -51,6 +58,80 @@ enum Command {
         #[arg(short, long, default_value = "pipelines.yaml", env = "OTELGATE_CONFIG")]
         config: PathBuf,
     },
+    /// Manage API keys in the key store (secrets are shown once, at creation).
+    Keys {
+        #[command(subcommand)]
+        cmd: keys_cmd::KeysCmd,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Manage users (owners may send data; members are refused with 403).
+    Users {
+        #[command(subcommand)]
+        cmd: keys_cmd::UsersCmd,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print this relay's endpoint URL and per-signal URLs, as minware's Setup dialog does.
+    Setup {
+        /// The URL clients reach this relay at (default: from the receiver's endpoint).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Pipeline configuration.
+        #[arg(short, long, default_value = "pipelines.yaml", env = "OTELGATE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Print the [otel] block for the Codex CLI's ~/.codex/config.toml.
+    CodexConfig {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Whether Codex sends prompt text (false: it sends "[REDACTED]").
+        #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+        log_user_prompt: bool,
+        /// Codex's `environment` label.
+        #[arg(long)]
+        environment: Option<String>,
+        /// Print the org-wide managed form (users cannot override it), with where it goes.
+        #[arg(long)]
+        managed: bool,
+    },
+    /// Print the `env` block for Claude Code's settings.json.
+    ClaudeConfig {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Whether Claude Code sends prompt text.
+        #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+        log_user_prompts: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// Key store file (default: the `store` of the auth processor in the config).
+    #[arg(long, global = true)]
+    store: Option<PathBuf>,
+    /// Pipeline configuration to find the key store in.
+    #[arg(
+        short,
+        long,
+        global = true,
+        default_value = "pipelines.yaml",
+        env = "OTELGATE_CONFIG"
+    )]
+    config: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct ClientArgs {
+    /// The relay's base URL (the per-signal paths /v1/logs, /v1/metrics, /v1/traces are appended).
+    #[arg(long)]
+    endpoint: String,
+    /// The API key to put in the Authorization header.
+    #[arg(long)]
+    key: Option<String>,
+    /// Read the API key from this environment variable instead (keeps it out of shell history).
+    #[arg(long)]
+    key_env: Option<String>,
 }
 
 fn init_logs(level: &str, format: LogFormat) {
@@ -72,11 +153,50 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config } => run(config),
         Command::Validate { config } => validate(config),
+        Command::Keys { cmd, store } => keys_cmd::store_path(store.store, &store.config)
+            .and_then(|p| keys_cmd::keys(cmd, &p))
+            .map(|_| ExitCode::SUCCESS),
+        Command::Users { cmd, store } => keys_cmd::store_path(store.store, &store.config)
+            .and_then(|p| keys_cmd::users(cmd, &p))
+            .map(|_| ExitCode::SUCCESS),
+        Command::Setup { public_url, config } => {
+            setup_cmd::setup(&config, public_url).map(|_| ExitCode::SUCCESS)
+        }
+        Command::CodexConfig {
+            client,
+            log_user_prompt,
+            environment,
+            managed,
+        } => (|| {
+            let base = setup_cmd::base_url(&client.endpoint)?;
+            let key = setup_cmd::resolve_key(client.key, client.key_env)?;
+            write_stdout(&setup_cmd::codex_config(
+                &base,
+                key.as_deref(),
+                log_user_prompt,
+                environment.as_deref(),
+                managed,
+            ))
+        })()
+        .map(|_| ExitCode::SUCCESS),
+        Command::ClaudeConfig {
+            client,
+            log_user_prompts,
+        } => (|| {
+            let base = setup_cmd::base_url(&client.endpoint)?;
+            let key = setup_cmd::resolve_key(client.key, client.key_env)?;
+            write_stdout(&setup_cmd::claude_config(
+                &base,
+                key.as_deref(),
+                log_user_prompts,
+            ))
+        })()
+        .map(|_| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
+            let _ = write_stderr(&format!("error: {e:#}\n"));
             ExitCode::FAILURE
         }
     }
@@ -121,20 +241,6 @@ fn validate(path: PathBuf) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
-}
-
-fn write_stdout(s: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    std::io::stdout()
-        .write_all(s.as_bytes())
-        .context("writing to stdout")
-}
-
-fn write_stderr(s: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    std::io::stderr()
-        .write_all(s.as_bytes())
-        .context("writing to stderr")
 }
 
 fn run(path: PathBuf) -> anyhow::Result<ExitCode> {

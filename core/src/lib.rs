@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod exporter;
+pub mod keys;
 pub mod otlp;
 pub mod pipeline;
 pub mod processor;

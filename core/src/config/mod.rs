@@ -24,6 +24,7 @@ use units::ByteSize;
 use crate::exporter::file::FileConfig;
 use crate::exporter::stdout::StdoutConfig;
 use crate::otlp::Signal;
+use crate::processor::auth::AuthConfig;
 use crate::processor::resource::ResourceConfig;
 use crate::receiver::otlp_http::OtlpHttpConfig;
 
@@ -74,12 +75,76 @@ pub const RECEIVER_TYPES: &[&str] = &["otlp_http"];
 /// A processor's settings, by type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProcessorConfig {
+    /// `auth`: API keys; run by the receiver before the body is read.
+    Auth(AuthConfig),
     /// `resource`: insert, update or delete resource attributes.
     Resource(ResourceConfig),
 }
 
 /// Processor types this build knows.
-pub const PROCESSOR_TYPES: &[&str] = &["resource"];
+pub const PROCESSOR_TYPES: &[&str] = &["auth", "resource"];
+
+/// The integration this relay serves, as minware names it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Integration {
+    /// Name shown to people (default `Codex (Otel)`).
+    #[serde(default = "default_display_name")]
+    pub display_name: String,
+    /// Machine name, lowerCamelCase (default `codex`).
+    #[serde(default = "default_reference_name")]
+    pub reference_name: String,
+    /// Add an `otelgate.integration` resource attribute (the reference name) to accepted data.
+    #[serde(default)]
+    pub stamp_integration: bool,
+}
+
+fn default_display_name() -> String {
+    "Codex (Otel)".to_string()
+}
+fn default_reference_name() -> String {
+    "codex".to_string()
+}
+
+impl Default for Integration {
+    fn default() -> Self {
+        Integration {
+            display_name: default_display_name(),
+            reference_name: default_reference_name(),
+            stamp_integration: false,
+        }
+    }
+}
+
+/// The lowerCamelCase form of a name (`codex-otel` → `codexOtel`), for suggestions.
+pub fn lower_camel(name: &str) -> String {
+    let mut out = String::new();
+    for (i, word) in name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .enumerate()
+    {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            if i == 0 {
+                out.push(first.to_ascii_lowercase());
+                out.push_str(chars.as_str());
+            } else {
+                out.push(first.to_ascii_uppercase());
+                out.push_str(chars.as_str());
+            }
+        }
+    }
+    if out.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+        out.insert(0, 'x');
+    }
+    out
+}
+
+fn is_lower_camel(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
 
 /// What an exporter queue does when it is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -198,6 +263,10 @@ pub struct Config {
     pub pipelines: Vec<PipelineConfig>,
     /// Process-wide limits.
     pub limits: LimitsConfig,
+    /// The integration served.
+    pub integration: Integration,
+    /// For each receiver whose pipelines start with `auth`, that auth processor.
+    pub receiver_auth: BTreeMap<ComponentId, ComponentId>,
     /// Things that work but are probably not meant (unused components).
     pub warnings: Vec<String>,
 }
@@ -215,6 +284,8 @@ struct RawConfig {
     pipelines: BTreeMap<String, RawPipeline>,
     #[serde(default)]
     limits: LimitsConfig,
+    #[serde(default)]
+    integration: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -371,6 +442,17 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
                     processors.insert(id, ProcessorConfig::Resource(c));
                 }
             }
+            "auth" => {
+                if let Some(c) = l.parse::<AuthConfig>(&path, v) {
+                    if c.mode == crate::processor::auth::AuthMode::Local && c.store.is_none() {
+                        l.issue(
+                            &path,
+                            "`store` is required in local mode: the key store file, e.g. `store: ./keys.yaml` (created by `otelgate keys create`)".into(),
+                        );
+                    }
+                    processors.insert(id, ProcessorConfig::Auth(c));
+                }
+            }
             other => l.issue(&path, unknown_type("processor", other, PROCESSOR_TYPES)),
         }
     }
@@ -485,6 +567,30 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         );
     }
 
+    let receiver_auth = check_auth_placement(&mut l, &pipelines, &processors);
+
+    let integration = match raw.integration {
+        Some(v) => l
+            .parse::<Integration>(&key(&["integration"]), v)
+            .unwrap_or_default(),
+        None => Integration::default(),
+    };
+    if !is_lower_camel(&integration.reference_name) {
+        let fixed = lower_camel(&integration.reference_name);
+        l.issue(
+            &key(&["integration", "reference_name"]),
+            format!(
+                "`{}` is not lowerCamelCase; write `{}`",
+                integration.reference_name,
+                if fixed.is_empty() {
+                    "codex".to_string()
+                } else {
+                    fixed
+                }
+            ),
+        );
+    }
+
     let mut warnings = Vec::new();
     for (section, ids) in [
         ("receivers", defined_receivers),
@@ -509,6 +615,8 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         exporters,
         pipelines,
         limits: raw.limits,
+        integration,
+        receiver_auth,
         warnings,
     })
 }
@@ -516,6 +624,64 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NopConfig {}
+
+/// Auth runs once per request in the receiver, so it must come first in a pipeline and every
+/// pipeline a receiver feeds must agree on it. Returns receiver → auth processor.
+fn check_auth_placement(
+    l: &mut Loader<'_>,
+    pipelines: &[PipelineConfig],
+    processors: &BTreeMap<ComponentId, ProcessorConfig>,
+) -> BTreeMap<ComponentId, ComponentId> {
+    let is_auth = |id: &ComponentId| matches!(processors.get(id), Some(ProcessorConfig::Auth(_)));
+    for p in pipelines {
+        for (i, id) in p.processors.iter().enumerate() {
+            if i > 0 && is_auth(id) {
+                l.issue(
+                    &key(&["pipelines", &p.id.to_string(), "processors"]),
+                    format!("[{i}] `{id}` must be the first processor: auth runs before the body is read"),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    let receivers: std::collections::BTreeSet<&ComponentId> =
+        pipelines.iter().flat_map(|p| &p.receivers).collect();
+    for r in receivers {
+        let firsts: Vec<(String, Option<&ComponentId>)> = pipelines
+            .iter()
+            .filter(|p| p.receivers.contains(r))
+            .map(|p| {
+                (
+                    p.id.to_string(),
+                    p.processors.first().filter(|id| is_auth(id)),
+                )
+            })
+            .collect();
+        let auths: std::collections::BTreeSet<Option<&ComponentId>> =
+            firsts.iter().map(|(_, a)| *a).collect();
+        if auths.len() > 1 {
+            let detail: Vec<String> = firsts
+                .iter()
+                .map(|(p, a)| {
+                    format!(
+                        "{p}: {}",
+                        a.map_or("no auth".to_string(), ToString::to_string)
+                    )
+                })
+                .collect();
+            l.issue(
+                &key(&["pipelines"]),
+                format!(
+                    "the pipelines fed by receiver `{r}` disagree on auth ({}); auth runs once per request in the receiver, so list the same auth processor first in all of them",
+                    detail.join(", ")
+                ),
+            );
+        } else if let Some(Some(a)) = auths.into_iter().next() {
+            out.insert(r.clone(), a.clone());
+        }
+    }
+    out
+}
 
 fn unknown_type(what: &str, got: &str, known: &[&str]) -> String {
     format!(

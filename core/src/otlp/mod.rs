@@ -216,6 +216,31 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Calls `f` on every resource of the request, creating the ones that are absent (so an
+    /// attribute added "to every resource" reaches every record).
+    pub fn for_each_resource(&mut self, mut f: impl FnMut(&mut Resource<'a>)) {
+        let resources: Vec<&mut Option<Resource<'a>>> = match self {
+            Request::Logs(r) => r
+                .resource_logs
+                .iter_mut()
+                .map(|x| &mut x.resource)
+                .collect(),
+            Request::Metrics(r) => r
+                .resource_metrics
+                .iter_mut()
+                .map(|x| &mut x.resource)
+                .collect(),
+            Request::Traces(r) => r
+                .resource_spans
+                .iter_mut()
+                .map(|x| &mut x.resource)
+                .collect(),
+        };
+        for res in resources {
+            f(res.get_or_insert_with(Resource::default));
+        }
+    }
+
     /// Number of resources in the request (the stdout exporter's basic line reports it).
     pub fn resources(&self) -> usize {
         match self {

@@ -7,7 +7,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::inflight::InflightPermit;
-use crate::config::PipelineId;
+use crate::config::{Integration, PipelineId};
+use crate::keys::Secret;
 use crate::otlp::Signal;
 
 /// Who sent a request, once an auth processor has decided (filled in by later issues' auth).
@@ -26,6 +27,10 @@ pub struct Principal {
 pub struct Context {
     /// The authenticated sender, when auth ran.
     pub principal: Option<Principal>,
+    /// The client's own API key, kept only in `passthrough` auth mode for forwarding.
+    pub client_key: Option<Secret>,
+    /// The integration the relay serves (`integration:` in the config).
+    pub integration: Option<Arc<Integration>>,
     /// The client's address.
     pub client_addr: Option<SocketAddr>,
     /// When the receiver accepted the request.
@@ -37,6 +42,8 @@ impl Context {
     pub fn new(client_addr: Option<SocketAddr>) -> Self {
         Context {
             principal: None,
+            client_key: None,
+            integration: None,
             client_addr,
             received_at: SystemTime::now(),
         }

@@ -13,8 +13,10 @@ use super::batch::{Batch, Context};
 use super::component::{Processor, Rejection};
 use super::inflight::{InflightBudget, InflightPermit};
 use super::queue::QueueHandle;
-use crate::config::{PipelineId, WhenFull};
+use crate::config::{Integration, PipelineId, WhenFull};
+use crate::otlp::common::KeyValue;
 use crate::otlp::{Request, Signal};
+use crate::processor::auth::{stamp_resources, Authenticated, Authenticator};
 
 /// How long clients are told to wait when the gateway is out of room.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -33,6 +35,8 @@ pub struct PipelineRoute {
 pub struct Router {
     by_signal: [Vec<PipelineRoute>; 3],
     budget: InflightBudget,
+    auth: Option<Arc<Authenticator>>,
+    integration: Arc<Integration>,
 }
 
 /// What an accepted request turned into.
@@ -52,12 +56,49 @@ fn slot(signal: Signal) -> usize {
 
 impl Router {
     /// A router over `routes`, drawing on the shared in-flight `budget`.
-    pub fn new(routes: Vec<PipelineRoute>, budget: InflightBudget) -> Self {
+    pub fn new(
+        routes: Vec<PipelineRoute>,
+        budget: InflightBudget,
+        auth: Option<Arc<Authenticator>>,
+        integration: Arc<Integration>,
+    ) -> Self {
         let mut by_signal: [Vec<PipelineRoute>; 3] = Default::default();
         for r in routes {
             by_signal[slot(r.id.signal)].push(r);
         }
-        Router { by_signal, budget }
+        Router {
+            by_signal,
+            budget,
+            auth,
+            integration,
+        }
+    }
+
+    /// Runs this receiver's auth on the request headers (before the body is read).
+    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Authenticated, Rejection> {
+        match &self.auth {
+            Some(a) => a.authenticate(headers),
+            None => Ok(Authenticated::default()),
+        }
+    }
+
+    /// The integration the requests are for.
+    pub fn integration(&self) -> &Arc<Integration> {
+        &self.integration
+    }
+
+    fn stamps(&self, context: &Context) -> Vec<KeyValue<'static>> {
+        let mut out = match &self.auth {
+            Some(a) => a.stamps(context.principal.as_ref()),
+            None => Vec::new(),
+        };
+        if self.integration.stamp_integration {
+            out.push(KeyValue::string(
+                "otelgate.integration",
+                self.integration.reference_name.clone(),
+            ));
+        }
+        out
     }
 
     /// True when some pipeline takes `signal` from this receiver.
@@ -74,11 +115,12 @@ impl Router {
     /// the budget the receiver took for the body; it becomes the batches' share.
     pub async fn ingest(
         &self,
-        request: Request<'_>,
+        mut request: Request<'_>,
         context: Arc<Context>,
         body_permit: InflightPermit,
     ) -> Result<Accepted, Rejection> {
         let signal = request.signal();
+        stamp_resources(&mut request, &self.stamps(&context));
         let routes = &self.by_signal[slot(signal)];
         let accepted = Accepted {
             records: request.records(),

@@ -15,6 +15,7 @@ use super::inflight::InflightBudget;
 use super::queue::{self, QueueHandle, QueueState};
 use super::router::{PipelineRoute, Router};
 use crate::config::{ComponentId, Config, ReceiverConfig};
+use crate::processor::Built;
 use crate::receiver::otlp_http;
 
 /// Why the topology could not start.
@@ -60,14 +61,23 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let stop_retries = CancellationToken::new();
 
     let mut processors: BTreeMap<&ComponentId, Arc<dyn Processor>> = BTreeMap::new();
+    let mut authenticators = BTreeMap::new();
     for (id, c) in &config.processors {
         let p = crate::processor::build(c).map_err(|message| StartError::Component {
             section: "processors",
             id: id.clone(),
             message,
         })?;
-        processors.insert(id, p);
+        match p {
+            Built::Inline(p) => {
+                processors.insert(id, p);
+            }
+            Built::Auth(a) => {
+                authenticators.insert(id, a);
+            }
+        }
     }
+    let integration = Arc::new(config.integration.clone());
 
     let mut handles: BTreeMap<&ComponentId, QueueHandle> = BTreeMap::new();
     let mut workers = Vec::new();
@@ -92,14 +102,28 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             .filter(|p| p.receivers.contains(id))
             .map(|p| PipelineRoute {
                 id: Arc::new(p.id.clone()),
-                processors: p.processors.iter().map(|x| processors[x].clone()).collect(),
+                // Auth is not inline: the receiver runs it before reading the body.
+                processors: p
+                    .processors
+                    .iter()
+                    .filter_map(|x| processors.get(x).cloned())
+                    .collect(),
                 exporters: p.exporters.iter().map(|x| handles[x].clone()).collect(),
             })
             .collect();
         if routes.is_empty() {
             continue; // unused receiver: validation already warned
         }
-        let router = Arc::new(Router::new(routes, budget.clone()));
+        let auth = config
+            .receiver_auth
+            .get(id)
+            .map(|a| authenticators[a].clone());
+        let router = Arc::new(Router::new(
+            routes,
+            budget.clone(),
+            auth,
+            integration.clone(),
+        ));
         match rc {
             ReceiverConfig::OtlpHttp(c) => {
                 let listener = otlp_http::bind(c)

@@ -1,5 +1,6 @@
 //! Built-in processors, and the name → constructor table the topology uses.
 
+pub mod auth;
 pub mod resource;
 
 use std::sync::Arc;
@@ -7,9 +8,20 @@ use std::sync::Arc;
 use crate::config::ProcessorConfig;
 use crate::pipeline::component::Processor;
 
+/// A built processor: most run inline on the typed request; `auth` runs in the receiver.
+pub enum Built {
+    /// Runs on the decoded request, in pipeline order.
+    Inline(Arc<dyn Processor>),
+    /// Runs on the headers, once per request, before the body is read.
+    Auth(Arc<auth::Authenticator>),
+}
+
 /// Builds a processor from its config; the error says what in the config is wrong.
-pub fn build(config: &ProcessorConfig) -> Result<Arc<dyn Processor>, String> {
+pub fn build(config: &ProcessorConfig) -> Result<Built, String> {
     match config {
-        ProcessorConfig::Resource(c) => Ok(Arc::new(resource::ResourceProcessor::new(c.clone())?)),
+        ProcessorConfig::Resource(c) => Ok(Built::Inline(Arc::new(
+            resource::ResourceProcessor::new(c.clone())?,
+        ))),
+        ProcessorConfig::Auth(c) => Ok(Built::Auth(Arc::new(auth::Authenticator::new(c)?))),
     }
 }

@@ -48,8 +48,43 @@ pub struct AttributeAction {
     /// New value (not needed for `delete`).
     #[serde(default)]
     pub value: Option<ConfigValue>,
+    /// Take the value from the request's context instead, as the Collector's `from_context`.
+    #[serde(default)]
+    pub from_context: Option<ContextField>,
     /// What to do.
     pub action: Action,
+}
+
+/// Request facts a `resource` action can copy into telemetry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ContextField {
+    /// The authenticated key's id.
+    #[serde(rename = "principal.key_id")]
+    KeyId,
+    /// The authenticated user.
+    #[serde(rename = "principal.user")]
+    User,
+    /// The authenticated user's role.
+    #[serde(rename = "principal.role")]
+    Role,
+    /// The integration's reference name.
+    #[serde(rename = "integration.reference_name")]
+    Integration,
+    /// The client's IP address.
+    #[serde(rename = "client.address")]
+    ClientAddress,
+}
+
+impl ContextField {
+    fn read(self, c: &Context) -> Option<String> {
+        match self {
+            ContextField::KeyId => c.principal.as_ref().map(|p| p.key_id.clone()),
+            ContextField::User => c.principal.as_ref().map(|p| p.user.clone()),
+            ContextField::Role => c.principal.as_ref().map(|p| p.role.clone()),
+            ContextField::Integration => c.integration.as_ref().map(|i| i.reference_name.clone()),
+            ContextField::ClientAddress => c.client_addr.map(|a| a.ip().to_string()),
+        }
+    }
 }
 
 /// Settings of a `resource` processor.
@@ -70,11 +105,18 @@ impl ResourceProcessor {
     pub fn new(config: ResourceConfig) -> Result<Self, String> {
         let mut actions = Vec::new();
         for (i, a) in config.attributes.into_iter().enumerate() {
+            if a.value.is_some() && a.from_context.is_some() {
+                return Err(format!(
+                    "attributes[{i}] ({}): give `value` or `from_context`, not both",
+                    a.key
+                ));
+            }
             let value = match (&a.value, a.action) {
                 (_, Action::Delete) => AnyValue::Empty,
+                (None, _) if a.from_context.is_some() => AnyValue::Empty,
                 (None, _) => {
                     return Err(format!(
-                        "attributes[{i}] ({}): `value` is required for {:?}",
+                        "attributes[{i}] ({}): `value` or `from_context` is required for {:?}",
                         a.key, a.action
                     ))
                 }
@@ -88,8 +130,19 @@ impl ResourceProcessor {
         Ok(ResourceProcessor { actions })
     }
 
-    fn apply(&self, resource: &mut Resource<'_>) {
-        for (a, value) in &self.actions {
+    fn apply(&self, resource: &mut Resource<'_>, context: &Context) {
+        for (a, fixed) in &self.actions {
+            let from_context;
+            let value = match a.from_context {
+                Some(f) => match f.read(context) {
+                    Some(v) => {
+                        from_context = AnyValue::String(Cow::Owned(v));
+                        &from_context
+                    }
+                    None => continue, // nothing to copy: leave the attribute as it is
+                },
+                None => fixed,
+            };
             let pos = resource.attributes.iter().position(|kv| kv.key == a.key);
             match (a.action, pos) {
                 (Action::Delete, Some(i)) => {
@@ -110,31 +163,8 @@ impl ResourceProcessor {
 
 #[async_trait]
 impl Processor for ResourceProcessor {
-    async fn process(
-        &self,
-        request: &mut Request<'_>,
-        _context: &Context,
-    ) -> Result<(), Rejection> {
-        let resources: Vec<&mut Option<Resource>> = match request {
-            Request::Logs(r) => r
-                .resource_logs
-                .iter_mut()
-                .map(|x| &mut x.resource)
-                .collect(),
-            Request::Metrics(r) => r
-                .resource_metrics
-                .iter_mut()
-                .map(|x| &mut x.resource)
-                .collect(),
-            Request::Traces(r) => r
-                .resource_spans
-                .iter_mut()
-                .map(|x| &mut x.resource)
-                .collect(),
-        };
-        for res in resources {
-            self.apply(res.get_or_insert_with(Resource::default));
-        }
+    async fn process(&self, request: &mut Request<'_>, context: &Context) -> Result<(), Rejection> {
+        request.for_each_resource(|res| self.apply(res, context));
         Ok(())
     }
 }

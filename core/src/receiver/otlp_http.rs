@@ -170,6 +170,12 @@ pub fn status_response(rej: &Rejection) -> Response<Full<Bytes>> {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
     }
+    if rej.status == 401 {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"otelgate\""),
+        );
+    }
     if rej.status == 405 {
         r.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -221,6 +227,8 @@ async fn receive(
         ));
     }
     let headers = req.headers();
+    // Who is asking, before anything else is looked at or read.
+    let auth = shared.router.authenticate(headers)?;
     match headers.get(header::CONTENT_TYPE).map(media_type).as_deref() {
         Some("application/json") => {}
         Some("application/x-protobuf") | Some("application/protobuf") => {
@@ -302,7 +310,11 @@ async fn receive(
     };
 
     let request = Request::decode(signal, &body).map_err(|e| Rejection::new(400, e.to_string()))?;
-    let context = Arc::new(Context::new(Some(peer)));
+    let mut context = Context::new(Some(peer));
+    context.principal = auth.principal;
+    context.client_key = auth.client_key;
+    context.integration = Some(shared.router.integration().clone());
+    let context = Arc::new(context);
     shared
         .router
         .ingest(request, context, request_permit)

@@ -1,0 +1,552 @@
+//! The key store file: users (name, role, removed) and keys (id, user, times, revoked, the
+//! SHA-256 of the secret — never the secret). Written atomically (temp file + rename), 0600.
+//! [`LiveStore`] re-reads it when it changes, keeping the last good state if it breaks.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::secret::{self, NewKey};
+use crate::pipeline::batch::Principal;
+
+/// What a user may do. A key carries its user's current role, as a minware key carries its
+/// creator's permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// May send data to the integration.
+    Owner,
+    /// May not send data (403).
+    Member,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Owner => "owner",
+            Role::Member => "member",
+        })
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "owner" => Ok(Role::Owner),
+            "member" => Ok(Role::Member),
+            other => Err(format!("unknown role {other:?}; use owner or member")),
+        }
+    }
+}
+
+/// A point in time, written as RFC 3339 (`2026-11-24T19:00:00Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub SystemTime);
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_rfc3339_seconds(self.0))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_rfc3339_weak(&s)
+            .map(Timestamp)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "invalid time {s:?} ({e}); write e.g. 2026-11-24T19:00:00Z"
+                ))
+            })
+    }
+}
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Unique name.
+    pub name: String,
+    /// Current role.
+    pub role: Role,
+    /// Removed (disabled) users' keys are refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
+}
+
+/// A key, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRecord {
+    /// Public id (also inside the secret, so a leaked key can be traced).
+    pub id: String,
+    /// The user it belongs to.
+    pub user: String,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When it stops working, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<Timestamp>,
+    /// Revoked keys are refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
+    /// Lower-case hex SHA-256 of the secret.
+    pub sha256: String,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    /// Users.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// Keys.
+    #[serde(default)]
+    pub keys: Vec<KeyRecord>,
+}
+
+/// Why a key store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The store file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid store.
+    #[error("{}: not a valid key store: {message}", path.display())]
+    Parse {
+        /// The store file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A request the store's rules refuse.
+    #[error("{0}")]
+    Rule(String),
+}
+
+/// Why a presented key is refused. Messages name the key id at most, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// Not a key of this store.
+    #[error("unknown API key")]
+    Unknown,
+    /// Past its expiry.
+    #[error("API key {id} expired at {at}; create a new one with `otelgate keys create`")]
+    Expired {
+        /// Key id.
+        id: String,
+        /// Expiry.
+        at: Timestamp,
+    },
+    /// Revoked.
+    #[error("API key {id} was revoked")]
+    Revoked {
+        /// Key id.
+        id: String,
+    },
+    /// Its user was removed (or never existed).
+    #[error("API key {id} belongs to a removed user")]
+    UserRemoved {
+        /// Key id.
+        id: String,
+    },
+    /// Valid, but its user may not send data.
+    #[error("only owners can send data to this integration")]
+    NotOwner,
+}
+
+impl Store {
+    /// Reads a store; a missing file is an empty store (the first `keys create` makes it).
+    pub fn load(path: &Path) -> Result<Store, StoreError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Store::default()),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        // YAML is a superset of JSON, so one parser reads both forms.
+        let store: Store = yaml_serde::from_str(&text).map_err(|e| StoreError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        store.validate().map_err(|message| StoreError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(store)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (i, k) in self.keys.iter().enumerate() {
+            if k.sha256.len() != 64 || !k.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "keys[{i}] ({}): sha256 must be 64 hex digits",
+                    k.id
+                ));
+            }
+            if self.keys[..i].iter().any(|o| o.id == k.id) {
+                return Err(format!("keys[{i}]: duplicate key id {}", k.id));
+            }
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            if self.users[..i].iter().any(|o| o.name == u.name) {
+                return Err(format!("users[{i}]: duplicate user {}", u.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes atomically: a 0600 temp file in the same directory, fsynced, renamed over.
+    pub fn save(&self, path: &Path) -> Result<(), StoreError> {
+        let io = |source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let json = path.extension().is_some_and(|e| e == "json");
+        let text = if json {
+            serde_json::to_string_pretty(self).map_err(|e| StoreError::Rule(e.to_string()))?
+        } else {
+            yaml_serde::to_string(self).map_err(|e| StoreError::Rule(e.to_string()))?
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let tmp = dir.join(format!(
+            ".{}.tmp{}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("keys"),
+            std::process::id()
+        ));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).map_err(io)?;
+        f.write_all(text.as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(())
+    }
+
+    /// The user called `name`, if present and not removed.
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.name == name && !u.removed)
+    }
+
+    /// Adds a user.
+    pub fn add_user(&mut self, name: &str, role: Role) -> Result<(), StoreError> {
+        if name.trim().is_empty() {
+            return Err(StoreError::Rule("a user name cannot be empty".into()));
+        }
+        if let Some(u) = self.users.iter_mut().find(|u| u.name == name) {
+            if !u.removed {
+                return Err(StoreError::Rule(format!(
+                    "user {name} already exists (role {})",
+                    u.role
+                )));
+            }
+            // Re-adding a removed user starts them afresh; their old keys stay dead.
+            u.removed = false;
+            u.role = role;
+            for k in self.keys.iter_mut().filter(|k| k.user == name) {
+                k.revoked = true;
+            }
+            return Ok(());
+        }
+        self.users.push(User {
+            name: name.to_string(),
+            role,
+            removed: false,
+        });
+        Ok(())
+    }
+
+    /// Changes a user's role; it applies to all their keys at once.
+    pub fn set_role(&mut self, name: &str, role: Role) -> Result<(), StoreError> {
+        let u = self
+            .users
+            .iter_mut()
+            .find(|u| u.name == name && !u.removed)
+            .ok_or_else(|| {
+                StoreError::Rule(format!(
+                    "no user {name}; add one with `otelgate users add {name} --role {role}`"
+                ))
+            })?;
+        u.role = role;
+        Ok(())
+    }
+
+    /// Removes (disables) a user: every key of theirs is refused from the next request on.
+    pub fn remove_user(&mut self, name: &str) -> Result<(), StoreError> {
+        let u = self
+            .users
+            .iter_mut()
+            .find(|u| u.name == name && !u.removed)
+            .ok_or_else(|| StoreError::Rule(format!("no user {name}")))?;
+        u.removed = true;
+        Ok(())
+    }
+
+    /// Creates a key for `user`. With `role`, a new user is created with it; an existing
+    /// user's role must match.
+    pub fn create_key(
+        &mut self,
+        user: &str,
+        role: Option<Role>,
+        expires_in: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<NewKey, StoreError> {
+        match (self.user(user), role) {
+            (Some(u), Some(r)) if u.role != r => {
+                return Err(StoreError::Rule(format!(
+                    "user {user} has role {}, not {r}; change it with `otelgate users set-role {user} {r}` or drop --role",
+                    u.role
+                )))
+            }
+            (Some(_), _) => {}
+            (None, Some(r)) => self.add_user(user, r)?,
+            (None, None) => {
+                return Err(StoreError::Rule(format!(
+                    "no user {user}; pass --role owner|member to create it"
+                )))
+            }
+        }
+        let key = secret::generate()
+            .map_err(|e| StoreError::Rule(format!("no randomness available: {e}")))?;
+        self.keys.push(KeyRecord {
+            id: key.id.clone(),
+            user: user.to_string(),
+            created: Timestamp(now),
+            expires: expires_in.map(|d| Timestamp(now + d)),
+            revoked: false,
+            sha256: secret::hash(key.secret.expose()),
+        });
+        Ok(key)
+    }
+
+    /// Revokes a key by id.
+    pub fn revoke(&mut self, id: &str) -> Result<(), StoreError> {
+        let k =
+            self.keys.iter_mut().find(|k| k.id == id).ok_or_else(|| {
+                StoreError::Rule(format!("no key {id}; see `otelgate keys list`"))
+            })?;
+        k.revoked = true;
+        Ok(())
+    }
+
+    /// Decides on a presented secret: the principal, or why not.
+    pub fn check(&self, presented: &str, now: SystemTime) -> Result<Principal, AuthFailure> {
+        let id = secret::id_of(presented).ok_or(AuthFailure::Unknown)?;
+        let k = self
+            .keys
+            .iter()
+            .find(|k| k.id == id)
+            .ok_or(AuthFailure::Unknown)?;
+        if !secret::matches(presented, &k.sha256) {
+            return Err(AuthFailure::Unknown);
+        }
+        if k.revoked {
+            return Err(AuthFailure::Revoked { id: k.id.clone() });
+        }
+        if let Some(at) = k.expires.filter(|at| at.0 <= now) {
+            return Err(AuthFailure::Expired {
+                id: k.id.clone(),
+                at,
+            });
+        }
+        let u = self
+            .user(&k.user)
+            .ok_or_else(|| AuthFailure::UserRemoved { id: k.id.clone() })?;
+        if u.role != Role::Owner {
+            return Err(AuthFailure::NotOwner);
+        }
+        Ok(Principal {
+            key_id: k.id.clone(),
+            user: u.name.clone(),
+            role: u.role.to_string(),
+        })
+    }
+}
+
+/// What identifies a version of the file without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    modified: Option<SystemTime>,
+    len: u64,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+fn fingerprint(path: &Path) -> Option<Fingerprint> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Fingerprint {
+        modified: m.modified().ok(),
+        len: m.len(),
+        #[cfg(unix)]
+        inode: std::os::unix::fs::MetadataExt::ino(&m),
+    })
+}
+
+/// A store that follows its file: each [`LiveStore::current`] checks the file's metadata (one
+/// `stat`) and re-reads it when it changed, so a revoked key is refused from the next request
+/// on. A broken file keeps the last good state and logs one error per change.
+pub struct LiveStore {
+    path: PathBuf,
+    state: RwLock<(Option<Fingerprint>, Arc<Store>)>,
+}
+
+impl LiveStore {
+    /// Loads the store at `path`; fails when the file exists and is invalid.
+    pub fn open(path: &Path) -> Result<LiveStore, StoreError> {
+        let fp = fingerprint(path);
+        let store = Store::load(path)?;
+        Ok(LiveStore {
+            path: path.to_path_buf(),
+            state: RwLock::new((fp, Arc::new(store))),
+        })
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current store, re-read first if the file changed.
+    pub fn current(&self) -> Arc<Store> {
+        let fp = fingerprint(&self.path);
+        {
+            let g = self.state.read().unwrap_or_else(|p| p.into_inner());
+            if g.0 == fp {
+                return g.1.clone();
+            }
+        }
+        let mut g = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if g.0 == fp {
+            return g.1.clone();
+        }
+        match Store::load(&self.path) {
+            Ok(s) => {
+                tracing::info!(store = %self.path.display(), users = s.users.len(), keys = s.keys.len(), "Key store reloaded.");
+                *g = (fp, Arc::new(s));
+            }
+            Err(e) => {
+                // Remember the broken version so the error is logged once, not per request.
+                tracing::error!(error = %e, "Key store is invalid; keeping the last good version until it is fixed.");
+                g.0 = fp;
+            }
+        }
+        g.1.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_of_minware_keys() {
+        let now = SystemTime::now();
+        let mut s = Store::default();
+        let alice = s.create_key("alice", Some(Role::Owner), None, now).unwrap();
+        let bob = s.create_key("bob", Some(Role::Member), None, now).unwrap();
+        let old = s
+            .create_key("alice", None, Some(Duration::from_secs(60)), now)
+            .unwrap();
+        assert_eq!(s.check(alice.secret.expose(), now).unwrap().user, "alice");
+        assert_eq!(
+            s.check(bob.secret.expose(), now).unwrap_err(),
+            AuthFailure::NotOwner
+        );
+        assert!(matches!(
+            s.check(old.secret.expose(), now + Duration::from_secs(61)),
+            Err(AuthFailure::Expired { .. })
+        ));
+        assert_eq!(
+            s.check("og_nope_nope", now).unwrap_err(),
+            AuthFailure::Unknown
+        );
+        // A wrong secret for a real id is unknown, not a hint that the id exists.
+        let forged = format!("og_{}_AAAA", alice.id);
+        assert_eq!(s.check(&forged, now).unwrap_err(), AuthFailure::Unknown);
+        // A role change applies to existing keys at once.
+        s.set_role("bob", Role::Owner).unwrap();
+        assert!(s.check(bob.secret.expose(), now).is_ok());
+        assert!(s.create_key("bob", Some(Role::Member), None, now).is_err());
+        s.revoke(&alice.id).unwrap();
+        assert!(matches!(
+            s.check(alice.secret.expose(), now),
+            Err(AuthFailure::Revoked { .. })
+        ));
+        s.remove_user("alice").unwrap();
+        assert!(matches!(
+            s.check(old.secret.expose(), now),
+            Err(AuthFailure::UserRemoved { .. })
+        ));
+    }
+
+    #[test]
+    fn saves_atomically_with_0600_and_reloads_on_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.yaml");
+        let mut s = Store::default();
+        let k = s
+            .create_key("alice", Some(Role::Owner), None, SystemTime::now())
+            .unwrap();
+        s.save(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains(k.secret.expose()),
+            "the secret must never be stored"
+        );
+        let live = LiveStore::open(&path).unwrap();
+        assert!(live
+            .current()
+            .check(k.secret.expose(), SystemTime::now())
+            .is_ok());
+        s.revoke(&k.id).unwrap();
+        s.save(&path).unwrap();
+        assert!(live
+            .current()
+            .check(k.secret.expose(), SystemTime::now())
+            .is_err());
+        // A broken file keeps the last good state.
+        std::fs::write(&path, "users: [ {").unwrap();
+        assert_eq!(live.current().keys.len(), 1);
+    }
+}

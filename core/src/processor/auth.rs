@@ -1,0 +1,193 @@
+//! The `auth` processor: who may send data. Listed first in a pipeline (the Collector's
+//! shape), but run by the receiver once per request, before the body is read, so an
+//! unauthenticated client costs no decoding. `local` checks keys against the relay's key
+//! store with minware's rules; `passthrough` checks nothing and keeps the client's key for
+//! an exporter that forwards it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::header::AUTHORIZATION;
+use http::HeaderMap;
+use serde::Deserialize;
+
+use crate::keys::{AuthFailure, LiveStore, Secret, StoreError};
+use crate::otlp::common::KeyValue;
+use crate::otlp::Request;
+use crate::pipeline::batch::Principal;
+use crate::pipeline::component::Rejection;
+
+/// How the relay decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Check keys against the relay's key store.
+    #[default]
+    Local,
+    /// Check nothing here; keep the client's key so the minware exporter can forward it
+    /// (`forward_client_key: true`) and minware decides.
+    Passthrough,
+}
+
+/// Settings of an `auth` processor.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `local` (default) or `passthrough`.
+    #[serde(default)]
+    pub mode: AuthMode,
+    /// The key store file (YAML or JSON), required in `local` mode.
+    #[serde(default)]
+    pub store: Option<PathBuf>,
+    /// Add `otelgate.key_id` and `otelgate.user` resource attributes to accepted data.
+    #[serde(default)]
+    pub stamp_principal: bool,
+}
+
+/// What auth learned about a request.
+#[derive(Debug, Clone, Default)]
+pub struct Authenticated {
+    /// The accepted principal (`local` mode).
+    pub principal: Option<Principal>,
+    /// The client's own key (`passthrough` mode), for forwarding upstream.
+    pub client_key: Option<Secret>,
+}
+
+/// The running auth check.
+pub struct Authenticator {
+    mode: AuthMode,
+    store: Option<LiveStore>,
+    stamp_principal: bool,
+}
+
+fn unauthorized(message: impl Into<String>) -> Rejection {
+    Rejection::new(401, message)
+}
+
+/// The bearer token of a request: exactly one `Authorization` header, scheme `Bearer` in any
+/// case, spaces around tolerated.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next().ok_or_else(|| {
+        unauthorized("missing Authorization header; send `Authorization: Bearer <API key>`")
+    })?;
+    if values.next().is_some() {
+        return Err(unauthorized(
+            "several Authorization headers; send exactly one",
+        ));
+    }
+    let malformed = || unauthorized("malformed Authorization header; expected `Bearer <API key>`");
+    let text = value.to_str().map_err(|_| malformed())?.trim();
+    let (scheme, token) = text
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .ok_or_else(malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer")
+        || token.is_empty()
+        || token.contains(char::is_whitespace)
+    {
+        return Err(malformed());
+    }
+    Ok(token)
+}
+
+impl Authenticator {
+    /// Opens the key store (local mode); errors name the problem and the fix.
+    pub fn new(config: &AuthConfig) -> Result<Self, String> {
+        let store = match (config.mode, &config.store) {
+            (AuthMode::Local, None) => {
+                return Err("`store` is required in local mode: the key store file (create it with `otelgate keys create`)".into())
+            }
+            (AuthMode::Local, Some(p)) => Some(LiveStore::open(p).map_err(|e: StoreError| e.to_string())?),
+            (AuthMode::Passthrough, _) => None,
+        };
+        Ok(Authenticator {
+            mode: config.mode,
+            store,
+            stamp_principal: config.stamp_principal,
+        })
+    }
+
+    /// Decides on a request from its headers alone.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Authenticated, Rejection> {
+        let token = bearer_token(headers)?;
+        match (self.mode, &self.store) {
+            (AuthMode::Local, Some(store)) => match store.current().check(token, SystemTime::now())
+            {
+                Ok(p) => Ok(Authenticated {
+                    principal: Some(p),
+                    client_key: None,
+                }),
+                Err(f @ AuthFailure::NotOwner) => Err(Rejection::new(403, f.to_string())),
+                Err(f) => {
+                    tracing::debug!(reason = %f, "Request refused by auth.");
+                    Err(unauthorized(f.to_string()))
+                }
+            },
+            _ => Ok(Authenticated {
+                principal: None,
+                client_key: Some(Secret::new(token)),
+            }),
+        }
+    }
+
+    /// The resource attributes this auth adds to accepted data, if configured.
+    pub fn stamps(&self, principal: Option<&Principal>) -> Vec<KeyValue<'static>> {
+        match principal {
+            Some(p) if self.stamp_principal => vec![
+                KeyValue::string("otelgate.key_id", p.key_id.clone()),
+                KeyValue::string("otelgate.user", p.user.clone()),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Upserts `attrs` into every resource of `request` (creating resources that are absent).
+pub fn stamp_resources(request: &mut Request<'_>, attrs: &[KeyValue<'static>]) {
+    if attrs.is_empty() {
+        return;
+    }
+    request.for_each_resource(|res| {
+        for kv in attrs {
+            match res.attributes.iter_mut().find(|x| x.key == kv.key) {
+                Some(x) => x.value = kv.value.clone(),
+                None => res.attributes.push(kv.clone()),
+            }
+        }
+    });
+}
+
+/// Shared handle used by routers.
+pub type SharedAuthenticator = Arc<Authenticator>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn h(values: &[&str]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for v in values {
+            m.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer_token(&h(&["Bearer abc"])).unwrap(), "abc");
+        assert_eq!(bearer_token(&h(&["  bEaReR   abc  "])).unwrap(), "abc");
+        for bad in [
+            &[][..],
+            &["Basic abc"],
+            &["Bearer"],
+            &["Bearer a b"],
+            &["Bearer a", "Bearer b"],
+        ] {
+            let r = bearer_token(&h(bad)).unwrap_err();
+            assert_eq!(r.status, 401, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `otelgate keys …` and `otelgate users …`: manage the key store the `auth` processor reads.
+//! The secret of a new key is printed once, alone on stdout, and kept nowhere.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use otelgate_core::config::{self, ProcessorConfig};
+use otelgate_core::keys::{Role, Store};
+
+use crate::output::{err, out};
+
+/// Key commands.
+#[derive(Subcommand)]
+pub enum KeysCmd {
+    /// Create a key for a user and print its secret once (alone on stdout, so that
+    /// `KEY=$(otelgate keys create …)` works). With --role, a new user is created.
+    Create {
+        /// The user the key belongs to.
+        #[arg(long)]
+        user: String,
+        /// The user's role: creates the user if new; must match an existing user's role.
+        #[arg(long)]
+        role: Option<Role>,
+        /// Lifetime, e.g. 90d, 12h, 1y; without it the key does not expire.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<Duration>,
+    },
+    /// List keys: id, user, role, created, expires, status. Never secrets.
+    List,
+    /// Revoke a key by id; the relay refuses it from the next request on.
+    Revoke {
+        /// The key id (see `keys list`).
+        id: String,
+    },
+}
+
+/// User commands.
+#[derive(Subcommand)]
+pub enum UsersCmd {
+    /// Add a user.
+    Add {
+        /// User name.
+        name: String,
+        /// owner (may send data) or member (refused with 403).
+        #[arg(long)]
+        role: Role,
+    },
+    /// Change a user's role; applies to all their keys at once.
+    SetRole {
+        /// User name.
+        name: String,
+        /// owner or member.
+        role: Role,
+    },
+    /// Remove (disable) a user: every key of theirs is refused from the next request on.
+    Remove {
+        /// User name.
+        name: String,
+    },
+    /// List users.
+    List,
+}
+
+/// Where the store is: `--store`, or the one `auth` processor with a store in the config.
+pub fn store_path(store: Option<PathBuf>, config_file: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(s) = store {
+        return Ok(s);
+    }
+    let c =
+        config::load(config_file).map_err(|e| anyhow::anyhow!("{e}\n(or pass --store FILE)"))?;
+    let stores: Vec<&PathBuf> = c
+        .processors
+        .values()
+        .filter_map(|p| match p {
+            ProcessorConfig::Auth(a) => a.store.as_ref(),
+            _ => None,
+        })
+        .collect();
+    match stores.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!(
+            "{} has no auth processor with a `store`; pass --store FILE",
+            config_file.display()
+        ),
+        many => bail!(
+            "{} has several key stores ({}); pass --store FILE",
+            config_file.display(),
+            many.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn status(
+    store: &Store,
+    k: &otelgate_core::keys::store::KeyRecord,
+    now: SystemTime,
+) -> &'static str {
+    if k.revoked {
+        "revoked"
+    } else if k.expires.is_some_and(|e| e.0 <= now) {
+        "expired"
+    } else if store.user(&k.user).is_none() {
+        "user removed"
+    } else {
+        "active"
+    }
+}
+
+/// Runs a key command against the store at `path`.
+pub fn keys(cmd: KeysCmd, path: &Path) -> anyhow::Result<()> {
+    let mut store = Store::load(path)?;
+    let now = SystemTime::now();
+    match cmd {
+        KeysCmd::Create {
+            user,
+            role,
+            expires_in,
+        } => {
+            let key = store.create_key(&user, role, expires_in, now)?;
+            store.save(path)?;
+            let role = store
+                .user(&user)
+                .map(|u| u.role.to_string())
+                .unwrap_or_default();
+            let expiry = expires_in
+                .map(|d| format!("expires {}", humantime::format_rfc3339_seconds(now + d)))
+                .unwrap_or_else(|| "never expires".into());
+            err(&format!(
+                "Created key {} for {user} ({role}), {expiry}, in {}.\nThe secret below is shown once and stored nowhere: copy it now.\n",
+                key.id,
+                path.display()
+            ))?;
+            out(&format!("{}\n", key.secret.expose()))?;
+        }
+        KeysCmd::List => {
+            let mut text = format!(
+                "{:<12} {:<16} {:<7} {:<21} {:<21} {}\n",
+                "ID", "USER", "ROLE", "CREATED", "EXPIRES", "STATUS"
+            );
+            for k in &store.keys {
+                let role = store
+                    .users
+                    .iter()
+                    .find(|u| u.name == k.user)
+                    .map(|u| u.role.to_string())
+                    .unwrap_or("-".into());
+                text.push_str(&format!(
+                    "{:<12} {:<16} {:<7} {:<21} {:<21} {}\n",
+                    k.id,
+                    k.user,
+                    role,
+                    k.created.to_string(),
+                    k.expires
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "never".into()),
+                    status(&store, k, now)
+                ));
+            }
+            out(&text)?;
+        }
+        KeysCmd::Revoke { id } => {
+            store.revoke(&id)?;
+            store.save(path)?;
+            err(&format!("Revoked key {id}.\n"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a user command against the store at `path`.
+pub fn users(cmd: UsersCmd, path: &Path) -> anyhow::Result<()> {
+    let mut store = Store::load(path)?;
+    match cmd {
+        UsersCmd::Add { name, role } => {
+            store.add_user(&name, role)?;
+            err(&format!("Added user {name} ({role}).\n"))?;
+        }
+        UsersCmd::SetRole { name, role } => {
+            store.set_role(&name, role)?;
+            err(&format!(
+                "User {name} is now {role}; this applies to all their keys.\n"
+            ))?;
+        }
+        UsersCmd::Remove { name } => {
+            store.remove_user(&name)?;
+            err(&format!(
+                "Removed user {name}; their keys are refused from the next request on.\n"
+            ))?;
+        }
+        UsersCmd::List => {
+            let mut text = format!("{:<16} {:<7} {}\n", "USER", "ROLE", "KEYS");
+            for u in store.users.iter().filter(|u| !u.removed) {
+                let n = store
+                    .keys
+                    .iter()
+                    .filter(|k| k.user == u.name && !k.revoked)
+                    .count();
+                text.push_str(&format!("{:<16} {:<7} {n}\n", u.name, u.role.to_string()));
+            }
+            out(&text)?;
+            return Ok(());
+        }
+    }
+    store
+        .save(path)
+        .with_context(|| format!("saving {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! `otelgate setup`, `codex-config` and `claude-config`: what minware's Setup dialog and its
+//! "Download Codex config.toml" button give, for this relay.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use otelgate_core::config::{self, ReceiverConfig};
+use otelgate_core::otlp::Signal;
+
+use crate::output::{err, out};
+
+/// A base URL without a trailing slash or a per-signal path, checked for a scheme.
+pub fn base_url(url: &str) -> anyhow::Result<String> {
+    let mut u = url.trim().trim_end_matches('/').to_string();
+    if !(u.starts_with("http://") || u.starts_with("https://")) {
+        bail!("endpoint {url:?} must start with http:// or https://");
+    }
+    for s in Signal::ALL {
+        if let Some(stripped) = u.strip_suffix(s.path()) {
+            err(&format!("note: using {stripped} as the base URL; the per-signal paths are appended for you\n"))?;
+            u = stripped.to_string();
+        }
+    }
+    Ok(u)
+}
+
+/// The key to embed: `--key`, or the value of the environment variable `--key-env` names
+/// (so the secret need not appear in shell history).
+pub fn resolve_key(key: Option<String>, key_env: Option<String>) -> anyhow::Result<Option<String>> {
+    match (key, key_env) {
+        (Some(_), Some(_)) => bail!("pass --key or --key-env, not both"),
+        (Some(k), None) => Ok(Some(k)),
+        (None, Some(var)) => std::env::var(&var)
+            .map(Some)
+            .with_context(|| format!("environment variable {var} (from --key-env) is not set")),
+        (None, None) => Ok(None),
+    }
+}
+
+fn toml_str(s: &str) -> String {
+    // A TOML basic string: JSON's escaping is a valid subset.
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// The `[otel]` block for Codex's config.toml, in the shape minware documents.
+pub fn codex_config(
+    base: &str,
+    key: Option<&str>,
+    log_user_prompt: bool,
+    environment: Option<&str>,
+    managed: bool,
+) -> String {
+    let mut s = String::new();
+    if managed {
+        s.push_str(
+            "# Codex managed configuration: put this in /etc/codex/managed_config.toml (Linux and macOS),\n\
+             # or deliver it as a managed preference (com.openai.codex) through your MDM on macOS.\n\
+             # Keys set here apply to every user on the machine and cannot be overridden in ~/.codex/config.toml.\n",
+        );
+    } else {
+        s.push_str(
+            "# Add to ~/.codex/config.toml (Codex posts to each endpoint exactly as written).\n",
+        );
+    }
+    s.push_str("[otel]\n");
+    if let Some(env) = environment {
+        s.push_str(&format!("environment = {}\n", toml_str(env)));
+    }
+    s.push_str(&format!("log_user_prompt = {log_user_prompt}\n"));
+    let headers = match key {
+        Some(k) => format!(
+            ", headers = {{ \"Authorization\" = {} }}",
+            toml_str(&format!("Bearer {k}"))
+        ),
+        None => String::new(),
+    };
+    for (name, signal) in [
+        ("exporter", Signal::Logs),
+        ("trace_exporter", Signal::Traces),
+        ("metrics_exporter", Signal::Metrics),
+    ] {
+        s.push_str(&format!(
+            "{name} = {{ otlp-http = {{ endpoint = {}, protocol = \"json\"{headers} }} }}\n",
+            toml_str(&format!("{base}{}", signal.path()))
+        ));
+    }
+    s
+}
+
+/// The `env` block of Claude Code's settings.json.
+pub fn claude_config(base: &str, key: Option<&str>, log_user_prompts: bool) -> String {
+    let mut env = serde_json::Map::new();
+    let mut set = |k: &str, v: &str| {
+        env.insert(k.to_string(), serde_json::Value::from(v));
+    };
+    set("CLAUDE_CODE_ENABLE_TELEMETRY", "1");
+    set("OTEL_LOGS_EXPORTER", "otlp");
+    set("OTEL_METRICS_EXPORTER", "otlp");
+    set("OTEL_TRACES_EXPORTER", "otlp");
+    set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
+    set("OTEL_EXPORTER_OTLP_ENDPOINT", base);
+    if let Some(k) = key {
+        set(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            &format!("Authorization=Bearer {k}"),
+        );
+    }
+    if log_user_prompts {
+        set("OTEL_LOG_USER_PROMPTS", "1");
+    }
+    let v = serde_json::json!({ "env": env });
+    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+}
+
+/// `otelgate setup`: this relay's endpoint URLs, for minware's Setup dialog and the clients.
+pub fn setup(config_file: &Path, public_url: Option<String>) -> anyhow::Result<()> {
+    let c = config::load(config_file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let base = match public_url {
+        Some(u) => base_url(&u)?,
+        None => {
+            let ep = c
+                .receivers
+                .values()
+                .map(|r| match r {
+                    ReceiverConfig::OtlpHttp(h) => h.endpoint.clone(),
+                })
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("{} defines no receiver", config_file.display()))?;
+            if ep.starts_with("0.0.0.0:") || ep.starts_with("[::]:") {
+                err("note: the receiver listens on every interface; pass --public-url with the address clients use\n")?;
+            }
+            format!("http://{ep}")
+        }
+    };
+    let mut s = format!(
+        "Integration: {} (reference name: {})\nEndpoint URL: {base}\n",
+        c.integration.display_name, c.integration.reference_name
+    );
+    for sig in Signal::ALL {
+        s.push_str(&format!(
+            "  {:<8} {base}{}\n",
+            format!("{sig}:"),
+            sig.path()
+        ));
+    }
+    s.push_str(&format!(
+        "\nNext:\n  otelgate keys create --user YOU --role owner\n  otelgate codex-config --endpoint {base} --key-env OTELGATE_KEY > codex-otel.toml\n"
+    ));
+    out(&s)
+}

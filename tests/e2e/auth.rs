@@ -1,0 +1,461 @@
+//! API-key auth at the relay, end to end: keys made with the real CLI, every refusal, hot
+//! reload of the key store, the principal reaching a later processor, real Codex payloads
+//! through auth, and no secret in anything the relay prints.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::{bin, corpus, json_lines, wait_for, Gateway};
+
+const LOG: &str =
+    r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
+
+/// Runs `otelgate ARGS` and returns (success, stdout, stderr).
+pub fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Creates a key with the CLI and returns its secret (stdout holds only the secret).
+pub fn create_key(store: &Path, user: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "keys",
+        "--store",
+        store.to_str().unwrap(),
+        "create",
+        "--user",
+        user,
+    ];
+    args.extend_from_slice(extra);
+    let (ok, stdout, stderr) = cli(&args);
+    assert!(ok, "{stderr}");
+    assert!(
+        !stderr.contains(stdout.trim()),
+        "the secret must only go to stdout"
+    );
+    stdout.trim().to_string()
+}
+
+fn config(store: &Path) -> String {
+    format!(
+        "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+processors:
+  auth:
+    store: {}
+    stamp_principal: true
+  resource/who:
+    attributes:
+      - {{ key: sent.by, from_context: principal.user, action: upsert }}
+exporters:
+  file: {{ path: '{{dir}}/out/{{signal}}.jsonl' }}
+pipelines:
+  logs: {{ receivers: [otlp_http], processors: [auth, resource/who], exporters: [file] }}
+  metrics: {{ receivers: [otlp_http], processors: [auth], exporters: [file] }}
+  traces: {{ receivers: [otlp_http], processors: [auth], exporters: [file] }}
+integration:
+  reference_name: codexOtel
+  stamp_integration: true
+",
+        store.display()
+    )
+}
+
+fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
+}
+
+#[test]
+fn keys_decide_who_may_send_and_the_store_reloads_live() {
+    let keys_dir = tempfile::tempdir().unwrap();
+    let store = keys_dir.path().join("keys.yaml");
+    let alice = create_key(&store, "alice", &["--role", "owner"]);
+    let alice2 = create_key(&store, "alice", &[]);
+    let bob = create_key(&store, "bob", &["--role", "member"]);
+    let dave = create_key(&store, "dave", &["--role", "owner"]);
+    let short = create_key(&store, "carol", &["--role", "owner", "--expires-in", "1s"]);
+    let secrets = [&alice, &alice2, &bob, &dave, &short];
+
+    let gw = Gateway::start_with_env(&config(&store), &[("OTELGATE_LOG", "debug")]);
+    let post = |h: &[(&str, &str)]| gw.post_with("/v1/logs", "application/json", h, LOG);
+
+    // Missing, malformed, several: 401 with the challenge and a gRPC UNAUTHENTICATED body.
+    for (headers, needle) in [
+        (vec![], "missing Authorization"),
+        (vec![("authorization", "Basic abc")], "malformed"),
+        (vec![("authorization", "Bearer")], "malformed"),
+    ] {
+        let r = post(&headers);
+        assert_eq!(r.status, 401, "{headers:?}");
+        assert_eq!(r.headers["www-authenticate"], "Bearer realm=\"otelgate\"");
+        let (code, msg) = r.status_json();
+        assert_eq!(code, 16);
+        assert!(msg.contains(needle), "{msg}");
+    }
+    let ba = bearer(&alice);
+    let r = post(&[
+        ("authorization", ba.as_str()),
+        ("authorization", ba.as_str()),
+    ]);
+    assert_eq!(r.status, 401);
+    assert!(r.status_json().1.contains("several"), "{}", r.body);
+    let r = post(&[("authorization", "Bearer og_unknown_key")]);
+    assert_eq!(
+        (r.status, r.status_json().1.as_str()),
+        (401, "unknown API key")
+    );
+
+    // A member's valid key: 403.
+    let bb = bearer(&bob);
+    let r = post(&[("authorization", bb.as_str())]);
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.status_json(),
+        (
+            7,
+            "only owners can send data to this integration".to_string()
+        )
+    );
+
+    // An owner's key, scheme in any case and spaces around: accepted, and the principal
+    // reached the later processor and the stamps.
+    let spaced = format!("  bearer   {alice}  ");
+    let r = post(&[("authorization", spaced.as_str())]);
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Expired: refused saying so and when.
+    let bs = bearer(&short);
+    let mut accepted_before_expiry = 0;
+    let r = wait_for("the short key to expire", Duration::from_secs(10), || {
+        let r = post(&[("authorization", bs.as_str())]);
+        accepted_before_expiry += usize::from(r.status == 200);
+        (r.status == 401).then_some(r)
+    });
+    let msg = r.status_json().1;
+    assert!(msg.contains("expired at 20"), "{msg}");
+
+    // Hot reload: revoke a key with the CLI while the relay runs; the next request is refused.
+    let alice_id = &alice[3..alice[3..].find('_').unwrap() + 3];
+    let (ok, _, e) = cli(&[
+        "keys",
+        "--store",
+        store.to_str().unwrap(),
+        "revoke",
+        alice_id,
+    ]);
+    assert!(ok, "{e}");
+    let r = post(&[("authorization", ba.as_str())]);
+    assert_eq!(r.status, 401);
+    assert!(r.status_json().1.contains("revoked"), "{}", r.body);
+    // Alice's other key still works; removing the user stops it too.
+    let ba2 = bearer(&alice2);
+    assert_eq!(post(&[("authorization", ba2.as_str())]).status, 200);
+    let (ok, _, e) = cli(&[
+        "users",
+        "--store",
+        store.to_str().unwrap(),
+        "remove",
+        "alice",
+    ]);
+    assert!(ok, "{e}");
+    let r = post(&[("authorization", ba2.as_str())]);
+    assert_eq!(r.status, 401);
+    assert!(r.status_json().1.contains("removed user"), "{}", r.body);
+    // A role change applies to existing keys at once.
+    let (ok, _, e) = cli(&[
+        "users",
+        "--store",
+        store.to_str().unwrap(),
+        "set-role",
+        "bob",
+        "owner",
+    ]);
+    assert!(ok, "{e}");
+    assert_eq!(post(&[("authorization", bb.as_str())]).status, 200);
+    // A broken store keeps the last good state.
+    let good = std::fs::read_to_string(&store).unwrap();
+    std::fs::write(&store, "users: [ {").unwrap();
+    let bd = bearer(&dave);
+    assert_eq!(post(&[("authorization", bd.as_str())]).status, 200);
+    std::fs::write(&store, good).unwrap();
+
+    let (_, gw) = gw.stop();
+    let lines = json_lines(&gw.path("out/logs.jsonl"));
+    assert_eq!(
+        lines.len(),
+        4 + accepted_before_expiry,
+        "only accepted requests were written"
+    );
+    let attrs = lines[0]["resourceLogs"][0]["resource"]["attributes"].to_string();
+    assert!(
+        attrs.contains(r#"{"key":"otelgate.user","value":{"stringValue":"alice"}}"#),
+        "{attrs}"
+    );
+    assert!(
+        attrs.contains(&format!(
+            r#"{{"key":"otelgate.key_id","value":{{"stringValue":"{alice_id}"}}}}"#
+        )),
+        "{attrs}"
+    );
+    assert!(
+        attrs.contains(r#"{"key":"sent.by","value":{"stringValue":"alice"}}"#),
+        "{attrs}"
+    );
+    assert!(
+        attrs.contains(r#"{"key":"otelgate.integration","value":{"stringValue":"codexOtel"}}"#),
+        "{attrs}"
+    );
+    assert!(
+        gw.logs().iter().any(|l| l.contains("invalid")),
+        "the broken store was reported: {:?}",
+        gw.logs()
+    );
+
+    // Nothing the relay printed (at debug level) or stored holds a secret.
+    let printed = format!("{}\n{}", gw.logs().join("\n"), gw.stdout().join("\n"));
+    let stored = std::fs::read_to_string(&store).unwrap();
+    let (_, list, list_err) = cli(&["keys", "--store", store.to_str().unwrap(), "list"]);
+    for s in secrets {
+        assert!(!printed.contains(s.as_str()), "a secret was logged");
+        assert!(!stored.contains(s.as_str()), "a secret was stored");
+        assert!(
+            !list.contains(s.as_str()) && !list_err.contains(s.as_str()),
+            "a secret was listed"
+        );
+        let random = &s[s.rfind('_').unwrap() + 1..];
+        assert!(!printed.contains(random), "part of a secret was logged");
+    }
+    assert!(
+        list.contains("revoked") && list.contains("user removed"),
+        "{list}"
+    );
+}
+
+#[test]
+fn recorded_codex_payloads_pass_auth_with_a_fresh_key() {
+    let keys_dir = tempfile::tempdir().unwrap();
+    let store = keys_dir.path().join("keys.json");
+    let key = create_key(&store, "codex-bot", &["--role", "owner"]);
+    assert!(
+        std::fs::read_to_string(&store)
+            .unwrap()
+            .trim_start()
+            .starts_with('{'),
+        "a .json store is written as JSON"
+    );
+    let gw = Gateway::start(&config(&store));
+    let auth = bearer(&key);
+    let mut sent = 0;
+    for name in [
+        "codex-logs-1",
+        "codex-logs-2",
+        "codex-redacted-logs-3",
+        "codex-metrics-1",
+        "codex-traces-2",
+        "codex-redacted-traces-1",
+    ] {
+        let body = std::fs::read(corpus(&format!("codex/{name}.json"))).unwrap();
+        let path = if name.contains("metrics") {
+            "/v1/metrics"
+        } else if name.contains("traces") {
+            "/v1/traces"
+        } else {
+            "/v1/logs"
+        };
+        let r = gw.post_with(
+            path,
+            "application/json",
+            &[("authorization", auth.as_str())],
+            body,
+        );
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        sent += 1;
+    }
+    let (_, gw) = gw.stop();
+    let written: usize = ["logs", "metrics", "traces"]
+        .iter()
+        .map(|s| json_lines(&gw.path(&format!("out/{s}.jsonl"))).len())
+        .sum();
+    assert_eq!(written, sent);
+}
+
+#[test]
+fn passthrough_checks_nothing_but_needs_a_bearer() {
+    let cfg = "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:0 }
+processors:
+  auth: { mode: passthrough }
+exporters:
+  file: { path: '{dir}/out.jsonl' }
+pipelines:
+  logs: { receivers: [otlp_http], processors: [auth], exporters: [file] }
+";
+    let gw = Gateway::start(cfg);
+    let r = gw.post_with(
+        "/v1/logs",
+        "application/json",
+        &[("authorization", "Bearer anything-minware-decides")],
+        LOG,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(gw.post("/v1/logs", LOG).status, 401);
+    assert!(!gw.logs().join("\n").contains("anything-minware-decides"));
+}
+
+#[test]
+fn validate_enforces_auth_placement_and_integration_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |yaml: &str| {
+        let p = dir.path().join("c.yaml");
+        std::fs::write(&p, yaml).unwrap();
+        cli(&["validate", "-c", p.to_str().unwrap()])
+    };
+    let base = "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:4318 }
+processors:
+  auth: { store: ./keys.yaml }
+  resource: { attributes: [ { key: a, value: b, action: insert } ] }
+exporters:
+  nop:
+pipelines:
+  logs: { receivers: [otlp_http], processors: [auth, resource], exporters: [nop] }
+  traces: { receivers: [otlp_http], processors: [auth], exporters: [nop] }
+";
+    assert!(check(base).0, "{}", check(base).2);
+    let (ok, _, e) = check(&base.replace("[auth, resource]", "[resource, auth]"));
+    assert!(!ok);
+    assert!(e.contains("`auth` must be the first processor"), "{e}");
+    let (ok, _, e) =
+        check(&base.replace("processors: [auth], exporters", "processors: [], exporters"));
+    assert!(!ok);
+    assert!(
+        e.contains("disagree on auth (logs: auth, traces: no auth)"),
+        "{e}"
+    );
+    let (ok, _, e) = check(&format!(
+        "{base}integration: {{ reference_name: codex-otel }}\n"
+    ));
+    assert!(!ok);
+    assert!(
+        e.contains(
+            "integration.reference_name: `codex-otel` is not lowerCamelCase; write `codexOtel`"
+        ),
+        "{e}"
+    );
+    let (ok, _, e) = check(&base.replace("auth: { store: ./keys.yaml }", "auth: {}"));
+    assert!(!ok);
+    assert!(e.contains("`store` is required in local mode"), "{e}");
+}
+
+#[test]
+fn setup_commands_print_working_client_configs() {
+    let (ok, toml_text, e) = cli(&[
+        "codex-config",
+        "--endpoint",
+        "https://relay.example.com/",
+        "--key",
+        "og_abc_def",
+        "--environment",
+        "prod",
+    ]);
+    assert!(ok, "{e}");
+    let v: toml::Value = toml::from_str(&toml_text).unwrap();
+    let otel = &v["otel"];
+    assert_eq!(otel["environment"].as_str(), Some("prod"));
+    assert_eq!(otel["log_user_prompt"].as_bool(), Some(false));
+    for (k, path) in [
+        ("exporter", "/v1/logs"),
+        ("trace_exporter", "/v1/traces"),
+        ("metrics_exporter", "/v1/metrics"),
+    ] {
+        let e = &otel[k]["otlp-http"];
+        assert_eq!(
+            e["endpoint"].as_str().unwrap(),
+            format!("https://relay.example.com{path}")
+        );
+        assert_eq!(e["protocol"].as_str(), Some("json"));
+        assert_eq!(
+            e["headers"]["Authorization"].as_str(),
+            Some("Bearer og_abc_def")
+        );
+    }
+    // --key-env reads the secret from the environment; --managed says where the file goes.
+    let out = Command::new(bin())
+        .args([
+            "codex-config",
+            "--endpoint",
+            "http://127.0.0.1:4318",
+            "--key-env",
+            "MY_KEY",
+            "--managed",
+        ])
+        .env("MY_KEY", "og_from_env")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("managed_config.toml"), "{text}");
+    let v: toml::Value = toml::from_str(&text).unwrap();
+    assert_eq!(
+        v["otel"]["exporter"]["otlp-http"]["headers"]["Authorization"].as_str(),
+        Some("Bearer og_from_env")
+    );
+
+    let (ok, json, e) = cli(&[
+        "claude-config",
+        "--endpoint",
+        "https://relay.example.com",
+        "--key",
+        "og_abc_def",
+    ]);
+    assert!(ok, "{e}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let env = &v["env"];
+    assert_eq!(env["CLAUDE_CODE_ENABLE_TELEMETRY"], "1");
+    assert_eq!(
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"],
+        "https://relay.example.com"
+    );
+    assert_eq!(env["OTEL_EXPORTER_OTLP_PROTOCOL"], "http/json");
+    assert_eq!(
+        env["OTEL_EXPORTER_OTLP_HEADERS"],
+        "Authorization=Bearer og_abc_def"
+    );
+    for k in [
+        "OTEL_LOGS_EXPORTER",
+        "OTEL_METRICS_EXPORTER",
+        "OTEL_TRACES_EXPORTER",
+    ] {
+        assert_eq!(env[k], "otlp");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.yaml");
+    std::fs::write(&p, "receivers: { otlp_http: { endpoint: 127.0.0.1:4318 } }\nexporters: { nop: }\npipelines: { logs: { receivers: [otlp_http], exporters: [nop] } }\n").unwrap();
+    let (ok, text, e) = cli(&["setup", "-c", p.to_str().unwrap()]);
+    assert!(ok, "{e}");
+    assert!(
+        text.contains("Endpoint URL: http://127.0.0.1:4318\n"),
+        "{text}"
+    );
+    assert!(text.contains("http://127.0.0.1:4318/v1/metrics"), "{text}");
+    assert!(text.contains("Codex (Otel)"), "{text}");
+    let (_, text, _) = cli(&[
+        "setup",
+        "-c",
+        p.to_str().unwrap(),
+        "--public-url",
+        "https://otel.acme.dev/",
+    ]);
+    assert!(
+        text.contains("Endpoint URL: https://otel.acme.dev\n"),
+        "{text}"
+    );
+}

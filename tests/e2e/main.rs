@@ -8,4 +8,5 @@ mod corpus;
 mod delivery;
 mod harness;
 mod otel_sdk;
+mod redaction;
 mod refusals;

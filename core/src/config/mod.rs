@@ -25,6 +25,7 @@ use crate::exporter::file::FileConfig;
 use crate::exporter::stdout::StdoutConfig;
 use crate::otlp::Signal;
 use crate::processor::auth::AuthConfig;
+use crate::processor::redact::RedactConfig;
 use crate::processor::resource::ResourceConfig;
 use crate::receiver::otlp_http::OtlpHttpConfig;
 
@@ -79,10 +80,12 @@ pub enum ProcessorConfig {
     Auth(AuthConfig),
     /// `resource`: insert, update or delete resource attributes.
     Resource(ResourceConfig),
+    /// `redact`: prompts, tool content, identity, secrets in text.
+    Redact(RedactConfig),
 }
 
 /// Processor types this build knows.
-pub const PROCESSOR_TYPES: &[&str] = &["auth", "resource"];
+pub const PROCESSOR_TYPES: &[&str] = &["auth", "redact", "resource"];
 
 /// The integration this relay serves, as minware names it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -440,6 +443,15 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
             "resource" => {
                 if let Some(c) = l.parse(&path, v) {
                     processors.insert(id, ProcessorConfig::Resource(c));
+                }
+            }
+            "redact" => {
+                if let Some(c) = l.parse::<RedactConfig>(&path, v) {
+                    // Compile now, so a bad regex or a missing hash key is a config error.
+                    if let Err(e) = crate::processor::redact::RedactProcessor::new(c.clone()) {
+                        l.issue(&path, e);
+                    }
+                    processors.insert(id, ProcessorConfig::Redact(c));
                 }
             }
             "auth" => {

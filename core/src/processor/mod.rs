@@ -1,6 +1,7 @@
 //! Built-in processors, and the name → constructor table the topology uses.
 
 pub mod auth;
+pub mod redact;
 pub mod resource;
 
 use std::sync::Arc;
@@ -23,5 +24,8 @@ pub fn build(config: &ProcessorConfig) -> Result<Built, String> {
             resource::ResourceProcessor::new(c.clone())?,
         ))),
         ProcessorConfig::Auth(c) => Ok(Built::Auth(Arc::new(auth::Authenticator::new(c)?))),
+        ProcessorConfig::Redact(c) => Ok(Built::Inline(Arc::new(redact::RedactProcessor::new(
+            c.clone(),
+        )?))),
     }
 }

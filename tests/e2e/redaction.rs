@@ -1,0 +1,206 @@
+//! The redact processor end to end: recorded Codex and JS captures, and canaries that must
+//! not survive into any exporter output or any line the relay logs.
+
+use serde_json::Value;
+
+use crate::harness::{corpus, json_lines, Gateway};
+
+/// Every (key, value) of every log record attribute list in a file exporter's output.
+fn record_attrs(lines: &[Value]) -> Vec<Vec<(String, Value)>> {
+    let mut out = Vec::new();
+    for line in lines {
+        for rl in line["resourceLogs"].as_array().into_iter().flatten() {
+            for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
+                for rec in sl["logRecords"].as_array().into_iter().flatten() {
+                    out.push(
+                        rec["attributes"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|kv| {
+                                (kv["key"].as_str().unwrap().to_string(), kv["value"].clone())
+                            })
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+fn get<'a>(attrs: &'a [(String, Value)], k: &str) -> Option<&'a Value> {
+    attrs.iter().find(|(key, _)| key == k).map(|(_, v)| v)
+}
+
+#[test]
+fn codex_and_js_captures_leave_without_prompt_text() {
+    let cfg = "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:0 }
+processors:
+  redact: { prompts: redact, tool_content: redact }
+exporters:
+  file: { path: '{dir}/out/{signal}.jsonl' }
+pipelines:
+  logs: { receivers: [otlp_http], processors: [redact], exporters: [file] }
+  traces: { receivers: [otlp_http], processors: [redact], exporters: [file] }
+  metrics: { receivers: [otlp_http], processors: [redact], exporters: [file] }
+";
+    let gw = Gateway::start(cfg);
+    let mut prompt_lengths_in = Vec::new();
+    let mut raw_prompts = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(corpus("codex"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    for p in names {
+        let n = p.file_name().unwrap().to_string_lossy().to_string();
+        if !n.ends_with(".json") || n.ends_with(".headers.json") {
+            continue;
+        }
+        let path = if n.contains("metrics") {
+            "/v1/metrics"
+        } else if n.contains("trace") {
+            "/v1/traces"
+        } else {
+            "/v1/logs"
+        };
+        let body = std::fs::read(&p).unwrap();
+        if path == "/v1/logs" {
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            for attrs in record_attrs(&[v]) {
+                if let Some(pl) = get(&attrs, "prompt_length") {
+                    prompt_lengths_in.push(pl.clone());
+                }
+                if let Some(Value::String(s)) = get(&attrs, "prompt").map(|v| &v["stringValue"]) {
+                    if s != "[REDACTED]" {
+                        raw_prompts.push(s.clone());
+                    }
+                }
+            }
+        }
+        assert_eq!(gw.post(path, body).status, 200, "{n}");
+    }
+    assert!(
+        !raw_prompts.is_empty(),
+        "the corpus has raw prompts to test against"
+    );
+    let (_, gw) = gw.stop();
+    let logs_text = std::fs::read_to_string(gw.path("out/logs.jsonl")).unwrap();
+    for p in &raw_prompts {
+        assert!(
+            !logs_text.contains(p.as_str()),
+            "prompt text left the relay"
+        );
+    }
+    assert!(
+        !logs_text.contains("alice@example.com"),
+        "the email inside the prompt left the relay"
+    );
+    let all = std::fs::read_to_string(gw.path("out/traces.jsonl")).unwrap()
+        + &std::fs::read_to_string(gw.path("out/metrics.jsonl")).unwrap()
+        + &logs_text;
+    for p in &raw_prompts {
+        assert!(!all.contains(p.as_str()));
+    }
+
+    let out = record_attrs(&json_lines(&gw.path("out/logs.jsonl")));
+    let mut prompts = 0;
+    let mut clients = 0;
+    let mut lengths_out = Vec::new();
+    for attrs in &out {
+        if let Some(pl) = get(attrs, "prompt_length") {
+            lengths_out.push(pl.clone());
+        }
+        if let Some(p) = get(attrs, "prompt") {
+            prompts += 1;
+            assert_eq!(p["stringValue"], "<REDACTED>");
+            assert_eq!(get(attrs, "prompt.redacted").unwrap()["boolValue"], true);
+            let who = get(attrs, "prompt.redaction").unwrap()["stringValue"]
+                .as_str()
+                .unwrap();
+            assert!(who == "client" || who == "relay");
+            clients += usize::from(who == "client");
+        }
+        if get(attrs, "event.name").map(|v| v["stringValue"] == "codex.tool_result") == Some(true) {
+            assert_eq!(get(attrs, "output").unwrap()["stringValue"], "<REDACTED>");
+            assert_eq!(
+                get(attrs, "arguments").unwrap()["stringValue"],
+                "<REDACTED>"
+            );
+            assert!(get(attrs, "redaction.masked.keys").unwrap()["stringValue"]
+                .as_str()
+                .unwrap()
+                .contains("output"));
+        }
+    }
+    assert!(
+        prompts >= raw_prompts.len() + clients && clients > 0,
+        "prompts {prompts}, client-redacted {clients}"
+    );
+    assert_eq!(lengths_out, prompt_lengths_in, "prompt_length is preserved");
+}
+
+#[test]
+fn canaries_never_reach_an_exporter_or_a_log_line() {
+    let cfg = "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:0 }
+processors:
+  redact:
+    prompts: redact
+    tool_content: redact
+    identity: hash
+    hash_key: ${env:TEST_HASH_KEY}
+    patterns: [email]
+exporters:
+  file: { path: '{dir}/out/{signal}.jsonl' }
+  stdout/normal: { verbosity: normal }
+  stdout/detailed: { verbosity: detailed }
+  stdout/json: { format: json }
+pipelines:
+  logs: { receivers: [otlp_http], processors: [redact], exporters: [file, stdout/normal, stdout/detailed, stdout/json] }
+  traces: { receivers: [otlp_http], processors: [redact], exporters: [file, stdout/normal, stdout/json] }
+";
+    let gw = Gateway::start_with_env(
+        cfg,
+        &[
+            ("OTELGATE_LOG", "trace"),
+            ("TEST_HASH_KEY", "k3y-f0r-hmac-tests-0001"),
+        ],
+    );
+    let c1 = "CANARYprompt7f3a";
+    let c2 = "CANARYtool9b2c";
+    let c3 = "canary5d1e@example.com";
+    let logs = format!(
+        r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"user.email","value":{{"stringValue":"{c3}"}}}}]}},"scopeLogs":[{{"logRecords":[
+        {{"attributes":[{{"key":"event.name","value":{{"stringValue":"codex.user_prompt"}}}},{{"key":"prompt","value":{{"stringValue":"do it {c1} now"}}}},{{"key":"prompt_length","value":{{"stringValue":"21"}}}}]}},
+        {{"attributes":[{{"key":"event.name","value":{{"stringValue":"codex.tool_result"}}}},{{"key":"arguments","value":{{"stringValue":"cat {c2}"}}}},{{"key":"output","value":{{"stringValue":"{c2}"}}}}]}},
+        {{"body":{{"stringValue":"mail {c3} please"}},"attributes":[{{"key":"note","value":{{"stringValue":"cc {c3}"}}}}]}}
+        ]}}]}}]}}"#
+    );
+    assert_eq!(gw.post("/v1/logs", logs).status, 200);
+    let traces = format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"name":"turn","attributes":[{{"key":"user.email","value":{{"stringValue":"{c3}"}}}}],
+        "events":[{{"name":"codex.user_prompt","attributes":[{{"key":"prompt","value":{{"stringValue":"{c1}"}}}}]}},{{"name":"codex.tool_result","attributes":[{{"key":"output","value":{{"stringValue":"{c2}"}}}}]}}]}}]}}]}}]}}"#
+    );
+    assert_eq!(gw.post("/v1/traces", traces).status, 200);
+    let (_, gw) = gw.stop();
+    let mut everything = String::new();
+    for s in ["logs", "traces"] {
+        everything.push_str(&std::fs::read_to_string(gw.path(&format!("out/{s}.jsonl"))).unwrap());
+    }
+    assert!(everything.contains("<REDACTED>"));
+    let stdout = gw.stdout().join("\n");
+    assert!(
+        stdout.contains("prompt.redaction=relay"),
+        "stdout normal shows the tags: {stdout}"
+    );
+    everything.push_str(&stdout);
+    everything.push_str(&gw.logs().join("\n"));
+    for c in [c1, c2, c3, "canary5d1e"] {
+        assert!(!everything.contains(c), "canary {c} escaped");
+    }
+}

@@ -11,4 +11,5 @@ pub mod keys;
 pub mod otlp;
 pub mod pipeline;
 pub mod processor;
+pub mod queue;
 pub mod receiver;

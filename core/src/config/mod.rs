@@ -22,6 +22,7 @@ pub use error::{ConfigError, Issue};
 use units::ByteSize;
 
 use crate::exporter::file::FileConfig;
+use crate::exporter::minware::{MinwareConfig, QueueMode};
 use crate::exporter::stdout::StdoutConfig;
 use crate::otlp::Signal;
 use crate::processor::auth::AuthConfig;
@@ -182,10 +183,15 @@ pub enum ExporterKind {
     Stdout(StdoutConfig),
     /// `nop`: accepts and discards (tests, benchmarks).
     Nop,
+    /// `minware`: OTLP/JSON over HTTPS behind a durable queue.
+    Minware(Box<MinwareConfig>),
 }
 
 /// Exporter types this build knows.
-pub const EXPORTER_TYPES: &[&str] = &["file", "stdout", "nop"];
+pub const EXPORTER_TYPES: &[&str] = &["file", "minware", "stdout", "nop"];
+
+/// The default bound of a disk queue (the minware exporter's).
+pub const DEFAULT_DISK_QUEUE_BYTES: ByteSize = ByteSize(1 << 30);
 
 /// A configured exporter.
 #[derive(Debug, Clone, PartialEq)]
@@ -484,6 +490,15 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         let kind = match id.kind.as_str() {
             "file" => l.parse(&path, own).map(ExporterKind::File),
             "stdout" => l.parse(&path, own).map(ExporterKind::Stdout),
+            "minware" => l
+                .parse::<MinwareConfig>(&path, own)
+                .and_then(|c| match c.check() {
+                    Ok(()) => Some(ExporterKind::Minware(Box::new(c))),
+                    Err(e) => {
+                        l.issue(&path, e);
+                        None
+                    }
+                }),
             _ => l.parse::<NopConfig>(&path, own).map(|_| ExporterKind::Nop),
         };
         if let (Some(common), Some(kind)) = (common, kind) {
@@ -495,7 +510,12 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
                 id,
                 ExporterConfig {
                     when_full: common.when_full.unwrap_or(default_when_full),
-                    max_queue_bytes: common.max_queue_bytes.unwrap_or(DEFAULT_MAX_QUEUE_BYTES),
+                    max_queue_bytes: common.max_queue_bytes.unwrap_or(match &kind {
+                        ExporterKind::Minware(m) if m.queue == QueueMode::Disk => {
+                            DEFAULT_DISK_QUEUE_BYTES
+                        }
+                        _ => DEFAULT_MAX_QUEUE_BYTES,
+                    }),
                     kind,
                 },
             );

@@ -1,18 +1,23 @@
-//! The bounded in-memory queue in front of every exporter, and the worker that drains it.
+//! The bounded queue in front of every exporter, and the worker that drains it.
 //!
 //! Producers reserve bytes first and commit only when every queue of the request has room
 //! (all or nothing); the worker releases the bytes once the exporter is done with the batch.
+//! A queue lives in memory, or on disk (`queue: disk`, the minware default), where a commit
+//! resolves only once the batch is durable.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::batch::Batch;
 use super::component::{ExportError, Exporter};
 use crate::config::{ComponentId, WhenFull};
+use crate::queue::{DiskError, DiskQueue, RecordRef};
 
 /// Counters and the byte bound of one exporter queue, shared by producers and the worker.
 #[derive(Debug)]
@@ -23,12 +28,16 @@ pub struct QueueState {
     pub when_full: WhenFull,
     capacity: usize,
     used: AtomicUsize,
+    /// Batches waiting or being exported.
+    pub depth: AtomicUsize,
     /// Batches dropped because the queue was full (`when_full: drop`).
     pub dropped: AtomicU64,
     /// Batches the exporter failed permanently.
     pub failed: AtomicU64,
     /// Batches delivered.
     pub sent: AtomicU64,
+    /// Export attempts that failed and were retried.
+    pub retried: AtomicU64,
 }
 
 impl QueueState {
@@ -43,23 +52,40 @@ impl QueueState {
     }
 
     fn release(&self, bytes: usize) {
-        self.used.fetch_sub(bytes, Ordering::AcqRel);
+        let _ = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                Some(u.saturating_sub(bytes))
+            });
     }
 }
 
+#[derive(Clone)]
+enum Sink {
+    Memory(mpsc::UnboundedSender<Batch>),
+    Disk(Arc<DiskQueue>),
+}
+
 /// The producer side of a queue (held by every pipeline that exports to it).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct QueueHandle {
     /// Shared counters.
     pub state: Arc<QueueState>,
-    tx: mpsc::UnboundedSender<Batch>,
+    sink: Sink,
 }
 
 /// Room reserved in a queue; released on drop unless committed.
-#[derive(Debug)]
 pub struct Reservation<'q> {
     queue: &'q QueueHandle,
     bytes: usize,
+}
+
+/// A commit's outcome: done, or a write that resolves once durable.
+pub enum Committed {
+    /// In the queue now.
+    Now,
+    /// On its way to disk; the request must not be acknowledged before this resolves.
+    Durable(Pin<Box<dyn Future<Output = Result<(), DiskError>> + Send>>),
 }
 
 impl QueueHandle {
@@ -87,15 +113,35 @@ impl QueueHandle {
 
 impl Reservation<'_> {
     /// Puts the batch in the queue; the worker releases the room after exporting it.
-    pub fn commit(self, batch: Batch) {
+    pub fn commit(self, batch: Batch) -> Committed {
         debug_assert_eq!(batch.body.len(), self.bytes);
         let q = self.queue;
+        let bytes = self.bytes;
         std::mem::forget(self);
-        if let Err(e) = q.tx.send(batch) {
-            // The worker is gone only after shutdown began; the receiver is stopped by then.
-            q.state.release(e.0.body.len());
-            q.state.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(exporter = %q.state.id, "Exporter stopped; a batch accepted during shutdown was lost.");
+        q.state.depth.fetch_add(1, Ordering::Relaxed);
+        match &q.sink {
+            Sink::Memory(tx) => {
+                if tx.send(batch).is_err() {
+                    // The worker is gone only after shutdown began; receivers are stopped by then.
+                    q.state.release(bytes);
+                    q.state.depth.fetch_sub(1, Ordering::Relaxed);
+                    q.state.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(exporter = %q.state.id, "Exporter stopped; a batch accepted during shutdown was lost.");
+                }
+                Committed::Now
+            }
+            Sink::Disk(d) => {
+                let state = q.state.clone();
+                let write = d.append(batch);
+                Committed::Durable(Box::pin(async move {
+                    let r = write.await;
+                    if r.is_err() {
+                        state.release(bytes);
+                        state.depth.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    r
+                }))
+            }
         }
     }
 }
@@ -106,30 +152,74 @@ impl Drop for Reservation<'_> {
     }
 }
 
+enum Source {
+    Memory(mpsc::UnboundedReceiver<Batch>),
+    Disk(Arc<DiskQueue>),
+}
+
 /// The consumer side, owned by the worker task.
 pub struct QueueWorker {
     state: Arc<QueueState>,
-    rx: mpsc::UnboundedReceiver<Batch>,
+    source: Source,
+    max_in_flight: usize,
 }
 
-/// Creates a queue of `capacity` bytes for exporter `id`.
-pub fn queue(id: ComponentId, capacity: usize, when_full: WhenFull) -> (QueueHandle, QueueWorker) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let state = Arc::new(QueueState {
+fn new_state(
+    id: ComponentId,
+    capacity: usize,
+    when_full: WhenFull,
+    used: usize,
+) -> Arc<QueueState> {
+    Arc::new(QueueState {
         id,
         when_full,
         capacity,
-        used: AtomicUsize::new(0),
+        used: AtomicUsize::new(used),
+        depth: AtomicUsize::new(0),
         dropped: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         sent: AtomicU64::new(0),
-    });
+        retried: AtomicU64::new(0),
+    })
+}
+
+/// Creates an in-memory queue of `capacity` bytes for exporter `id`.
+pub fn queue(id: ComponentId, capacity: usize, when_full: WhenFull) -> (QueueHandle, QueueWorker) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let state = new_state(id, capacity, when_full, 0);
     (
         QueueHandle {
             state: state.clone(),
-            tx,
+            sink: Sink::Memory(tx),
         },
-        QueueWorker { state, rx },
+        QueueWorker {
+            state,
+            source: Source::Memory(rx),
+            max_in_flight: 1,
+        },
+    )
+}
+
+/// Creates a queue over an open disk queue that already holds `recovered` bytes.
+pub fn disk_queue(
+    id: ComponentId,
+    capacity: usize,
+    when_full: WhenFull,
+    disk: Arc<DiskQueue>,
+    recovered: usize,
+) -> (QueueHandle, QueueWorker) {
+    let state = new_state(id, capacity, when_full, recovered);
+    state.depth.store(disk.pending(), Ordering::Relaxed);
+    (
+        QueueHandle {
+            state: state.clone(),
+            sink: Sink::Disk(disk.clone()),
+        },
+        QueueWorker {
+            state,
+            source: Source::Disk(disk),
+            max_in_flight: 1,
+        },
     )
 }
 
@@ -139,52 +229,115 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 impl QueueWorker {
-    /// Exports batches until every producer is gone, then shuts the exporter down. Retryable
-    /// failures are retried with exponential backoff; once `stopping` is cancelled a batch
-    /// gets one last try, so shutdown never hangs on a dead destination.
-    pub async fn run(mut self, exporter: Arc<dyn Exporter>, stopping: CancellationToken) {
-        while let Some(batch) = self.rx.recv().await {
-            let bytes = batch.body.len();
-            let records = batch.records;
-            let mut backoff = MIN_BACKOFF;
-            loop {
-                match exporter.export(batch.clone()).await {
-                    Ok(()) => {
-                        self.state.sent.fetch_add(1, Ordering::Relaxed);
-                        break;
-                    }
-                    Err(ExportError::Retryable { message, after }) if !stopping.is_cancelled() => {
-                        let wait = after.unwrap_or(backoff).min(MAX_BACKOFF);
-                        tracing::warn!(exporter = %self.state.id, retry_in_ms = wait.as_millis() as u64, error = %message, "Export failed, will retry.");
-                        tokio::select! {
-                            _ = tokio::time::sleep(jitter(wait)) => {}
-                            _ = stopping.cancelled() => {}
-                        }
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                    }
-                    Err(e) => {
-                        self.state.failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(exporter = %self.state.id, records, error = %e, "Export failed; the batch is lost.");
-                        break;
-                    }
+    /// Exports up to `n` batches concurrently (order is then FIFO per start, not per finish).
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    async fn next(&mut self, stopping: &CancellationToken) -> Option<(Batch, Option<RecordRef>)> {
+        match &mut self.source {
+            Source::Memory(rx) => rx.recv().await.map(|b| (b, None)),
+            Source::Disk(d) => {
+                // Once stopping, what is still on disk stays there for the next start.
+                if stopping.is_cancelled() {
+                    return None;
+                }
+                tokio::select! {
+                    n = d.next() => n.map(|(r, b)| (b, Some(r))),
+                    _ = stopping.cancelled() => None,
                 }
             }
-            self.state.release(bytes);
         }
+    }
+
+    /// Exports batches until the queue is closed and drained (or, for a disk queue, until
+    /// `stopping`), then shuts the exporter down. Retryable failures are retried with
+    /// exponential backoff and full jitter; once `stopping` is cancelled a memory batch gets
+    /// one last try and a disk batch stays on disk.
+    pub async fn run(mut self, exporter: Arc<dyn Exporter>, stopping: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(self.max_in_flight));
+        let mut tasks = tokio::task::JoinSet::new();
+        while let Some((batch, record)) = self.next(&stopping).await {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let state = self.state.clone();
+            let exporter = exporter.clone();
+            let stopping = stopping.clone();
+            let disk = match &self.source {
+                Source::Disk(d) => Some(d.clone()),
+                Source::Memory(_) => None,
+            };
+            tasks.spawn(async move {
+                let bytes = batch.body.len();
+                let delivered =
+                    deliver(&state, &*exporter, &batch, &stopping, disk.is_some()).await;
+                match (disk, record) {
+                    (Some(d), Some(r)) if delivered => {
+                        state.release(r.charged);
+                        d.ack(&r);
+                    }
+                    (Some(d), Some(r)) => d.requeue(r, batch), // stopping: stays on disk
+                    _ => state.release(bytes),
+                }
+                state.depth.fetch_sub(1, Ordering::Relaxed);
+                drop(permit);
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
         if let Err(e) = exporter.shutdown().await {
             tracing::error!(exporter = %self.state.id, error = %e, "Exporter failed to flush at shutdown.");
         }
     }
 }
 
-/// Full jitter: a uniform delay in [d/2, d], so that retries of many batches spread out.
-fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or(0);
-    let frac = 0.5 + f64::from(nanos % 1000) / 2000.0;
-    d.mul_f64(frac)
+/// Tries until the batch is delivered or failed for good (true), or, for a durable queue,
+/// until stopping interrupts retries (false: keep it).
+async fn deliver(
+    state: &QueueState,
+    exporter: &dyn Exporter,
+    batch: &Batch,
+    stopping: &CancellationToken,
+    durable: bool,
+) -> bool {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        match exporter.export(batch.clone()).await {
+            Ok(()) => {
+                state.sent.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            Err(ExportError::Retryable { .. }) if durable && stopping.is_cancelled() => {
+                return false
+            }
+            Err(ExportError::Retryable { message, after }) if !stopping.is_cancelled() => {
+                state.retried.fetch_add(1, Ordering::Relaxed);
+                let wait = after.unwrap_or(backoff).min(MAX_BACKOFF);
+                tracing::warn!(exporter = %state.id, retry_in_ms = wait.as_millis() as u64, error = %message, "Export failed, will retry.");
+                tokio::select! {
+                    _ = tokio::time::sleep(jitter(wait)) => {}
+                    _ = stopping.cancelled() => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => {
+                state.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(exporter = %state.id, records = batch.records, error = %e, "Export failed; the batch is lost.");
+                return true;
+            }
+        }
+    }
+}
+
+/// Full jitter: a uniform delay in [0, d], so retries of many batches spread out.
+pub fn jitter(d: Duration) -> Duration {
+    let mut b = [0u8; 4];
+    let r = getrandom::fill(&mut b)
+        .map(|_| u32::from_le_bytes(b))
+        .unwrap_or(u32::MAX / 2);
+    d.mul_f64(f64::from(r) / f64::from(u32::MAX))
 }
 
 #[cfg(test)]

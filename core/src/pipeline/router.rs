@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::batch::{Batch, Context};
 use super::component::{Processor, Rejection};
 use super::inflight::{InflightBudget, InflightPermit};
-use super::queue::QueueHandle;
+use super::queue::{Committed, QueueHandle};
 use crate::config::{Integration, PipelineId, WhenFull};
 use crate::otlp::common::KeyValue;
 use crate::otlp::{Request, Signal};
@@ -187,8 +187,9 @@ impl Router {
                 }
             }
         }
+        let mut durable = Vec::new();
         for (reservation, route, body, records) in reserved {
-            reservation.commit(Batch {
+            let committed = reservation.commit(Batch {
                 signal,
                 pipeline: route.id.clone(),
                 body: body.clone(),
@@ -196,6 +197,18 @@ impl Router {
                 context: context.clone(),
                 _permit: Some(permit.clone()),
             });
+            if let Committed::Durable(write) = committed {
+                durable.push(write);
+            }
+        }
+        // Answer only once every disk queue holds the batch (one group-commit fsync each).
+        for write in durable {
+            write.await.map_err(|e| {
+                Rejection::unavailable(
+                    format!("the exporter queue could not store the batch ({e}); retry later"),
+                    RETRY_AFTER,
+                )
+            })?;
         }
         Ok(accepted)
     }

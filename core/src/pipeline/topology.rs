@@ -14,8 +14,12 @@ use super::component::Processor;
 use super::inflight::InflightBudget;
 use super::queue::{self, QueueHandle, QueueState};
 use super::router::{PipelineRoute, Router};
-use crate::config::{ComponentId, Config, ReceiverConfig};
+use std::path::PathBuf;
+
+use crate::config::{ComponentId, Config, ExporterKind, ReceiverConfig};
+use crate::exporter::minware::QueueMode;
 use crate::processor::Built;
+use crate::queue::DiskQueue;
 use crate::receiver::otlp_http;
 
 /// Why the topology could not start.
@@ -50,6 +54,8 @@ pub struct Running {
     receivers: Vec<(ComponentId, SocketAddr, JoinHandle<()>)>,
     workers: Vec<JoinHandle<()>>,
     queues: Vec<Arc<QueueState>>,
+    disks: Vec<Arc<DiskQueue>>,
+    drain_timeout: Duration,
     stop_receivers: CancellationToken,
     stop_retries: CancellationToken,
 }
@@ -80,15 +86,52 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let integration = Arc::new(config.integration.clone());
 
     let mut handles: BTreeMap<&ComponentId, QueueHandle> = BTreeMap::new();
+    let mut disks = Vec::new();
+    let mut drain_timeout = DRAIN_TIMEOUT;
     let mut workers = Vec::new();
     let mut queues = Vec::new();
     for (id, c) in &config.exporters {
-        let exporter = crate::exporter::build(c).map_err(|message| StartError::Component {
-            section: "exporters",
-            id: id.clone(),
-            message,
+        let exporter = crate::exporter::build(id, c, &stop_retries).map_err(|message| {
+            StartError::Component {
+                section: "exporters",
+                id: id.clone(),
+                message,
+            }
         })?;
-        let (handle, worker) = queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full);
+        let (handle, worker) = match &c.kind {
+            ExporterKind::Minware(m) => {
+                drain_timeout = drain_timeout.max(m.shutdown_timeout.0);
+                let (h, w) = match m.queue {
+                    QueueMode::Disk => {
+                        let dir = m.queue_dir.clone().unwrap_or_else(|| {
+                            PathBuf::from(format!(
+                                "./data/queue/{}",
+                                id.to_string().replace('/', "_")
+                            ))
+                        });
+                        let (disk, recovered) =
+                            DiskQueue::open(&dir, m.fsync).map_err(|e| StartError::Component {
+                                section: "exporters",
+                                id: id.clone(),
+                                message: e.to_string(),
+                            })?;
+                        disks.push(disk.clone());
+                        queue::disk_queue(
+                            id.clone(),
+                            c.max_queue_bytes.as_usize(),
+                            c.when_full,
+                            disk,
+                            recovered,
+                        )
+                    }
+                    QueueMode::Memory => {
+                        queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full)
+                    }
+                };
+                (h, w.with_max_in_flight(m.max_in_flight))
+            }
+            _ => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
+        };
         queues.push(handle.state.clone());
         workers.push(tokio::spawn(worker.run(exporter, stop_retries.clone())));
         handles.insert(id, handle);
@@ -156,6 +199,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         receivers,
         workers,
         queues,
+        disks,
+        drain_timeout,
         stop_receivers,
         stop_retries,
     })
@@ -183,7 +228,12 @@ impl Running {
                 tracing::error!(receiver = %id, error = %e, "Receiver task failed during shutdown.");
             }
         }
+        // No more appends: disk queues end once drained (or on stop_retries).
+        for d in &self.disks {
+            d.close();
+        }
         let stop_retries = self.stop_retries.clone();
+        let drain_timeout = self.drain_timeout;
         let drain = async {
             for w in self.workers {
                 let _ = w.await;
@@ -192,8 +242,8 @@ impl Running {
         tokio::pin!(drain);
         tokio::select! {
             _ = &mut drain => return,
-            _ = tokio::time::sleep(DRAIN_TIMEOUT) => {
-                tracing::warn!(timeout_s = DRAIN_TIMEOUT.as_secs(), "Queues did not drain in time; giving failing batches one last try.");
+            _ = tokio::time::sleep(drain_timeout) => {
+                tracing::warn!(timeout_s = drain_timeout.as_secs(), "Queues did not drain in time; what is on disk stays there for the next start, memory batches get one last try.");
                 stop_retries.cancel();
             }
         }

@@ -1,0 +1,130 @@
+//! The dead letter: batches upstream refused for good, as JSON Lines with the status, the
+//! response and the time, size-bounded and rotated. Never silent: each write is an ERROR.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::otlp::Signal;
+
+/// Rotated files kept beside the current one (`PATH.1` … `PATH.5`).
+const KEEP: usize = 5;
+
+/// One dead-lettered batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Letter {
+    /// When it was dead-lettered (RFC 3339).
+    pub time: String,
+    /// The exporter.
+    pub exporter: String,
+    /// `logs`, `metrics` or `traces`.
+    pub signal: String,
+    /// Upstream's HTTP status (0 when none, e.g. `max_elapsed` reached).
+    pub status: u16,
+    /// Upstream's response body (truncated), or why.
+    pub response: String,
+    /// The OTLP/JSON request, as JSON.
+    pub body: Box<serde_json::value::RawValue>,
+}
+
+impl Letter {
+    /// The signal of the batch.
+    pub fn signal(&self) -> Option<Signal> {
+        Signal::parse(&self.signal)
+    }
+}
+
+/// Appends letters to a bounded, rotated JSONL file.
+pub struct DeadLetter {
+    path: PathBuf,
+    max_bytes: u64,
+    lock: Mutex<()>,
+}
+
+impl DeadLetter {
+    /// A dead letter at `path`, rotated past `max_bytes`.
+    pub fn new(path: PathBuf, max_bytes: u64) -> Self {
+        DeadLetter {
+            path,
+            max_bytes,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// The current file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one letter (blocking I/O; small and rare).
+    pub fn write(
+        &self,
+        exporter: &str,
+        signal: Signal,
+        status: u16,
+        response: &str,
+        body: &[u8],
+    ) -> std::io::Result<()> {
+        let raw =
+            serde_json::value::RawValue::from_string(String::from_utf8_lossy(body).into_owned())
+                .map_err(std::io::Error::other)?;
+        let letter = Letter {
+            time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            exporter: exporter.to_string(),
+            signal: signal.to_string(),
+            status,
+            response: response.chars().take(4096).collect(),
+            body: raw,
+        };
+        let mut line = serde_json::to_vec(&letter).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        if size > 0 && size + line.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&self.path)?;
+        f.write_all(&line)?;
+        f.sync_data()
+    }
+
+    fn rotate(&self) -> std::io::Result<()> {
+        let name = |n: usize| PathBuf::from(format!("{}.{n}", self.path.display()));
+        let _ = std::fs::remove_file(name(KEEP));
+        for n in (1..KEEP).rev() {
+            if name(n).exists() {
+                std::fs::rename(name(n), name(n + 1))?;
+            }
+        }
+        std::fs::rename(&self.path, name(1))
+    }
+}
+
+/// Reads every letter of a dead-letter file (skipping and naming unreadable lines).
+pub fn read(path: &Path) -> Result<Vec<Letter>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        out.push(
+            serde_json::from_str(line)
+                .map_err(|e| format!("{}:{}: not a dead letter: {e}", path.display(), i + 1))?,
+        );
+    }
+    Ok(out)
+}

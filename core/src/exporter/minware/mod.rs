@@ -1,0 +1,589 @@
+//! The `minware` exporter: canonical OTLP/JSON over HTTPS to minware (or any OTLP/HTTP JSON
+//! endpoint), behind a durable disk queue. It owns its retry policy, because what to do next
+//! depends on upstream's answer:
+//!
+//! | upstream | what happens |
+//! |---|---|
+//! | 2xx | done; a `partialSuccess` with rejections is logged at WARN and counted |
+//! | 429, 502, 503, 504, connection error, timeout | retried with backoff and full jitter, honouring `Retry-After` (seconds or HTTP date) |
+//! | 500 | retried up to `max_retries_5xx`, then dead-lettered |
+//! | 413 | split in halves, each sent on its own |
+//! | 401, 403 | the key is wrong or revoked: ERROR, data kept, probed again with backoff |
+//! | other 4xx | dead-lettered with status and response (ERROR) |
+//!
+//! While the relay stops, a batch being retried stays on disk for the next start.
+
+pub mod dead_letter;
+pub mod split;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use self::dead_letter::DeadLetter;
+use crate::config::units::{ByteSize, Seconds};
+use crate::otlp::Signal;
+use crate::pipeline::batch::Batch;
+use crate::pipeline::component::{ExportError, Exporter};
+use crate::pipeline::queue::jitter;
+use crate::queue::Fsync;
+
+/// Where the exporter's queue lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueMode {
+    /// Durable: on disk before the client gets 200; survives crashes and restarts.
+    #[default]
+    Disk,
+    /// In memory: faster, but what is queued is lost if the process dies.
+    Memory,
+}
+
+/// Request body compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Plain JSON.
+    #[default]
+    None,
+    /// `Content-Encoding: gzip`.
+    Gzip,
+}
+
+/// Settings of a `minware` exporter.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinwareConfig {
+    /// Base URL from minware's Setup dialog; `/v1/logs`, `/v1/metrics`, `/v1/traces` are appended.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Full URL for logs (overrides `endpoint` for this signal).
+    #[serde(default)]
+    pub logs_endpoint: Option<String>,
+    /// Full URL for metrics.
+    #[serde(default)]
+    pub metrics_endpoint: Option<String>,
+    /// Full URL for traces.
+    #[serde(default)]
+    pub traces_endpoint: Option<String>,
+    /// The relay's minware API key (normally `${env:MINWARE_API_KEY}`).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Send each client's own key instead (needs `auth: { mode: passthrough }`).
+    #[serde(default)]
+    pub forward_client_key: bool,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Per-request timeout (default 30s).
+    #[serde(default = "default_timeout")]
+    pub timeout: Seconds,
+    /// `none` (default) or `gzip`.
+    #[serde(default)]
+    pub compression: Compression,
+    /// PEM file of a private CA to trust (in addition to the system and webpki roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification (loud warning; for tests only).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// HTTP(S) proxy URL for all requests.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// `disk` (default, durable) or `memory`.
+    #[serde(default)]
+    pub queue: QueueMode,
+    /// Directory of the disk queue (default `./data/queue/<exporter>`); one relay per directory.
+    #[serde(default)]
+    pub queue_dir: Option<PathBuf>,
+    /// `always` (default: fsync before answering 200) or `interval` (every second).
+    #[serde(default)]
+    pub fsync: Fsync,
+    /// Concurrent requests upstream (default 2).
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
+    /// Upstream 500s tolerated per batch before it is dead-lettered (default 10).
+    #[serde(default = "default_5xx")]
+    pub max_retries_5xx: u32,
+    /// Give up retrying a batch after this long (dead letter); default: never.
+    #[serde(default)]
+    pub max_elapsed: Option<Seconds>,
+    /// Dead-letter file (default `./data/dead-letter/<exporter>.jsonl`).
+    #[serde(default)]
+    pub dead_letter_path: Option<PathBuf>,
+    /// Rotate the dead letter past this size (default 100MiB, 5 files kept).
+    #[serde(default = "default_dead_letter_bytes")]
+    pub dead_letter_max_bytes: ByteSize,
+    /// Time to drain the queue at shutdown before the rest is left on disk (default 10s).
+    #[serde(default = "default_shutdown")]
+    pub shutdown_timeout: Seconds,
+}
+
+fn default_timeout() -> Seconds {
+    Seconds(Duration::from_secs(30))
+}
+fn default_in_flight() -> usize {
+    2
+}
+fn default_5xx() -> u32 {
+    10
+}
+fn default_dead_letter_bytes() -> ByteSize {
+    ByteSize::mib(100)
+}
+fn default_shutdown() -> Seconds {
+    Seconds(Duration::from_secs(10))
+}
+
+impl MinwareConfig {
+    /// Checks what serde cannot: one key source, an endpoint for every signal.
+    pub fn check(&self) -> Result<(), String> {
+        match (&self.api_key, self.forward_client_key) {
+            (Some(_), true) => return Err("give `api_key` or `forward_client_key: true`, not both".into()),
+            (None, false) => {
+                return Err("`api_key` is required (e.g. api_key: ${env:MINWARE_API_KEY}), or set `forward_client_key: true`".into())
+            }
+            _ => {}
+        }
+        for s in Signal::ALL {
+            let url = self
+                .url(s)
+                .ok_or_else(|| format!("`endpoint` is required (or `{s}_endpoint`)"))?;
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!(
+                    "endpoint {url:?} must start with https:// or http://"
+                ));
+            }
+        }
+        if self.max_in_flight == 0 {
+            return Err("`max_in_flight` must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The URL batches of `signal` are posted to.
+    pub fn url(&self, signal: Signal) -> Option<String> {
+        let own = match signal {
+            Signal::Logs => &self.logs_endpoint,
+            Signal::Metrics => &self.metrics_endpoint,
+            Signal::Traces => &self.traces_endpoint,
+        };
+        own.clone().or_else(|| {
+            self.endpoint
+                .as_ref()
+                .map(|e| format!("{}{}", e.trim_end_matches('/'), signal.path()))
+        })
+    }
+}
+
+/// Counters for self-metrics.
+#[derive(Debug, Default)]
+pub struct MinwareStats {
+    /// Batches delivered.
+    pub sent: AtomicU64,
+    /// Attempts retried.
+    pub retried: AtomicU64,
+    /// Batches dead-lettered.
+    pub dead_lettered: AtomicU64,
+    /// Records upstream rejected in partial successes.
+    pub partially_rejected: AtomicU64,
+    /// 413s that split a batch.
+    pub split: AtomicU64,
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done,
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
+    ServerError {
+        status: u16,
+        body: String,
+    },
+    TooLarge,
+    Unauthorized {
+        status: u16,
+    },
+    Refused {
+        status: u16,
+        body: String,
+    },
+}
+
+/// Sends batches upstream.
+pub struct MinwareExporter {
+    id: String,
+    config: MinwareConfig,
+    client: reqwest::Client,
+    dead_letter: DeadLetter,
+    stopping: CancellationToken,
+    paused: AtomicBool,
+    /// Counters for self-metrics.
+    pub stats: MinwareStats,
+}
+
+/// Parses `Retry-After`: whole seconds or an HTTP date.
+pub fn retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(s) = v.parse::<u64>() {
+        return Some(Duration::from_secs(s));
+    }
+    let at = httpdate(v)?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+fn httpdate(v: &str) -> Option<SystemTime> {
+    // IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT": turn it into RFC 3339 for humantime.
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    if parts.len() != 6 || parts[5] != "GMT" {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == parts[2])? + 1;
+    let s = format!("{}-{month:02}-{:0>2}T{}Z", parts[3], parts[1], parts[4]);
+    humantime::parse_rfc3339(&s).ok()
+}
+
+impl MinwareExporter {
+    /// Builds the HTTP client; errors name the setting.
+    pub fn new(
+        id: &str,
+        config: MinwareConfig,
+        stopping: CancellationToken,
+    ) -> Result<Self, String> {
+        config.check()?;
+        let tls = tls::client_config(config.ca_file.as_deref(), config.insecure_skip_verify)?;
+        let mut b = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(config.timeout.0)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("otelgate/", env!("CARGO_PKG_VERSION")));
+        b = match &config.proxy {
+            Some(p) => b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("proxy {p:?}: {e}"))?),
+            None => b.no_proxy(),
+        };
+        let client = b
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let dead_letter = DeadLetter::new(
+            config.dead_letter_path.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("./data/dead-letter/{}.jsonl", id.replace('/', "_")))
+            }),
+            config.dead_letter_max_bytes.0,
+        );
+        Ok(MinwareExporter {
+            id: id.to_string(),
+            config,
+            client,
+            dead_letter,
+            stopping,
+            paused: AtomicBool::new(false),
+            stats: MinwareStats::default(),
+        })
+    }
+
+    async fn attempt(&self, signal: Signal, body: &Bytes, key: &str) -> Attempt {
+        let Some(url) = self.config.url(signal) else {
+            return Attempt::Refused {
+                status: 0,
+                body: "no endpoint".into(),
+            };
+        };
+        let mut req = self
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {key}"));
+        for (k, v) in &self.config.headers {
+            req = req.header(k, v);
+        }
+        req = match self.config.compression {
+            Compression::None => req.body(body.clone()),
+            Compression::Gzip => {
+                let mut enc = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(body.len() / 4),
+                    flate2::Compression::fast(),
+                );
+                if enc.write_all(body).is_err() {
+                    return Attempt::Retry {
+                        after: None,
+                        why: "gzip failed".into(),
+                    };
+                }
+                match enc.finish() {
+                    Ok(z) => req.header("content-encoding", "gzip").body(z),
+                    Err(e) => {
+                        return Attempt::Retry {
+                            after: None,
+                            why: format!("gzip failed: {e}"),
+                        }
+                    }
+                }
+            }
+        };
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                // The error names the URL, never the headers (the key).
+                return Attempt::Retry {
+                    after: None,
+                    why: format!("cannot reach {url}: {e}"),
+                };
+            }
+        };
+        let status = resp.status().as_u16();
+        let after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry_after);
+        let text = resp.text().await.unwrap_or_default();
+        match status {
+            200..=299 => {
+                self.partial_success(signal, &text);
+                Attempt::Done
+            }
+            429 | 502 | 503 | 504 => Attempt::Retry {
+                after,
+                why: format!("{url} answered {status}"),
+            },
+            500 => Attempt::ServerError { status, body: text },
+            413 => Attempt::TooLarge,
+            401 | 403 => Attempt::Unauthorized { status },
+            _ => Attempt::Refused { status, body: text },
+        }
+    }
+
+    fn partial_success(&self, signal: Signal, text: &str) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+            return;
+        };
+        let p = &v["partialSuccess"];
+        let field = match signal {
+            Signal::Logs => "rejectedLogRecords",
+            Signal::Metrics => "rejectedDataPoints",
+            Signal::Traces => "rejectedSpans",
+        };
+        let n = match &p[field] {
+            serde_json::Value::String(s) => s.parse::<u64>().unwrap_or(0),
+            serde_json::Value::Number(n) => n.as_u64().unwrap_or(0),
+            _ => 0,
+        };
+        if n > 0 {
+            self.stats
+                .partially_rejected
+                .fetch_add(n, Ordering::Relaxed);
+            let msg = p["errorMessage"].as_str().unwrap_or("");
+            tracing::warn!(exporter = %self.id, rejected = n, message = msg, "Upstream accepted the batch but rejected some {}.", signal.record_noun());
+        }
+    }
+
+    fn bury(&self, signal: Signal, status: u16, response: &str, body: &[u8], records: usize) {
+        self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        match self
+            .dead_letter
+            .write(&self.id, signal, status, response, body)
+        {
+            Ok(()) => {
+                tracing::error!(exporter = %self.id, status, records, file = %self.dead_letter.path().display(), "Upstream refused a batch for good; it is in the dead letter (replay with `otelgate dead-letter replay`).")
+            }
+            Err(e) => {
+                tracing::error!(exporter = %self.id, status, records, error = %e, "Upstream refused a batch for good and the dead letter cannot be written: the batch is lost.")
+            }
+        }
+    }
+
+    /// Delivers one body (splitting on 413), retrying as the table in the module doc says.
+    /// `Err` only when stopping interrupts it (the batch stays queued).
+    async fn send(
+        &self,
+        signal: Signal,
+        body: Bytes,
+        records: usize,
+        key: &str,
+    ) -> Result<(), ExportError> {
+        let start = Instant::now();
+        let mut backoff = Duration::from_millis(200);
+        let mut server_errors = 0u32;
+        loop {
+            if self.stopping.is_cancelled() {
+                return Err(ExportError::Retryable {
+                    message: "stopping".into(),
+                    after: None,
+                });
+            }
+            let (after, why) = match self.attempt(signal, &body, key).await {
+                Attempt::Done => {
+                    if self.paused.swap(false, Ordering::Relaxed) {
+                        tracing::info!(exporter = %self.id, "Upstream accepts the API key again; sending resumed.");
+                    }
+                    self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Attempt::TooLarge => match split::split(signal, &body) {
+                    Some((a, b)) => {
+                        self.stats.split.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(exporter = %self.id, bytes = body.len(), "Upstream said the batch is too large (413); sending it in two halves.");
+                        let (ra, rb) = (records / 2, records - records / 2);
+                        Box::pin(self.send(signal, a, ra, key)).await?;
+                        return Box::pin(self.send(signal, b, rb, key)).await;
+                    }
+                    None => {
+                        self.bury(
+                            signal,
+                            413,
+                            "a single record is too large for upstream",
+                            &body,
+                            records,
+                        );
+                        return Ok(());
+                    }
+                },
+                Attempt::Refused { status, body: resp } => {
+                    self.bury(signal, status, &resp, &body, records);
+                    return Ok(());
+                }
+                Attempt::ServerError { status, body: resp } => {
+                    server_errors += 1;
+                    if server_errors > self.config.max_retries_5xx {
+                        self.bury(signal, status, &resp, &body, records);
+                        return Ok(());
+                    }
+                    (
+                        None,
+                        format!(
+                            "upstream answered {status} ({server_errors} of {} tolerated)",
+                            self.config.max_retries_5xx
+                        ),
+                    )
+                }
+                Attempt::Unauthorized { status } => {
+                    if !self.paused.swap(true, Ordering::Relaxed) {
+                        tracing::error!(exporter = %self.id, status, "Upstream refused the API key ({status}): it is wrong or revoked. Data is kept on disk and sending is retried; fix api_key (MINWARE_API_KEY) to resume.");
+                    }
+                    backoff = backoff.max(Duration::from_secs(1));
+                    (None, format!("upstream refused the API key ({status})"))
+                }
+                Attempt::Retry { after, why } => (after, why),
+            };
+            if let Some(limit) = self.config.max_elapsed {
+                if start.elapsed() >= limit.0 {
+                    self.bury(
+                        signal,
+                        0,
+                        &format!("gave up after max_elapsed: {why}"),
+                        &body,
+                        records,
+                    );
+                    return Ok(());
+                }
+            }
+            self.stats.retried.fetch_add(1, Ordering::Relaxed);
+            let wait = after
+                .unwrap_or_else(|| jitter(backoff))
+                .min(Duration::from_secs(300));
+            tracing::warn!(exporter = %self.id, retry_in_ms = wait.as_millis() as u64, error = %why, "Export failed, will retry.");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.stopping.cancelled() => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+}
+
+#[async_trait]
+impl Exporter for MinwareExporter {
+    async fn export(&self, batch: Batch) -> Result<(), ExportError> {
+        let key = if self.config.forward_client_key {
+            match &batch.context.client_key {
+                Some(k) => k.expose().to_string(),
+                None => {
+                    // Cannot happen with passthrough auth; never send data under no key.
+                    self.bury(
+                        batch.signal,
+                        0,
+                        "no client key to forward",
+                        &batch.body,
+                        batch.records,
+                    );
+                    return Ok(());
+                }
+            }
+        } else {
+            self.config.api_key.clone().unwrap_or_default()
+        };
+        self.send(batch.signal, batch.body.clone(), batch.records, &key)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        assert_eq!(retry_after("7"), Some(Duration::from_secs(7)));
+        let future = SystemTime::now() + Duration::from_secs(120);
+        let s = httpdate_format(future);
+        let d = retry_after(&s).unwrap();
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{s} {d:?}"
+        );
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon"), None);
+    }
+
+    fn httpdate_format(t: SystemTime) -> String {
+        // "2026-11-24T19:00:00Z" → "Tue, 24 Nov 2026 19:00:00 GMT" (weekday is not checked).
+        let r = humantime::format_rfc3339_seconds(t).to_string();
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let m: usize = r[5..7].parse().unwrap();
+        format!(
+            "Mon, {} {} {} {} GMT",
+            &r[8..10],
+            MONTHS[m - 1],
+            &r[0..4],
+            &r[11..19]
+        )
+    }
+
+    #[test]
+    fn config_checks() {
+        let c: MinwareConfig =
+            yaml_serde::from_str("endpoint: https://x.example\napi_key: k").unwrap();
+        assert!(c.check().is_ok());
+        assert_eq!(
+            c.url(Signal::Traces).unwrap(),
+            "https://x.example/v1/traces"
+        );
+        let c: MinwareConfig = yaml_serde::from_str("endpoint: https://x.example").unwrap();
+        assert!(c.check().unwrap_err().contains("api_key"));
+        let c: MinwareConfig =
+            yaml_serde::from_str("logs_endpoint: https://x/l\napi_key: k").unwrap();
+        assert!(c.check().unwrap_err().contains("endpoint"));
+    }
+}

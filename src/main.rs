@@ -148,6 +148,8 @@ fn init_logs(level: &str, format: LogFormat) {
 }
 
 fn main() -> ExitCode {
+    // One TLS provider for the whole process: ring (aws-lc needs extra build tools).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     init_logs(&cli.log_level, cli.log_format);
     let result = match cli.command {

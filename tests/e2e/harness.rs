@@ -8,6 +8,15 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Installs rustls' `ring` provider for the HTTP clients of the tests (reqwest is built
+/// without a default provider, as in the gateway).
+pub fn install_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// The binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_otelgate")
@@ -53,6 +62,7 @@ impl Gateway {
 
     /// As [`Gateway::start`], with extra environment variables.
     pub fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Gateway {
+        install_crypto();
         let dir = tempfile::tempdir().unwrap();
         let yaml = yaml.replace("{dir}", dir.path().to_str().unwrap());
         let cfg = dir.path().join("pipelines.yaml");

@@ -4,6 +4,7 @@
 
 mod keys_cmd;
 mod output;
+mod queue_cmd;
 mod setup_cmd;
 
 use std::path::PathBuf;
@@ -95,6 +96,16 @@ enum Command {
         #[arg(long)]
         managed: bool,
     },
+    /// Inspect a minware exporter's disk queue.
+    Queue {
+        #[command(subcommand)]
+        cmd: queue_cmd::QueueCmd,
+    },
+    /// Work with a minware exporter's dead-letter file.
+    DeadLetter {
+        #[command(subcommand)]
+        cmd: queue_cmd::DeadLetterCmd,
+    },
     /// Print the `env` block for Claude Code's settings.json.
     ClaudeConfig {
         #[command(flatten)]
@@ -161,6 +172,8 @@ fn main() -> ExitCode {
         Command::Users { cmd, store } => keys_cmd::store_path(store.store, &store.config)
             .and_then(|p| keys_cmd::users(cmd, &p))
             .map(|_| ExitCode::SUCCESS),
+        Command::Queue { cmd } => queue_cmd::queue(cmd).map(|_| ExitCode::SUCCESS),
+        Command::DeadLetter { cmd } => queue_cmd::dead_letter(cmd).map(|_| ExitCode::SUCCESS),
         Command::Setup { public_url, config } => {
             setup_cmd::setup(&config, public_url).map(|_| ExitCode::SUCCESS)
         }

@@ -31,7 +31,8 @@ pub fn corpus(rel: &str) -> PathBuf {
 
 /// A running gateway in its own temporary directory.
 pub struct Gateway {
-    pub dir: tempfile::TempDir,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
     pub addr: SocketAddr,
     child: Child,
     stderr: Arc<Mutex<Vec<String>>>,
@@ -62,15 +63,22 @@ impl Gateway {
 
     /// As [`Gateway::start`], with extra environment variables.
     pub fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Gateway {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut gw = Self::start_in(tmp.path(), yaml, env);
+        gw._tmp = Some(tmp);
+        gw
+    }
+
+    /// Starts in an existing directory (to restart on the same queue and files).
+    pub fn start_in(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Gateway {
         install_crypto();
-        let dir = tempfile::tempdir().unwrap();
-        let yaml = yaml.replace("{dir}", dir.path().to_str().unwrap());
-        let cfg = dir.path().join("pipelines.yaml");
+        let yaml = yaml.replace("{dir}", dir.to_str().unwrap());
+        let cfg = dir.join("pipelines.yaml");
         std::fs::write(&cfg, yaml).unwrap();
         let mut cmd = Command::new(bin());
         cmd.args(["run", "-c"])
             .arg(&cfg)
-            .current_dir(dir.path())
+            .current_dir(dir)
             .env("OTELGATE_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -97,7 +105,8 @@ impl Gateway {
             }
         };
         Gateway {
-            dir,
+            dir: dir.to_path_buf(),
+            _tmp: None,
             addr,
             child,
             stderr,
@@ -112,7 +121,7 @@ impl Gateway {
 
     /// A path in the gateway's directory.
     pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
+        self.dir.join(rel)
     }
 
     /// POSTs `body` as JSON to `path`.
@@ -143,6 +152,12 @@ impl Gateway {
     pub fn stop(mut self) -> (ExitStatus, Self) {
         let status = self.signal_and_wait("-INT");
         (status, self)
+    }
+
+    /// Kills with SIGKILL (no shutdown at all) and waits.
+    pub fn kill9(mut self) -> Self {
+        self.signal_and_wait("-KILL");
+        self
     }
 
     fn signal_and_wait(&mut self, sig: &str) -> ExitStatus {

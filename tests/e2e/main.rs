@@ -7,6 +7,8 @@ mod config_cli;
 mod corpus;
 mod delivery;
 mod harness;
+mod minware;
 mod otel_sdk;
 mod redaction;
 mod refusals;
+mod upstream;

@@ -1,3 +1,4 @@
 //! Receivers: where telemetry enters. Only OTLP/HTTP JSON.
 
 pub mod otlp_http;
+pub mod tls;

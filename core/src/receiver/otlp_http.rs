@@ -44,6 +44,9 @@ pub struct OtlpHttpConfig {
     /// Time allowed for a client to send the whole body (default 30s).
     #[serde(default = "default_body_timeout")]
     pub body_read_timeout: Seconds,
+    /// Serve HTTPS with this certificate and key.
+    #[serde(default)]
+    pub tls: Option<super::tls::ServerTls>,
 }
 
 fn default_endpoint() -> String {
@@ -66,6 +69,7 @@ impl Default for OtlpHttpConfig {
             max_request_body_size: default_max_body(),
             header_read_timeout: default_header_timeout(),
             body_read_timeout: default_body_timeout(),
+            tls: None,
         }
     }
 }
@@ -81,8 +85,15 @@ pub struct BindError {
     pub source: std::io::Error,
 }
 
-/// Binds the listening socket (separately from serving, so start-up fails before anything runs).
+/// Binds the listening socket (separately from serving, so start-up fails before anything
+/// runs), after checking the TLS files if any.
 pub async fn bind(config: &OtlpHttpConfig) -> Result<TcpListener, BindError> {
+    if let Some(t) = &config.tls {
+        super::tls::acceptor(t).map_err(|e| BindError {
+            endpoint: config.endpoint.clone(),
+            source: std::io::Error::other(e),
+        })?;
+    }
     TcpListener::bind(&config.endpoint)
         .await
         .map_err(|source| BindError {
@@ -116,6 +127,18 @@ pub async fn serve(
         .header_read_timeout(config.header_read_timeout.0);
     builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let acceptor = match &config.tls {
+        Some(t) => match super::tls::acceptor(t) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                // Checked at start-up by `check_tls`; reaching here means the files changed.
+                tracing::error!(error = %e, "Cannot set up TLS; the receiver does not serve.");
+                return;
+            }
+        },
+        None => None,
+    };
+    let handshake_timeout = config.header_read_timeout.0;
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,
@@ -135,15 +158,43 @@ pub async fn serve(
             let shared = shared.clone();
             async move { Ok::<_, Infallible>(handle(req, &shared, peer).await) }
         });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
+        match &acceptor {
+            None => {
+                let conn = graceful.watch(
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .into_owned(),
+                );
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                let accept = acceptor.accept(stream);
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls = match tokio::time::timeout(handshake_timeout, accept).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(client = %peer, error = %e, "TLS handshake failed.");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let conn = watcher.watch(
+                        builder
+                            .serve_connection(TokioIo::new(tls), service)
+                            .into_owned(),
+                    );
+                    if let Err(e) = conn.await {
+                        tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     graceful.shutdown().await;

@@ -128,3 +128,53 @@ pub fn read(path: &Path) -> Result<Vec<Letter>, String> {
     }
     Ok(out)
 }
+
+/// Result of a replay.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    /// Letters upstream accepted.
+    pub accepted: usize,
+    /// Letters refused again, with the status (kept in the returned file).
+    pub refused: Vec<(usize, u16, String)>,
+}
+
+/// Posts every letter of `path` to `base_url` + `/v1/<signal>` with the Bearer `key`;
+/// letters refused again are listed (the file itself is not changed).
+pub async fn replay(
+    path: &Path,
+    base_url: &str,
+    key: &str,
+    ca_file: Option<&Path>,
+) -> Result<Replayed, String> {
+    let letters = read(path)?;
+    let tls = super::tls::client_config(ca_file, false)?;
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(std::time::Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut out = Replayed::default();
+    for (i, l) in letters.iter().enumerate() {
+        let signal = l
+            .signal()
+            .ok_or_else(|| format!("letter {}: unknown signal {:?}", i + 1, l.signal))?;
+        let url = format!("{}{}", base_url.trim_end_matches('/'), signal.path());
+        let r = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {key}"))
+            .body(l.body.get().to_string())
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {url}: {e}"))?;
+        let status = r.status().as_u16();
+        if r.status().is_success() {
+            out.accepted += 1;
+        } else {
+            out.refused
+                .push((i + 1, status, r.text().await.unwrap_or_default()));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,154 @@
+//! A scripted OTLP/HTTP upstream on loopback standing in for minware: it answers a chosen
+//! sequence of replies (then 200 forever) and records every request it received.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Status, extra headers, body.
+    Status(u16, Vec<(String, String)>, String),
+    /// Close the connection without answering.
+    Drop,
+}
+
+impl Reply {
+    /// A bare status with an empty JSON body.
+    pub fn status(s: u16) -> Reply {
+        Reply::Status(s, vec![], "{}".into())
+    }
+}
+
+/// A received request.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The status it was answered with (0: dropped).
+    pub answered: u16,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The server.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+fn serve(
+    mut s: TcpStream,
+    script: Arc<Mutex<VecDeque<Reply>>>,
+    received: Arc<Mutex<Vec<Received>>>,
+) {
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let reply = script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| Reply::status(200));
+        let answered = match &reply {
+            Reply::Drop => 0,
+            Reply::Status(s, _, _) => *s,
+        };
+        received.lock().unwrap().push(Received {
+            path,
+            headers,
+            body,
+            answered,
+        });
+        match reply {
+            Reply::Drop => return,
+            Reply::Status(status, extra, text) => {
+                let mut resp = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", text.len());
+                for (k, v) in extra {
+                    resp.push_str(&format!("{k}: {v}\r\n"));
+                }
+                resp.push_str("\r\n");
+                resp.push_str(&text);
+                if s.write_all(resp.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Upstream {
+    /// Starts the server with a script.
+    pub fn start(script: Vec<Reply>) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let (r, sc) = (received.clone(), script.clone());
+        std::thread::spawn(move || {
+            for s in listener.incoming().flatten() {
+                let (r, sc) = (r.clone(), sc.clone());
+                std::thread::spawn(move || serve(s, sc, r));
+            }
+        });
+        Upstream { addr, received }
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests answered 2xx so far.
+    pub fn accepted(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| (200..300).contains(&r.answered))
+            .cloned()
+            .collect()
+    }
+
+    /// All requests so far.
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}

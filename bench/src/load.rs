@@ -100,11 +100,15 @@ pub async fn run(
         let uri = uri.clone();
         let authority = authority.clone();
         tasks.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
-            stream.set_nodelay(true)?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(conn);
+            let connect = || async {
+                let stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
+                stream.set_nodelay(true)?;
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                tokio::spawn(conn);
+                Ok::<_, anyhow::Error>(sender)
+            };
+            let mut sender = connect().await?;
             let mut lat = Vec::new();
             let mut non_2xx = 0u64;
             loop {
@@ -116,10 +120,23 @@ pub async fn run(
                     .header("host", authority.as_str())
                     .header("content-type", "application/json")
                     .body(Full::new(body.clone()))?;
-                sender.ready().await?;
-                let resp = sender.send_request(req).await?;
-                let ok = resp.status().is_success();
-                resp.into_body().collect().await?;
+                let ok = match async {
+                    sender.ready().await?;
+                    let resp = sender.send_request(req).await?;
+                    let ok = resp.status().is_success();
+                    resp.into_body().collect().await?;
+                    Ok::<_, anyhow::Error>(ok)
+                }
+                .await
+                {
+                    Ok(ok) => ok,
+                    Err(_) => {
+                        // A server that refuses before reading the body may close the
+                        // connection: count it as a refusal and reconnect.
+                        sender = connect().await?;
+                        false
+                    }
+                };
                 if t0 >= measure_from {
                     lat.push(t0.elapsed());
                     if !ok {

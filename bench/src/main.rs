@@ -148,7 +148,7 @@ fn compare(
 ) -> anyhow::Result<()> {
     if !otelgate.exists() {
         bail!(
-            "{} not found; run `cargo build --release` first or pass --otelgate",
+            "{} not found; run `cargo build --release --workspace` first or pass --otelgate",
             otelgate.display()
         );
     }
@@ -160,49 +160,22 @@ fn compare(
     }
     let b = body::named(&opts.body)?;
     let me = std::env::current_exe()?;
-    // The load generator itself runs on core 1; targets on core 0.
-    let mut targets = Vec::new();
-    let port = free_port()?;
-    let child = pinned("0", &me)
-        .args(["sink", "--addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting the sink")?;
-    targets.push(Target {
-        name: "bare sink".into(),
-        child,
-        port,
-        _dir: None,
-    });
-    for cfg in &configs {
-        let text =
-            std::fs::read_to_string(cfg).with_context(|| format!("reading {}", cfg.display()))?;
-        let port = free_port()?;
-        let dir =
-            std::env::temp_dir().join(format!("otelgate-bench-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join("pipelines.yaml");
-        std::fs::write(
-            &path,
-            text.replace("127.0.0.1:4318", &format!("127.0.0.1:{port}")),
-        )?;
-        let child = pinned("0", &std::fs::canonicalize(&otelgate)?)
-            .args(["run", "-c"])
-            .arg(&path)
-            .current_dir(&dir)
-            .env("OTELGATE_LOG", "warn")
+    let otelgate = std::fs::canonicalize(&otelgate)?;
+    // The upstream of forwarding configs: a second bare sink beside the load generator on
+    // core 1, so the target has core 0 to itself.
+    let up_port = free_port()?;
+    let _upstream = Target {
+        name: "upstream sink".into(),
+        child: pinned("1", &me)
+            .args(["sink", "--addr", &format!("127.0.0.1:{up_port}")])
             .stdout(Stdio::null())
             .spawn()
-            .context("starting otelgate")?;
-        targets.push(Target {
-            name: format!("otelgate {}", cfg.display()),
-            child,
-            port,
-            _dir: Some(dir),
-        });
-    }
+            .context("starting the upstream sink")?,
+        port: up_port,
+        _dir: None,
+    };
     println!(
-        "body: {} ({} bytes, {} records), {} connections, {} s per target; targets pinned to core 0, load generator to core 1",
+        "body: {} ({} bytes, {} records), {} connections, {} s per target; each target alone on core 0 (started, measured, stopped in turn), load generator and upstream sink on core 1",
         opts.body,
         b.bytes.len(),
         b.records,
@@ -210,7 +183,52 @@ fn compare(
         opts.seconds
     );
     let mut reports = Vec::new();
-    for t in &targets {
+    let specs: Vec<Option<&PathBuf>> = std::iter::once(None)
+        .chain(configs.iter().map(Some))
+        .collect();
+    for spec in specs {
+        let port = free_port()?;
+        let t = match spec {
+            None => Target {
+                name: "bare sink".into(),
+                child: pinned("0", &me)
+                    .args(["sink", "--addr", &format!("127.0.0.1:{port}")])
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .context("starting the sink")?,
+                port,
+                _dir: None,
+            },
+            Some(cfg) => {
+                let text = std::fs::read_to_string(cfg)
+                    .with_context(|| format!("reading {}", cfg.display()))?;
+                let dir = std::env::temp_dir()
+                    .join(format!("otelgate-bench-{}-{port}", std::process::id()));
+                std::fs::create_dir_all(&dir)?;
+                let path = dir.join("pipelines.yaml");
+                std::fs::write(
+                    &path,
+                    text.replace("127.0.0.1:4318", &format!("127.0.0.1:{port}")),
+                )?;
+                let child = pinned("0", &otelgate)
+                    .args(["run", "-c"])
+                    .arg(&path)
+                    .current_dir(&dir)
+                    .env("OTELGATE_LOG", "warn")
+                    // Forwarding configs send to ${env:BENCH_UPSTREAM}.
+                    .env("BENCH_UPSTREAM", format!("http://127.0.0.1:{up_port}"))
+                    .env("MINWARE_API_KEY", "bench")
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .context("starting otelgate")?;
+                Target {
+                    name: format!("otelgate {}", cfg.display()),
+                    child,
+                    port,
+                    _dir: Some(dir),
+                }
+            }
+        };
         wait_listening(t.port)?;
         let path = if t.name == "bare sink" {
             "/v1/logs".to_string()
@@ -219,6 +237,7 @@ fn compare(
         };
         let url = format!("http://127.0.0.1:{}{}", t.port, path);
         let before = proc_stats::cpu_ticks(t.child.id());
+        let up_before = rt.block_on(sink::stats(up_port));
         let wall = std::time::Instant::now();
         let r = rt.block_on(load::run(
             &url,
@@ -227,11 +246,18 @@ fn compare(
             opts.connections,
             Duration::from_secs(opts.seconds),
         ))?;
+        let elapsed = wall.elapsed().as_secs_f64();
         let after = proc_stats::cpu_ticks(t.child.id());
+        let up_after = rt.block_on(sink::stats(up_port));
         let cpu = match (before, after) {
-            (Some(a), Some(b)) => Some(
-                (b - a) as f64 / proc_stats::ticks_per_sec() / wall.elapsed().as_secs_f64() * 100.0,
-            ),
+            (Some(a), Some(b)) => {
+                Some((b - a) as f64 / proc_stats::ticks_per_sec() / elapsed * 100.0)
+            }
+            _ => None,
+        };
+        // Forwarding targets: what reached the upstream sink over the same window.
+        let forwarded = match (up_before, up_after) {
+            (Some(x), Some(y)) if y.0 > x.0 => Some((y.0 - x.0) as f64 / elapsed),
             _ => None,
         };
         reports.push((
@@ -239,20 +265,39 @@ fn compare(
             r,
             cpu,
             proc_stats::peak_rss_kib(t.child.id()),
+            forwarded,
         ));
+        drop(t); // stopped before the next target starts
     }
     println!("{}", load::Report::header());
     let sink_rps = reports[0].1.rps();
-    for (name, r, cpu, rss) in &reports {
+    for (name, r, cpu, rss, _) in &reports {
         println!("{}", r.row(name, *cpu, *rss));
     }
     println!();
-    for (name, r, _, _) in &reports[1..] {
-        println!(
-            "{name}: {:.2}× the bare sink's requests/s ({:.0} MB/s of body)",
+    for (name, r, _, _, fwd) in &reports[1..] {
+        print!(
+            "{name}: {:.3}× the bare sink's requests/s ({:.0} MB/s of body)",
             r.rps() / sink_rps,
             r.mbps()
         );
+        if let Some(f) = fwd {
+            print!(
+                "; forwarded upstream {f:.0} req/s = {:.0} records/s",
+                f * b.records as f64
+            );
+        }
+        println!();
+    }
+    let fwd: Vec<(&String, f64)> = reports
+        .iter()
+        .filter_map(|(n, _, _, _, f)| f.map(|f| (n, f)))
+        .collect();
+    if fwd.len() > 1 {
+        println!("\nforwarded records/s relative to {}:", fwd[0].0);
+        for (n, f) in &fwd {
+            println!("  {n}: {:.2}×", f / fwd[0].1);
+        }
     }
     Ok(())
 }

@@ -68,8 +68,7 @@ pub fn store_path(store: Option<PathBuf>, config_file: &Path) -> anyhow::Result<
     if let Some(s) = store {
         return Ok(s);
     }
-    let c =
-        config::load(config_file).map_err(|e| anyhow::anyhow!("{e}\n(or pass --store FILE)"))?;
+    let c = config::load(config_file).map_err(|e| anyhow::anyhow!("{e}\n(or pass --store FILE)"))?;
     let stores: Vec<&PathBuf> = c
         .processors
         .values()
@@ -80,26 +79,16 @@ pub fn store_path(store: Option<PathBuf>, config_file: &Path) -> anyhow::Result<
         .collect();
     match stores.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => bail!(
-            "{} has no auth processor with a `store`; pass --store FILE",
-            config_file.display()
-        ),
+        [] => bail!("{} has no auth processor with a `store`; pass --store FILE", config_file.display()),
         many => bail!(
             "{} has several key stores ({}); pass --store FILE",
             config_file.display(),
-            many.iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            many.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         ),
     }
 }
 
-fn status(
-    store: &Store,
-    k: &otelgate_core::keys::store::KeyRecord,
-    now: SystemTime,
-) -> &'static str {
+fn status(store: &Store, k: &otelgate_core::keys::store::KeyRecord, now: SystemTime) -> &'static str {
     if k.revoked {
         "revoked"
     } else if k.expires.is_some_and(|e| e.0 <= now) {
@@ -116,17 +105,10 @@ pub fn keys(cmd: KeysCmd, path: &Path) -> anyhow::Result<()> {
     let mut store = Store::load(path)?;
     let now = SystemTime::now();
     match cmd {
-        KeysCmd::Create {
-            user,
-            role,
-            expires_in,
-        } => {
+        KeysCmd::Create { user, role, expires_in } => {
             let key = store.create_key(&user, role, expires_in, now)?;
             store.save(path)?;
-            let role = store
-                .user(&user)
-                .map(|u| u.role.to_string())
-                .unwrap_or_default();
+            let role = store.user(&user).map(|u| u.role.to_string()).unwrap_or_default();
             let expiry = expires_in
                 .map(|d| format!("expires {}", humantime::format_rfc3339_seconds(now + d)))
                 .unwrap_or_else(|| "never expires".into());
@@ -138,26 +120,18 @@ pub fn keys(cmd: KeysCmd, path: &Path) -> anyhow::Result<()> {
             out(&format!("{}\n", key.secret.expose()))?;
         }
         KeysCmd::List => {
-            let mut text = format!(
-                "{:<12} {:<16} {:<7} {:<21} {:<21} {}\n",
-                "ID", "USER", "ROLE", "CREATED", "EXPIRES", "STATUS"
-            );
+            let mut text =
+                format!("{:<12} {:<16} {:<7} {:<21} {:<21} {}\n", "ID", "USER", "ROLE", "CREATED", "EXPIRES", "STATUS");
             for k in &store.keys {
-                let role = store
-                    .users
-                    .iter()
-                    .find(|u| u.name == k.user)
-                    .map(|u| u.role.to_string())
-                    .unwrap_or("-".into());
+                let role =
+                    store.users.iter().find(|u| u.name == k.user).map(|u| u.role.to_string()).unwrap_or("-".into());
                 text.push_str(&format!(
                     "{:<12} {:<16} {:<7} {:<21} {:<21} {}\n",
                     k.id,
                     k.user,
                     role,
                     k.created.to_string(),
-                    k.expires
-                        .map(|e| e.to_string())
-                        .unwrap_or_else(|| "never".into()),
+                    k.expires.map(|e| e.to_string()).unwrap_or_else(|| "never".into()),
                     status(&store, k, now)
                 ));
             }
@@ -182,32 +156,22 @@ pub fn users(cmd: UsersCmd, path: &Path) -> anyhow::Result<()> {
         }
         UsersCmd::SetRole { name, role } => {
             store.set_role(&name, role)?;
-            err(&format!(
-                "User {name} is now {role}; this applies to all their keys.\n"
-            ))?;
+            err(&format!("User {name} is now {role}; this applies to all their keys.\n"))?;
         }
         UsersCmd::Remove { name } => {
             store.remove_user(&name)?;
-            err(&format!(
-                "Removed user {name}; their keys are refused from the next request on.\n"
-            ))?;
+            err(&format!("Removed user {name}; their keys are refused from the next request on.\n"))?;
         }
         UsersCmd::List => {
             let mut text = format!("{:<16} {:<7} {}\n", "USER", "ROLE", "KEYS");
             for u in store.users.iter().filter(|u| !u.removed) {
-                let n = store
-                    .keys
-                    .iter()
-                    .filter(|k| k.user == u.name && !k.revoked)
-                    .count();
+                let n = store.keys.iter().filter(|k| k.user == u.name && !k.revoked).count();
                 text.push_str(&format!("{:<16} {:<7} {n}\n", u.name, u.role.to_string()));
             }
             out(&text)?;
             return Ok(());
         }
     }
-    store
-        .save(path)
-        .with_context(|| format!("saving {}", path.display()))?;
+    store.save(path).with_context(|| format!("saving {}", path.display()))?;
     Ok(())
 }

@@ -122,13 +122,7 @@ struct StoreArgs {
     #[arg(long, global = true)]
     store: Option<PathBuf>,
     /// Pipeline configuration to find the key store in.
-    #[arg(
-        short,
-        long,
-        global = true,
-        default_value = "pipelines.yaml",
-        env = "OTELGATE_CONFIG"
-    )]
+    #[arg(short, long, global = true, default_value = "pipelines.yaml", env = "OTELGATE_CONFIG")]
     config: PathBuf,
 }
 
@@ -146,12 +140,9 @@ struct ClientArgs {
 }
 
 fn init_logs(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false);
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -174,15 +165,8 @@ fn main() -> ExitCode {
             .map(|_| ExitCode::SUCCESS),
         Command::Queue { cmd } => queue_cmd::queue(cmd).map(|_| ExitCode::SUCCESS),
         Command::DeadLetter { cmd } => queue_cmd::dead_letter(cmd).map(|_| ExitCode::SUCCESS),
-        Command::Setup { public_url, config } => {
-            setup_cmd::setup(&config, public_url).map(|_| ExitCode::SUCCESS)
-        }
-        Command::CodexConfig {
-            client,
-            log_user_prompt,
-            environment,
-            managed,
-        } => (|| {
+        Command::Setup { public_url, config } => setup_cmd::setup(&config, public_url).map(|_| ExitCode::SUCCESS),
+        Command::CodexConfig { client, log_user_prompt, environment, managed } => (|| {
             let base = setup_cmd::base_url(&client.endpoint)?;
             let key = setup_cmd::resolve_key(client.key, client.key_env)?;
             write_stdout(&setup_cmd::codex_config(
@@ -194,17 +178,10 @@ fn main() -> ExitCode {
             ))
         })()
         .map(|_| ExitCode::SUCCESS),
-        Command::ClaudeConfig {
-            client,
-            log_user_prompts,
-        } => (|| {
+        Command::ClaudeConfig { client, log_user_prompts } => (|| {
             let base = setup_cmd::base_url(&client.endpoint)?;
             let key = setup_cmd::resolve_key(client.key, client.key_env)?;
-            write_stdout(&setup_cmd::claude_config(
-                &base,
-                key.as_deref(),
-                log_user_prompts,
-            ))
+            write_stdout(&setup_cmd::claude_config(&base, key.as_deref(), log_user_prompts))
         })()
         .map(|_| ExitCode::SUCCESS),
     };
@@ -221,12 +198,8 @@ fn describe(c: &config::Config) -> Vec<String> {
     c.pipelines
         .iter()
         .map(|p| {
-            let names = |ids: &[config::ComponentId]| {
-                ids.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let names =
+                |ids: &[config::ComponentId]| ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
             format!(
                 "pipeline {}: [{}] -> [{}] -> [{}]",
                 p.id,
@@ -296,9 +269,7 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "Cannot listen for SIGTERM; only SIGINT stops the gateway.");

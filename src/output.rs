@@ -6,14 +6,10 @@ use anyhow::Context;
 
 /// Writes to stdout.
 pub fn out(s: &str) -> anyhow::Result<()> {
-    std::io::stdout()
-        .write_all(s.as_bytes())
-        .context("writing to stdout")
+    std::io::stdout().write_all(s.as_bytes()).context("writing to stdout")
 }
 
 /// Writes to stderr.
 pub fn err(s: &str) -> anyhow::Result<()> {
-    std::io::stderr()
-        .write_all(s.as_bytes())
-        .context("writing to stderr")
+    std::io::stderr().write_all(s.as_bytes()).context("writing to stderr")
 }

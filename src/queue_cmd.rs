@@ -44,10 +44,8 @@ pub fn queue(cmd: QueueCmd) -> anyhow::Result<()> {
     match cmd {
         QueueCmd::Stats { dir } => {
             let s = disk::stats(&dir)?;
-            let oldest = s
-                .oldest
-                .map(|t| humantime::format_rfc3339_seconds(t).to_string())
-                .unwrap_or_else(|| "-".into());
+            let oldest =
+                s.oldest.map(|t| humantime::format_rfc3339_seconds(t).to_string()).unwrap_or_else(|| "-".into());
             out(&format!(
                 "queue {}\n  depth:    {} batches\n  bytes:    {}\n  oldest:   {oldest}\n  segments: {}\n  damaged:  {}\n",
                 dir.display(),
@@ -63,42 +61,20 @@ pub fn queue(cmd: QueueCmd) -> anyhow::Result<()> {
 /// Runs a dead-letter command.
 pub fn dead_letter(cmd: DeadLetterCmd) -> anyhow::Result<()> {
     match cmd {
-        DeadLetterCmd::Replay {
-            file,
-            endpoint,
-            api_key_env,
-            ca_file,
-        } => {
+        DeadLetterCmd::Replay { file, endpoint, api_key_env, ca_file } => {
             let key = std::env::var(&api_key_env).map_err(|_| {
-                anyhow::anyhow!(
-                    "environment variable {api_key_env} is not set; it must hold the API key"
-                )
+                anyhow::anyhow!("environment variable {api_key_env} is not set; it must hold the API key")
             })?;
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let r = rt
-                .block_on(dead_letter::replay(
-                    &file,
-                    &endpoint,
-                    &key,
-                    ca_file.as_deref().map(Path::new),
-                ))
+                .block_on(dead_letter::replay(&file, &endpoint, &key, ca_file.as_deref().map(Path::new)))
                 .map_err(|e| anyhow::anyhow!(e))?;
-            out(&format!(
-                "{}: {} batches accepted, {} refused again\n",
-                file.display(),
-                r.accepted,
-                r.refused.len()
-            ))?;
+            out(&format!("{}: {} batches accepted, {} refused again\n", file.display(), r.accepted, r.refused.len()))?;
             for (i, status, body) in &r.refused {
                 err(&format!("  letter {i}: {status} {body}\n"))?;
             }
             if !r.refused.is_empty() {
-                bail!(
-                    "{} batches were refused again; the file is unchanged",
-                    r.refused.len()
-                );
+                bail!("{} batches were refused again; the file is unchanged", r.refused.len());
             }
             Ok(())
         }

@@ -58,9 +58,7 @@ pub fn codex_config(
              # Keys set here apply to every user on the machine and cannot be overridden in ~/.codex/config.toml.\n",
         );
     } else {
-        s.push_str(
-            "# Add to ~/.codex/config.toml (Codex posts to each endpoint exactly as written).\n",
-        );
+        s.push_str("# Add to ~/.codex/config.toml (Codex posts to each endpoint exactly as written).\n");
     }
     s.push_str("[otel]\n");
     if let Some(env) = environment {
@@ -68,17 +66,12 @@ pub fn codex_config(
     }
     s.push_str(&format!("log_user_prompt = {log_user_prompt}\n"));
     let headers = match key {
-        Some(k) => format!(
-            ", headers = {{ \"Authorization\" = {} }}",
-            toml_str(&format!("Bearer {k}"))
-        ),
+        Some(k) => format!(", headers = {{ \"Authorization\" = {} }}", toml_str(&format!("Bearer {k}"))),
         None => String::new(),
     };
-    for (name, signal) in [
-        ("exporter", Signal::Logs),
-        ("trace_exporter", Signal::Traces),
-        ("metrics_exporter", Signal::Metrics),
-    ] {
+    for (name, signal) in
+        [("exporter", Signal::Logs), ("trace_exporter", Signal::Traces), ("metrics_exporter", Signal::Metrics)]
+    {
         s.push_str(&format!(
             "{name} = {{ otlp-http = {{ endpoint = {}, protocol = \"json\"{headers} }} }}\n",
             toml_str(&format!("{base}{}", signal.path()))
@@ -100,10 +93,7 @@ pub fn claude_config(base: &str, key: Option<&str>, log_user_prompts: bool) -> S
     set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
     set("OTEL_EXPORTER_OTLP_ENDPOINT", base);
     if let Some(k) = key {
-        set(
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            &format!("Authorization=Bearer {k}"),
-        );
+        set("OTEL_EXPORTER_OTLP_HEADERS", &format!("Authorization=Bearer {k}"));
     }
     if log_user_prompts {
         set("OTEL_LOG_USER_PROMPTS", "1");
@@ -137,11 +127,7 @@ pub fn setup(config_file: &Path, public_url: Option<String>) -> anyhow::Result<(
         c.integration.display_name, c.integration.reference_name
     );
     for sig in Signal::ALL {
-        s.push_str(&format!(
-            "  {:<8} {base}{}\n",
-            format!("{sig}:"),
-            sig.path()
-        ));
+        s.push_str(&format!("  {:<8} {base}{}\n", format!("{sig}:"), sig.path()));
     }
     s.push_str(&format!(
         "\nNext:\n  otelgate keys create --user YOU --role owner\n  otelgate codex-config --endpoint {base} --key-env OTELGATE_KEY > codex-otel.toml\n"

@@ -13,9 +13,7 @@ pub struct Body {
 }
 
 fn corpus(rel: &str) -> anyhow::Result<Vec<u8>> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/corpus")
-        .join(rel);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus").join(rel);
     std::fs::read(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
 }
 
@@ -32,11 +30,7 @@ pub fn path_for(name: &str) -> &'static str {
 fn codex_logs(target: usize) -> anyhow::Result<Body> {
     let mut base: Value = serde_json::from_slice(&corpus("codex/codex-logs-2.json")?)?;
     let mut pool = Vec::new();
-    for f in [
-        "codex/codex-logs-2.json",
-        "codex/codex-logs-3.json",
-        "codex/codex-logs-1.json",
-    ] {
+    for f in ["codex/codex-logs-2.json", "codex/codex-logs-3.json", "codex/codex-logs-1.json"] {
         let v: Value = serde_json::from_slice(&corpus(f)?)?;
         for rl in v["resourceLogs"].as_array().into_iter().flatten() {
             for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
@@ -57,10 +51,7 @@ fn codex_logs(target: usize) -> anyhow::Result<Body> {
         serde_json::json!([{ "scope": { "name": "codex_otel.log_only" }, "logRecords": records }]);
     let bytes = serde_json::to_vec(&base)?;
     let n = Request::decode(Signal::Logs, &bytes)?.records();
-    Ok(Body {
-        bytes: Bytes::from(bytes),
-        records: n,
-    })
+    Ok(Body { bytes: Bytes::from(bytes), records: n })
 }
 
 /// A body by name: `codex-100k`, `small`, `traces-1m`.
@@ -71,10 +62,7 @@ pub fn named(name: &str) -> anyhow::Result<Body> {
         "traces-1m" => {
             let bytes = corpus("codex/codex-redacted-traces-1.json")?;
             let records = Request::decode(Signal::Traces, &bytes)?.records();
-            Ok(Body {
-                bytes: Bytes::from(bytes),
-                records,
-            })
+            Ok(Body { bytes: Bytes::from(bytes), records })
         }
         other => anyhow::bail!("unknown body {other:?}; use codex-100k, small or traces-1m"),
     }

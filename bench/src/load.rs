@@ -45,16 +45,7 @@ impl Report {
     pub fn header() -> String {
         format!(
             "{:<34} {:>9} {:>8} {:>11} {:>8} {:>8} {:>8} {:>6} {:>9} {:>7}",
-            "target",
-            "req/s",
-            "MB/s",
-            "records/s",
-            "p50 ms",
-            "p99 ms",
-            "p999 ms",
-            "CPU%",
-            "RSS MiB",
-            "non2xx"
+            "target", "req/s", "MB/s", "records/s", "p50 ms", "p99 ms", "p999 ms", "CPU%", "RSS MiB", "non2xx"
         )
     }
 
@@ -86,10 +77,7 @@ pub async fn run(
     duration: Duration,
 ) -> anyhow::Result<Report> {
     let uri: http::Uri = url.parse()?;
-    let authority = uri
-        .authority()
-        .ok_or_else(|| anyhow::anyhow!("no host in {url}"))?
-        .clone();
+    let authority = uri.authority().ok_or_else(|| anyhow::anyhow!("no host in {url}"))?.clone();
     let warmup = Duration::from_secs(1);
     let start = Instant::now();
     let measure_from = start + warmup;
@@ -103,8 +91,7 @@ pub async fn run(
             let connect = || async {
                 let stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
                 stream.set_nodelay(true)?;
-                let (sender, conn) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
                 tokio::spawn(conn);
                 Ok::<_, anyhow::Error>(sender)
             };
@@ -155,9 +142,7 @@ pub async fn run(
         non_2xx += n;
     }
     Ok(Report {
-        elapsed: Instant::now()
-            .saturating_duration_since(measure_from)
-            .min(duration + Duration::from_millis(500)),
+        elapsed: Instant::now().saturating_duration_since(measure_from).min(duration + Duration::from_millis(500)),
         latencies,
         non_2xx,
         body_len: body.len(),

@@ -70,10 +70,7 @@ struct LoadOpts {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     match cli.command {
         Cmd::Sink { addr } => rt.block_on(sink::serve(addr)),
         Cmd::Load { url, opts } => {
@@ -89,18 +86,12 @@ fn main() -> anyhow::Result<()> {
             println!("{}", r.row("target", None, None));
             Ok(())
         }
-        Cmd::Compare {
-            otelgate,
-            configs,
-            opts,
-        } => compare(&rt, otelgate, configs, opts),
+        Cmd::Compare { otelgate, configs, opts } => compare(&rt, otelgate, configs, opts),
     }
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 fn pinned(core: &str, program: &std::path::Path) -> Command {
@@ -147,16 +138,10 @@ fn compare(
     opts: LoadOpts,
 ) -> anyhow::Result<()> {
     if !otelgate.exists() {
-        bail!(
-            "{} not found; run `cargo build --release --workspace` first or pass --otelgate",
-            otelgate.display()
-        );
+        bail!("{} not found; run `cargo build --release --workspace` first or pass --otelgate", otelgate.display());
     }
     if configs.is_empty() {
-        configs = vec![
-            PathBuf::from("pipelines.yaml"),
-            PathBuf::from("examples/nop.yaml"),
-        ];
+        configs = vec![PathBuf::from("pipelines.yaml"), PathBuf::from("examples/nop.yaml")];
     }
     let b = body::named(&opts.body)?;
     let me = std::env::current_exe()?;
@@ -183,9 +168,7 @@ fn compare(
         opts.seconds
     );
     let mut reports = Vec::new();
-    let specs: Vec<Option<&PathBuf>> = std::iter::once(None)
-        .chain(configs.iter().map(Some))
-        .collect();
+    let specs: Vec<Option<&PathBuf>> = std::iter::once(None).chain(configs.iter().map(Some)).collect();
     for spec in specs {
         let port = free_port()?;
         let t = match spec {
@@ -200,16 +183,11 @@ fn compare(
                 _dir: None,
             },
             Some(cfg) => {
-                let text = std::fs::read_to_string(cfg)
-                    .with_context(|| format!("reading {}", cfg.display()))?;
-                let dir = std::env::temp_dir()
-                    .join(format!("otelgate-bench-{}-{port}", std::process::id()));
+                let text = std::fs::read_to_string(cfg).with_context(|| format!("reading {}", cfg.display()))?;
+                let dir = std::env::temp_dir().join(format!("otelgate-bench-{}-{port}", std::process::id()));
                 std::fs::create_dir_all(&dir)?;
                 let path = dir.join("pipelines.yaml");
-                std::fs::write(
-                    &path,
-                    text.replace("127.0.0.1:4318", &format!("127.0.0.1:{port}")),
-                )?;
+                std::fs::write(&path, text.replace("127.0.0.1:4318", &format!("127.0.0.1:{port}")))?;
                 let child = pinned("0", &otelgate)
                     .args(["run", "-c"])
                     .arg(&path)
@@ -221,20 +199,11 @@ fn compare(
                     .stdout(Stdio::null())
                     .spawn()
                     .context("starting otelgate")?;
-                Target {
-                    name: format!("otelgate {}", cfg.display()),
-                    child,
-                    port,
-                    _dir: Some(dir),
-                }
+                Target { name: format!("otelgate {}", cfg.display()), child, port, _dir: Some(dir) }
             }
         };
         wait_listening(t.port)?;
-        let path = if t.name == "bare sink" {
-            "/v1/logs".to_string()
-        } else {
-            body::path_for(&opts.body).to_string()
-        };
+        let path = if t.name == "bare sink" { "/v1/logs".to_string() } else { body::path_for(&opts.body).to_string() };
         let url = format!("http://127.0.0.1:{}{}", t.port, path);
         let before = proc_stats::cpu_ticks(t.child.id());
         let up_before = rt.block_on(sink::stats(up_port));
@@ -250,9 +219,7 @@ fn compare(
         let after = proc_stats::cpu_ticks(t.child.id());
         let up_after = rt.block_on(sink::stats(up_port));
         let cpu = match (before, after) {
-            (Some(a), Some(b)) => {
-                Some((b - a) as f64 / proc_stats::ticks_per_sec() / elapsed * 100.0)
-            }
+            (Some(a), Some(b)) => Some((b - a) as f64 / proc_stats::ticks_per_sec() / elapsed * 100.0),
             _ => None,
         };
         // Forwarding targets: what reached the upstream sink over the same window.
@@ -260,13 +227,7 @@ fn compare(
             (Some(x), Some(y)) if y.0 > x.0 => Some((y.0 - x.0) as f64 / elapsed),
             _ => None,
         };
-        reports.push((
-            t.name.clone(),
-            r,
-            cpu,
-            proc_stats::peak_rss_kib(t.child.id()),
-            forwarded,
-        ));
+        reports.push((t.name.clone(), r, cpu, proc_stats::peak_rss_kib(t.child.id()), forwarded));
         drop(t); // stopped before the next target starts
     }
     println!("{}", load::Report::header());
@@ -276,23 +237,13 @@ fn compare(
     }
     println!();
     for (name, r, _, _, fwd) in &reports[1..] {
-        print!(
-            "{name}: {:.3}× the bare sink's requests/s ({:.0} MB/s of body)",
-            r.rps() / sink_rps,
-            r.mbps()
-        );
+        print!("{name}: {:.3}× the bare sink's requests/s ({:.0} MB/s of body)", r.rps() / sink_rps, r.mbps());
         if let Some(f) = fwd {
-            print!(
-                "; forwarded upstream {f:.0} req/s = {:.0} records/s",
-                f * b.records as f64
-            );
+            print!("; forwarded upstream {f:.0} req/s = {:.0} records/s", f * b.records as f64);
         }
         println!();
     }
-    let fwd: Vec<(&String, f64)> = reports
-        .iter()
-        .filter_map(|(n, _, _, _, f)| f.map(|f| (n, f)))
-        .collect();
+    let fwd: Vec<(&String, f64)> = reports.iter().filter_map(|(n, _, _, _, f)| f.map(|f| (n, f))).collect();
     if fwd.len() > 1 {
         println!("\nforwarded records/s relative to {}:", fwd[0].0);
         for (n, f) in &fwd {

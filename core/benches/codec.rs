@@ -8,12 +8,7 @@ use std::time::{Duration, Instant};
 use otelgate_core::otlp::{Request, Signal};
 
 fn corpus(rel: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/corpus")
-            .join(rel),
-    )
-    .unwrap()
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus").join(rel)).unwrap()
 }
 
 /// MB/s of `f` over `bytes`, running it for about `budget`.
@@ -29,32 +24,13 @@ fn mbps(bytes: usize, budget: Duration, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let budget = Duration::from_millis(if std::env::args().any(|a| a == "--quick") {
-        200
-    } else {
-        1500
-    });
+    let budget = Duration::from_millis(if std::env::args().any(|a| a == "--quick") { 200 } else { 1500 });
     let cases = [
-        (
-            "codex logs 25KB",
-            Signal::Logs,
-            corpus("codex/codex-logs-2.json"),
-        ),
-        (
-            "codex metrics 630KB",
-            Signal::Metrics,
-            corpus("codex/codex-metrics-1.json"),
-        ),
-        (
-            "codex traces 1.2MB",
-            Signal::Traces,
-            corpus("codex/codex-redacted-traces-1.json"),
-        ),
+        ("codex logs 25KB", Signal::Logs, corpus("codex/codex-logs-2.json")),
+        ("codex metrics 630KB", Signal::Metrics, corpus("codex/codex-metrics-1.json")),
+        ("codex traces 1.2MB", Signal::Traces, corpus("codex/codex-redacted-traces-1.json")),
     ];
-    println!(
-        "{:<22} {:>12} {:>12} {:>12} {:>12} {:>10}",
-        "body", "validate", "decode", "encode", "dec+enc", "ratio"
-    );
+    println!("{:<22} {:>12} {:>12} {:>12} {:>12} {:>10}", "body", "validate", "decode", "encode", "dec+enc", "ratio");
     for (name, signal, body) in cases {
         // Canonical (compact) form: what a re-encode produces and what most SDKs send.
         let canon = Request::decode(signal, &body).unwrap().encode();

@@ -11,14 +11,9 @@ use serde_json::Value;
 
 /// 1 000 log records cycled from the recorded Codex captures (prompts, tool results, …).
 fn body() -> Vec<u8> {
-    let root =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus/codex");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus/codex");
     let mut pool = Vec::new();
-    for f in [
-        "codex-logs-1.json",
-        "codex-logs-2.json",
-        "codex-logs-3.json",
-    ] {
+    for f in ["codex-logs-1.json", "codex-logs-2.json", "codex-logs-3.json"] {
         let v: Value = serde_json::from_slice(&std::fs::read(root.join(f)).unwrap()).unwrap();
         for rl in v["resourceLogs"].as_array().unwrap() {
             for sl in rl["scopeLogs"].as_array().unwrap() {
@@ -27,10 +22,7 @@ fn body() -> Vec<u8> {
         }
     }
     let records: Vec<Value> = (0..1000).map(|i| pool[i % pool.len()].clone()).collect();
-    serde_json::to_vec(
-        &serde_json::json!({"resourceLogs":[{"scopeLogs":[{"logRecords": records}]}]}),
-    )
-    .unwrap()
+    serde_json::to_vec(&serde_json::json!({"resourceLogs":[{"scopeLogs":[{"logRecords": records}]}]})).unwrap()
 }
 
 fn per_run(budget: Duration, mut f: impl FnMut()) -> Duration {
@@ -45,11 +37,7 @@ fn per_run(budget: Duration, mut f: impl FnMut()) -> Duration {
 }
 
 fn main() {
-    let budget = Duration::from_millis(if std::env::args().any(|a| a == "--quick") {
-        200
-    } else {
-        2000
-    });
+    let budget = Duration::from_millis(if std::env::args().any(|a| a == "--quick") { 200 } else { 2000 });
     let body = body();
     let configs = [
         ("prompts+tool_content: redact", "prompts: redact\ntool_content: redact"),
@@ -61,12 +49,7 @@ fn main() {
     });
     println!("1000 Codex log records, {} KB body", body.len() / 1024);
     println!("{:<40} {:>10} {:>8}", "pipeline", "per 1000", "ratio");
-    println!(
-        "{:<40} {:>8.0}µs {:>7.2}×",
-        "decode + encode (no redact)",
-        base.as_secs_f64() * 1e6,
-        1.0
-    );
+    println!("{:<40} {:>8.0}µs {:>7.2}×", "decode + encode (no redact)", base.as_secs_f64() * 1e6, 1.0);
     for (name, yaml) in configs {
         let c: RedactConfig = yaml_serde::from_str(yaml).unwrap();
         let p = RedactProcessor::new(c).unwrap();
@@ -75,11 +58,6 @@ fn main() {
             p.redact(&mut r);
             black_box(r.encode());
         });
-        println!(
-            "{:<40} {:>8.0}µs {:>7.2}×",
-            name,
-            t.as_secs_f64() * 1e6,
-            t.as_secs_f64() / base.as_secs_f64()
-        );
+        println!("{:<40} {:>8.0}µs {:>7.2}×", name, t.as_secs_f64() * 1e6, t.as_secs_f64() / base.as_secs_f64());
     }
 }

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use crate::harness::{bin, corpus, json_lines, wait_for, Gateway};
 
-const LOG: &str =
-    r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
+const LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
 
 /// Runs `otelgate ARGS` and returns (success, stdout, stderr).
 pub fn cli(args: &[&str]) -> (bool, String, String) {
@@ -23,21 +22,11 @@ pub fn cli(args: &[&str]) -> (bool, String, String) {
 
 /// Creates a key with the CLI and returns its secret (stdout holds only the secret).
 pub fn create_key(store: &Path, user: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "keys",
-        "--store",
-        store.to_str().unwrap(),
-        "create",
-        "--user",
-        user,
-    ];
+    let mut args = vec!["keys", "--store", store.to_str().unwrap(), "create", "--user", user];
     args.extend_from_slice(extra);
     let (ok, stdout, stderr) = cli(&args);
     assert!(ok, "{stderr}");
-    assert!(
-        !stderr.contains(stdout.trim()),
-        "the secret must only go to stdout"
-    );
+    assert!(!stderr.contains(stdout.trim()), "the secret must only go to stdout");
     stdout.trim().to_string()
 }
 
@@ -99,29 +88,17 @@ fn keys_decide_who_may_send_and_the_store_reloads_live() {
         assert!(msg.contains(needle), "{msg}");
     }
     let ba = bearer(&alice);
-    let r = post(&[
-        ("authorization", ba.as_str()),
-        ("authorization", ba.as_str()),
-    ]);
+    let r = post(&[("authorization", ba.as_str()), ("authorization", ba.as_str())]);
     assert_eq!(r.status, 401);
     assert!(r.status_json().1.contains("several"), "{}", r.body);
     let r = post(&[("authorization", "Bearer og_unknown_key")]);
-    assert_eq!(
-        (r.status, r.status_json().1.as_str()),
-        (401, "unknown API key")
-    );
+    assert_eq!((r.status, r.status_json().1.as_str()), (401, "unknown API key"));
 
     // A member's valid key: 403.
     let bb = bearer(&bob);
     let r = post(&[("authorization", bb.as_str())]);
     assert_eq!(r.status, 403);
-    assert_eq!(
-        r.status_json(),
-        (
-            7,
-            "only owners can send data to this integration".to_string()
-        )
-    );
+    assert_eq!(r.status_json(), (7, "only owners can send data to this integration".to_string()));
 
     // An owner's key, scheme in any case and spaces around: accepted, and the principal
     // reached the later processor and the stamps.
@@ -142,13 +119,7 @@ fn keys_decide_who_may_send_and_the_store_reloads_live() {
 
     // Hot reload: revoke a key with the CLI while the relay runs; the next request is refused.
     let alice_id = &alice[3..alice[3..].find('_').unwrap() + 3];
-    let (ok, _, e) = cli(&[
-        "keys",
-        "--store",
-        store.to_str().unwrap(),
-        "revoke",
-        alice_id,
-    ]);
+    let (ok, _, e) = cli(&["keys", "--store", store.to_str().unwrap(), "revoke", alice_id]);
     assert!(ok, "{e}");
     let r = post(&[("authorization", ba.as_str())]);
     assert_eq!(r.status, 401);
@@ -156,26 +127,13 @@ fn keys_decide_who_may_send_and_the_store_reloads_live() {
     // Alice's other key still works; removing the user stops it too.
     let ba2 = bearer(&alice2);
     assert_eq!(post(&[("authorization", ba2.as_str())]).status, 200);
-    let (ok, _, e) = cli(&[
-        "users",
-        "--store",
-        store.to_str().unwrap(),
-        "remove",
-        "alice",
-    ]);
+    let (ok, _, e) = cli(&["users", "--store", store.to_str().unwrap(), "remove", "alice"]);
     assert!(ok, "{e}");
     let r = post(&[("authorization", ba2.as_str())]);
     assert_eq!(r.status, 401);
     assert!(r.status_json().1.contains("removed user"), "{}", r.body);
     // A role change applies to existing keys at once.
-    let (ok, _, e) = cli(&[
-        "users",
-        "--store",
-        store.to_str().unwrap(),
-        "set-role",
-        "bob",
-        "owner",
-    ]);
+    let (ok, _, e) = cli(&["users", "--store", store.to_str().unwrap(), "set-role", "bob", "owner"]);
     assert!(ok, "{e}");
     assert_eq!(post(&[("authorization", bb.as_str())]).status, 200);
     // A broken store keeps the last good state.
@@ -187,35 +145,16 @@ fn keys_decide_who_may_send_and_the_store_reloads_live() {
 
     let (_, gw) = gw.stop();
     let lines = json_lines(&gw.path("out/logs.jsonl"));
-    assert_eq!(
-        lines.len(),
-        4 + accepted_before_expiry,
-        "only accepted requests were written"
-    );
+    assert_eq!(lines.len(), 4 + accepted_before_expiry, "only accepted requests were written");
     let attrs = lines[0]["resourceLogs"][0]["resource"]["attributes"].to_string();
+    assert!(attrs.contains(r#"{"key":"otelgate.user","value":{"stringValue":"alice"}}"#), "{attrs}");
     assert!(
-        attrs.contains(r#"{"key":"otelgate.user","value":{"stringValue":"alice"}}"#),
+        attrs.contains(&format!(r#"{{"key":"otelgate.key_id","value":{{"stringValue":"{alice_id}"}}}}"#)),
         "{attrs}"
     );
-    assert!(
-        attrs.contains(&format!(
-            r#"{{"key":"otelgate.key_id","value":{{"stringValue":"{alice_id}"}}}}"#
-        )),
-        "{attrs}"
-    );
-    assert!(
-        attrs.contains(r#"{"key":"sent.by","value":{"stringValue":"alice"}}"#),
-        "{attrs}"
-    );
-    assert!(
-        attrs.contains(r#"{"key":"otelgate.integration","value":{"stringValue":"codexOtel"}}"#),
-        "{attrs}"
-    );
-    assert!(
-        gw.logs().iter().any(|l| l.contains("invalid")),
-        "the broken store was reported: {:?}",
-        gw.logs()
-    );
+    assert!(attrs.contains(r#"{"key":"sent.by","value":{"stringValue":"alice"}}"#), "{attrs}");
+    assert!(attrs.contains(r#"{"key":"otelgate.integration","value":{"stringValue":"codexOtel"}}"#), "{attrs}");
+    assert!(gw.logs().iter().any(|l| l.contains("invalid")), "the broken store was reported: {:?}", gw.logs());
 
     // Nothing the relay printed (at debug level) or stored holds a secret.
     let printed = format!("{}\n{}", gw.logs().join("\n"), gw.stdout().join("\n"));
@@ -224,17 +163,11 @@ fn keys_decide_who_may_send_and_the_store_reloads_live() {
     for s in secrets {
         assert!(!printed.contains(s.as_str()), "a secret was logged");
         assert!(!stored.contains(s.as_str()), "a secret was stored");
-        assert!(
-            !list.contains(s.as_str()) && !list_err.contains(s.as_str()),
-            "a secret was listed"
-        );
+        assert!(!list.contains(s.as_str()) && !list_err.contains(s.as_str()), "a secret was listed");
         let random = &s[s.rfind('_').unwrap() + 1..];
         assert!(!printed.contains(random), "part of a secret was logged");
     }
-    assert!(
-        list.contains("revoked") && list.contains("user removed"),
-        "{list}"
-    );
+    assert!(list.contains("revoked") && list.contains("user removed"), "{list}");
 }
 
 #[test]
@@ -242,13 +175,7 @@ fn recorded_codex_payloads_pass_auth_with_a_fresh_key() {
     let keys_dir = tempfile::tempdir().unwrap();
     let store = keys_dir.path().join("keys.json");
     let key = create_key(&store, "codex-bot", &["--role", "owner"]);
-    assert!(
-        std::fs::read_to_string(&store)
-            .unwrap()
-            .trim_start()
-            .starts_with('{'),
-        "a .json store is written as JSON"
-    );
+    assert!(std::fs::read_to_string(&store).unwrap().trim_start().starts_with('{'), "a .json store is written as JSON");
     let gw = Gateway::start(&config(&store));
     let auth = bearer(&key);
     let mut sent = 0;
@@ -268,20 +195,13 @@ fn recorded_codex_payloads_pass_auth_with_a_fresh_key() {
         } else {
             "/v1/logs"
         };
-        let r = gw.post_with(
-            path,
-            "application/json",
-            &[("authorization", auth.as_str())],
-            body,
-        );
+        let r = gw.post_with(path, "application/json", &[("authorization", auth.as_str())], body);
         assert_eq!(r.status, 200, "{name}: {}", r.body);
         sent += 1;
     }
     let (_, gw) = gw.stop();
-    let written: usize = ["logs", "metrics", "traces"]
-        .iter()
-        .map(|s| json_lines(&gw.path(&format!("out/{s}.jsonl"))).len())
-        .sum();
+    let written: usize =
+        ["logs", "metrics", "traces"].iter().map(|s| json_lines(&gw.path(&format!("out/{s}.jsonl"))).len()).sum();
     assert_eq!(written, sent);
 }
 
@@ -298,12 +218,7 @@ pipelines:
   logs: { receivers: [otlp_http], processors: [auth], exporters: [file] }
 ";
     let gw = Gateway::start(cfg);
-    let r = gw.post_with(
-        "/v1/logs",
-        "application/json",
-        &[("authorization", "Bearer anything-minware-decides")],
-        LOG,
-    );
+    let r = gw.post_with("/v1/logs", "application/json", &[("authorization", "Bearer anything-minware-decides")], LOG);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(gw.post("/v1/logs", LOG).status, 401);
     assert!(!gw.logs().join("\n").contains("anything-minware-decides"));
@@ -333,23 +248,12 @@ pipelines:
     let (ok, _, e) = check(&base.replace("[auth, resource]", "[resource, auth]"));
     assert!(!ok);
     assert!(e.contains("`auth` must be the first processor"), "{e}");
-    let (ok, _, e) =
-        check(&base.replace("processors: [auth], exporters", "processors: [], exporters"));
+    let (ok, _, e) = check(&base.replace("processors: [auth], exporters", "processors: [], exporters"));
     assert!(!ok);
-    assert!(
-        e.contains("disagree on auth (logs: auth, traces: no auth)"),
-        "{e}"
-    );
-    let (ok, _, e) = check(&format!(
-        "{base}integration: {{ reference_name: codex-otel }}\n"
-    ));
+    assert!(e.contains("disagree on auth (logs: auth, traces: no auth)"), "{e}");
+    let (ok, _, e) = check(&format!("{base}integration: {{ reference_name: codex-otel }}\n"));
     assert!(!ok);
-    assert!(
-        e.contains(
-            "integration.reference_name: `codex-otel` is not lowerCamelCase; write `codexOtel`"
-        ),
-        "{e}"
-    );
+    assert!(e.contains("integration.reference_name: `codex-otel` is not lowerCamelCase; write `codexOtel`"), "{e}");
     let (ok, _, e) = check(&base.replace("auth: { store: ./keys.yaml }", "auth: {}"));
     assert!(!ok);
     assert!(e.contains("`store` is required in local mode"), "{e}");
@@ -371,68 +275,32 @@ fn setup_commands_print_working_client_configs() {
     let otel = &v["otel"];
     assert_eq!(otel["environment"].as_str(), Some("prod"));
     assert_eq!(otel["log_user_prompt"].as_bool(), Some(false));
-    for (k, path) in [
-        ("exporter", "/v1/logs"),
-        ("trace_exporter", "/v1/traces"),
-        ("metrics_exporter", "/v1/metrics"),
-    ] {
+    for (k, path) in [("exporter", "/v1/logs"), ("trace_exporter", "/v1/traces"), ("metrics_exporter", "/v1/metrics")] {
         let e = &otel[k]["otlp-http"];
-        assert_eq!(
-            e["endpoint"].as_str().unwrap(),
-            format!("https://relay.example.com{path}")
-        );
+        assert_eq!(e["endpoint"].as_str().unwrap(), format!("https://relay.example.com{path}"));
         assert_eq!(e["protocol"].as_str(), Some("json"));
-        assert_eq!(
-            e["headers"]["Authorization"].as_str(),
-            Some("Bearer og_abc_def")
-        );
+        assert_eq!(e["headers"]["Authorization"].as_str(), Some("Bearer og_abc_def"));
     }
     // --key-env reads the secret from the environment; --managed says where the file goes.
     let out = Command::new(bin())
-        .args([
-            "codex-config",
-            "--endpoint",
-            "http://127.0.0.1:4318",
-            "--key-env",
-            "MY_KEY",
-            "--managed",
-        ])
+        .args(["codex-config", "--endpoint", "http://127.0.0.1:4318", "--key-env", "MY_KEY", "--managed"])
         .env("MY_KEY", "og_from_env")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("managed_config.toml"), "{text}");
     let v: toml::Value = toml::from_str(&text).unwrap();
-    assert_eq!(
-        v["otel"]["exporter"]["otlp-http"]["headers"]["Authorization"].as_str(),
-        Some("Bearer og_from_env")
-    );
+    assert_eq!(v["otel"]["exporter"]["otlp-http"]["headers"]["Authorization"].as_str(), Some("Bearer og_from_env"));
 
-    let (ok, json, e) = cli(&[
-        "claude-config",
-        "--endpoint",
-        "https://relay.example.com",
-        "--key",
-        "og_abc_def",
-    ]);
+    let (ok, json, e) = cli(&["claude-config", "--endpoint", "https://relay.example.com", "--key", "og_abc_def"]);
     assert!(ok, "{e}");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let env = &v["env"];
     assert_eq!(env["CLAUDE_CODE_ENABLE_TELEMETRY"], "1");
-    assert_eq!(
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"],
-        "https://relay.example.com"
-    );
+    assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "https://relay.example.com");
     assert_eq!(env["OTEL_EXPORTER_OTLP_PROTOCOL"], "http/json");
-    assert_eq!(
-        env["OTEL_EXPORTER_OTLP_HEADERS"],
-        "Authorization=Bearer og_abc_def"
-    );
-    for k in [
-        "OTEL_LOGS_EXPORTER",
-        "OTEL_METRICS_EXPORTER",
-        "OTEL_TRACES_EXPORTER",
-    ] {
+    assert_eq!(env["OTEL_EXPORTER_OTLP_HEADERS"], "Authorization=Bearer og_abc_def");
+    for k in ["OTEL_LOGS_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_TRACES_EXPORTER"] {
         assert_eq!(env[k], "otlp");
     }
 
@@ -441,21 +309,9 @@ fn setup_commands_print_working_client_configs() {
     std::fs::write(&p, "receivers: { otlp_http: { endpoint: 127.0.0.1:4318 } }\nexporters: { nop: }\npipelines: { logs: { receivers: [otlp_http], exporters: [nop] } }\n").unwrap();
     let (ok, text, e) = cli(&["setup", "-c", p.to_str().unwrap()]);
     assert!(ok, "{e}");
-    assert!(
-        text.contains("Endpoint URL: http://127.0.0.1:4318\n"),
-        "{text}"
-    );
+    assert!(text.contains("Endpoint URL: http://127.0.0.1:4318\n"), "{text}");
     assert!(text.contains("http://127.0.0.1:4318/v1/metrics"), "{text}");
     assert!(text.contains("Codex (Otel)"), "{text}");
-    let (_, text, _) = cli(&[
-        "setup",
-        "-c",
-        p.to_str().unwrap(),
-        "--public-url",
-        "https://otel.acme.dev/",
-    ]);
-    assert!(
-        text.contains("Endpoint URL: https://otel.acme.dev\n"),
-        "{text}"
-    );
+    let (_, text, _) = cli(&["setup", "-c", p.to_str().unwrap(), "--public-url", "https://otel.acme.dev/"]);
+    assert!(text.contains("Endpoint URL: https://otel.acme.dev\n"), "{text}");
 }

@@ -12,18 +12,11 @@ use serde_json::Value;
 use crate::harness::{json_lines, wait_for, Gateway};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn attrs_of(v: &Value) -> impl Iterator<Item = (&str, &Value)> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .map(|kv| (kv["key"].as_str().unwrap_or(""), &kv["value"]))
+    v.as_array().into_iter().flatten().map(|kv| (kv["key"].as_str().unwrap_or(""), &kv["value"]))
 }
 
 #[test]
@@ -40,22 +33,10 @@ fn real_codex_cli_turn_lands_in_the_default_pipeline() {
         .env("API_PORT", free_port().to_string())
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let cache = std::env::var("CODEX_CACHE").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/otelgate-codex",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    if !out.status.success()
-        && !Path::new(&cache)
-            .join("node_modules/@openai/codex")
-            .exists()
-    {
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let cache = std::env::var("CODEX_CACHE")
+        .unwrap_or_else(|_| format!("{}/.cache/otelgate-codex", std::env::var("HOME").unwrap_or_default()));
+    if !out.status.success() && !Path::new(&cache).join("node_modules/@openai/codex").exists() {
         eprintln!("\n\n*** SKIPPED: the Codex CLI could not be installed from npm (no registry?): {text}\n\n");
         return;
     }
@@ -81,10 +62,7 @@ fn real_codex_cli_turn_lands_in_the_default_pipeline() {
                     if let Some(n) = name {
                         events.insert(n.to_string());
                         if n == "codex.user_prompt" {
-                            let p = attrs
-                                .iter()
-                                .find(|(k, _)| *k == "prompt")
-                                .map(|(_, v)| v["stringValue"].clone());
+                            let p = attrs.iter().find(|(k, _)| *k == "prompt").map(|(_, v)| v["stringValue"].clone());
                             prompt_seen |= p == Some(Value::from(prompt));
                         }
                     }
@@ -92,10 +70,7 @@ fn real_codex_cli_turn_lands_in_the_default_pipeline() {
             }
         }
     }
-    assert!(
-        prompt_seen,
-        "the prompt was not found in codex.user_prompt; events: {events:?}"
-    );
+    assert!(prompt_seen, "the prompt was not found in codex.user_prompt; events: {events:?}");
     for e in ["codex.user_prompt", "codex.api_request", "codex.sse_event"] {
         assert!(events.contains(e), "missing {e} in {events:?}");
     }
@@ -115,17 +90,8 @@ fn real_codex_cli_turn_lands_in_the_default_pipeline() {
         (!l.is_empty()).then_some(l)
     });
     let names = serde_json::to_string(&metrics).unwrap();
-    assert!(
-        names.contains("\"name\":\"codex."),
-        "no codex.* metric: {}",
-        &names[..names.len().min(500)]
-    );
+    assert!(names.contains("\"name\":\"codex."), "no codex.* metric: {}", &names[..names.len().min(500)]);
     let (status, gw) = gw.stop();
     assert!(status.success());
-    assert!(
-        gw.stdout()
-            .iter()
-            .any(|l| l.starts_with("logs pipeline=logs")),
-        "stdout exporter printed nothing"
-    );
+    assert!(gw.stdout().iter().any(|l| l.starts_with("logs pipeline=logs")), "stdout exporter printed nothing");
 }

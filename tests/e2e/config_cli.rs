@@ -10,11 +10,7 @@ fn validate(yaml: &str) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bad.yaml");
     std::fs::write(&p, yaml).unwrap();
-    let out = Command::new(bin())
-        .args(["validate", "-c"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = Command::new(bin()).args(["validate", "-c"]).arg(&p).output().unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).to_string(),
@@ -46,18 +42,8 @@ fn shipped_configs_validate() {
     }
     assert!(files.len() >= 3, "{files:?}");
     for f in files {
-        let out = Command::new(bin())
-            .args(["validate", "-c"])
-            .arg(&f)
-            .env("MINWARE_API_KEY", "test")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            f.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = Command::new(bin()).args(["validate", "-c"]).arg(&f).env("MINWARE_API_KEY", "test").output().unwrap();
+        assert!(out.status.success(), "{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
     }
 }
@@ -66,20 +52,14 @@ fn shipped_configs_validate() {
 fn a_valid_config_is_described() {
     let (ok, stdout, _) = validate(BASE);
     assert!(ok);
-    assert!(
-        stdout.contains("pipeline logs: [otlp_http] -> [] -> [file]"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("pipeline logs: [otlp_http] -> [] -> [file]"), "{stdout}");
 }
 
 #[test]
 fn unknown_key_names_file_line_path_and_suggestion() {
     let (ok, _, err) = validate(&BASE.replace("    path:", "    pth:"));
     assert!(!ok);
-    assert!(
-        err.contains("bad.yaml:6: exporters.file.pth: unknown key `pth`; did you mean `path`?"),
-        "{err}"
-    );
+    assert!(err.contains("bad.yaml:6: exporters.file.pth: unknown key `pth`; did you mean `path`?"), "{err}");
 }
 
 #[test]
@@ -87,35 +67,21 @@ fn undefined_reference_and_unknown_type() {
     let (ok, _, err) = validate(&BASE.replace("exporters: [file]", "exporters: [fille]"));
     assert!(!ok);
     assert!(err.contains("pipelines.logs.exporters: [0] `fille` is not defined under top-level `exporters:` (defined: file); did you mean `file`?"), "{err}");
-    let (ok, _, err) = validate(
-        &BASE
-            .replace("  file:\n", "  fiel:\n")
-            .replace("[file]", "[fiel]"),
-    );
+    let (ok, _, err) = validate(&BASE.replace("  file:\n", "  fiel:\n").replace("[file]", "[fiel]"));
     assert!(!ok);
-    assert!(
-        err.contains("exporters.fiel: unknown exporter type `fiel`; did you mean `file`?"),
-        "{err}"
-    );
+    assert!(err.contains("exporters.fiel: unknown exporter type `fiel`; did you mean `file`?"), "{err}");
 }
 
 #[test]
 fn empty_pipelines_and_bad_values() {
     let (ok, _, err) = validate(&BASE.replace("    exporters: [file]\n", ""));
     assert!(!ok);
-    assert!(
-        err.contains("pipelines.logs: the pipeline has no exporters"),
-        "{err}"
+    assert!(err.contains("pipelines.logs: the pipeline has no exporters"), "{err}");
+    let (ok, _, err) = validate(
+        &BASE.replace("endpoint: 127.0.0.1:4318", "endpoint: 127.0.0.1:4318\n    max_request_body_size: lots"),
     );
-    let (ok, _, err) = validate(&BASE.replace(
-        "endpoint: 127.0.0.1:4318",
-        "endpoint: 127.0.0.1:4318\n    max_request_body_size: lots",
-    ));
     assert!(!ok);
-    assert!(
-        err.contains("receivers.otlp_http.max_request_body_size"),
-        "{err}"
-    );
+    assert!(err.contains("receivers.otlp_http.max_request_body_size"), "{err}");
     assert!(err.contains("16MiB"), "{err}");
     let (ok, _, err) = validate("pipelines: {}\n");
     assert!(!ok);
@@ -129,40 +95,18 @@ fn empty_pipelines_and_bad_values() {
 fn run_refuses_a_bad_config_and_a_busy_port() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bad.yaml");
-    std::fs::write(
-        &p,
-        BASE.replace("receivers: [otlp_http]", "receivers: [otlp]"),
-    )
-    .unwrap();
-    let out = Command::new(bin())
-        .args(["run", "-c"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    std::fs::write(&p, BASE.replace("receivers: [otlp_http]", "receivers: [otlp]")).unwrap();
+    let out = Command::new(bin()).args(["run", "-c"]).arg(&p).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`otlp` is not defined"));
 
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    std::fs::write(
-        &p,
-        BASE.replace("127.0.0.1:4318", &format!("127.0.0.1:{port}")),
-    )
-    .unwrap();
-    let out = Command::new(bin())
-        .args(["run", "-c"])
-        .arg(&p)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    std::fs::write(&p, BASE.replace("127.0.0.1:4318", &format!("127.0.0.1:{port}"))).unwrap();
+    let out = Command::new(bin()).args(["run", "-c"]).arg(&p).current_dir(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!(
-            "receivers.otlp_http: cannot listen on 127.0.0.1:{port}"
-        )),
-        "{err}"
-    );
+    assert!(err.contains(&format!("receivers.otlp_http: cannot listen on 127.0.0.1:{port}")), "{err}");
 }
 
 #[test]
@@ -170,13 +114,7 @@ fn help_explains_the_commands() {
     let out = Command::new(bin()).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("run") && text.contains("validate"), "{text}");
-    let out = Command::new(bin())
-        .args(["run", "--help"])
-        .output()
-        .unwrap();
+    let out = Command::new(bin()).args(["run", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("OTELGATE_RECEIVERS__OTLP_HTTP__ENDPOINT"),
-        "{text}"
-    );
+    assert!(text.contains("OTELGATE_RECEIVERS__OTLP_HTTP__ENDPOINT"), "{text}");
 }

@@ -38,23 +38,12 @@ fn recorded_payloads_round_trip_through_the_gateway() {
     let (_, gw) = gw.stop();
     for signal in Signal::ALL {
         let lines = std::fs::read_to_string(gw.path(&format!("out/{signal}.jsonl"))).unwrap();
-        let inputs: Vec<&Vec<u8>> = sent
-            .iter()
-            .filter(|(s, _)| *s == signal)
-            .map(|(_, b)| b)
-            .collect();
+        let inputs: Vec<&Vec<u8>> = sent.iter().filter(|(s, _)| *s == signal).map(|(_, b)| b).collect();
         let outputs: Vec<&str> = lines.lines().collect();
         assert_eq!(inputs.len(), outputs.len(), "{signal}");
         for (i, o) in inputs.iter().zip(outputs) {
-            assert_eq!(
-                Request::decode(signal, i).unwrap(),
-                Request::decode(signal, o.as_bytes()).unwrap(),
-                "{signal}"
-            );
+            assert_eq!(Request::decode(signal, i).unwrap(), Request::decode(signal, o.as_bytes()).unwrap(), "{signal}");
         }
-        assert_eq!(
-            json_lines(&gw.path(&format!("out/{signal}.jsonl"))).len(),
-            inputs.len()
-        );
+        assert_eq!(json_lines(&gw.path(&format!("out/{signal}.jsonl"))).len(), inputs.len());
     }
 }

@@ -36,9 +36,7 @@ fn a_full_queue_refuses_with_503_and_leaves_no_partial_copy() {
     let gw = stuck_gateway("refuse");
     // The first batch is admitted into the empty queue (and stays there, unwritable).
     assert_eq!(gw.post("/v1/logs", LOG).status, 200);
-    wait_for("the good copy", Duration::from_secs(5), || {
-        (json_lines(&gw.path("good.jsonl")).len() == 1).then_some(())
-    });
+    wait_for("the good copy", Duration::from_secs(5), || (json_lines(&gw.path("good.jsonl")).len() == 1).then_some(()));
     // The second finds the stuck queue full: 503, Retry-After, and no copy in file/good.
     let r = gw.post("/v1/logs", LOG);
     assert_eq!(r.status, 503, "{}", r.body);
@@ -47,18 +45,8 @@ fn a_full_queue_refuses_with_503_and_leaves_no_partial_copy() {
     assert_eq!(code, 14);
     assert!(msg.contains("file/stuck"), "{msg}");
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        json_lines(&gw.path("good.jsonl")).len(),
-        1,
-        "a refused request must not reach any exporter"
-    );
-    assert!(
-        gw.logs()
-            .iter()
-            .any(|l| l.contains("Export failed, will retry")),
-        "{:?}",
-        gw.logs()
-    );
+    assert_eq!(json_lines(&gw.path("good.jsonl")).len(), 1, "a refused request must not reach any exporter");
+    assert!(gw.logs().iter().any(|l| l.contains("Export failed, will retry")), "{:?}", gw.logs());
 }
 
 #[test]
@@ -108,22 +96,13 @@ pipelines:
     assert_eq!(a, b, "every exporter of a pipeline gets the same bytes");
     let a: serde_json::Value = serde_json::from_slice(&a).unwrap();
     let attrs = a["resourceLogs"][0]["resource"]["attributes"].to_string();
-    assert!(
-        attrs.contains(r#""key":"deployment.environment","value":{"stringValue":"staging"}"#),
-        "{attrs}"
-    );
-    assert!(
-        attrs.contains(r#""key":"team","value":{"stringValue":"infra"}"#),
-        "insert ran before update: {attrs}"
-    );
+    assert!(attrs.contains(r#""key":"deployment.environment","value":{"stringValue":"staging"}"#), "{attrs}");
+    assert!(attrs.contains(r#""key":"team","value":{"stringValue":"infra"}"#), "insert ran before update: {attrs}");
     assert!(!attrs.contains("service.name"), "{attrs}");
     // The other pipeline saw the request untouched by the first one's processors.
     let raw = json_lines(&gw.path("raw.jsonl"));
     let raw_attrs = raw[0]["resourceLogs"][0]["resource"]["attributes"].to_string();
-    assert!(
-        raw_attrs.contains("service.name") && !raw_attrs.contains("staging"),
-        "{raw_attrs}"
-    );
+    assert!(raw_attrs.contains("service.name") && !raw_attrs.contains("staging"), "{raw_attrs}");
 }
 
 #[test]
@@ -148,11 +127,7 @@ pipelines:
     let (status, gw) = gw.stop();
     assert!(status.success(), "{status:?}");
     assert_eq!(json_lines(&gw.path("out/traces.jsonl")).len(), 20);
-    assert!(
-        gw.logs().iter().any(|l| l.contains("otelgate stopped")),
-        "{:?}",
-        gw.logs()
-    );
+    assert!(gw.logs().iter().any(|l| l.contains("otelgate stopped")), "{:?}", gw.logs());
 }
 
 #[test]
@@ -173,28 +148,11 @@ pipelines:
     assert_eq!(gw.post("/v1/logs", body).status, 200);
     let (_, gw) = gw.stop();
     let out = gw.stdout();
-    assert!(
-        out.iter()
-            .any(|l| l.starts_with("logs pipeline=logs log_records=3 bytes=")),
-        "{out:?}"
-    );
-    assert!(
-        out.iter()
-            .any(|l| l.contains("codex.conversation_starts") || l.contains("codex.user_prompt")),
-        "{out:?}"
-    );
-    let json_line = out
-        .iter()
-        .find(|l| l.starts_with("{\"resourceLogs\""))
-        .expect("a JSON line");
+    assert!(out.iter().any(|l| l.starts_with("logs pipeline=logs log_records=3 bytes=")), "{out:?}");
+    assert!(out.iter().any(|l| l.contains("codex.conversation_starts") || l.contains("codex.user_prompt")), "{out:?}");
+    let json_line = out.iter().find(|l| l.starts_with("{\"resourceLogs\"")).expect("a JSON line");
     let v: serde_json::Value = serde_json::from_str(json_line).unwrap();
-    assert_eq!(
-        v["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(v["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap().len(), 3);
 }
 
 #[test]
@@ -221,11 +179,7 @@ limits:
     let r = gw.post("/v1/logs", big);
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(r.headers.contains_key("retry-after"));
-    assert!(
-        r.status_json().1.contains("limits.max_inflight_bytes"),
-        "{}",
-        r.body
-    );
+    assert!(r.status_json().1.contains("limits.max_inflight_bytes"), "{}", r.body);
     // Small requests still fit in what is left.
     let r = gw.post("/v1/logs", LOG);
     assert_eq!(r.status, 200, "{}", r.body);

@@ -24,9 +24,7 @@ pub fn bin() -> &'static str {
 
 /// The recorded payloads shipped with the tests.
 pub fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/corpus")
-        .join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus").join(rel)
 }
 
 /// A running gateway in its own temporary directory.
@@ -39,11 +37,7 @@ pub struct Gateway {
     stdout: Arc<Mutex<Vec<String>>>,
 }
 
-fn pump(
-    r: impl std::io::Read + Send + 'static,
-    sink: Arc<Mutex<Vec<String>>>,
-    tx: Option<mpsc::Sender<String>>,
-) {
+fn pump(r: impl std::io::Read + Send + 'static, sink: Arc<Mutex<Vec<String>>>, tx: Option<mpsc::Sender<String>>) {
     std::thread::spawn(move || {
         for line in BufReader::new(r).lines().map_while(Result::ok) {
             if let Some(tx) = &tx {
@@ -104,14 +98,7 @@ impl Gateway {
                 Err(_) => panic!("otelgate did not start: {:?}", stderr.lock().unwrap()),
             }
         };
-        Gateway {
-            dir: dir.to_path_buf(),
-            _tmp: None,
-            addr,
-            child,
-            stderr,
-            stdout,
-        }
+        Gateway { dir: dir.to_path_buf(), _tmp: None, addr, child, stderr, stdout }
     }
 
     /// `http://ADDR` + `path`.
@@ -138,10 +125,7 @@ impl Gateway {
         body: impl Into<reqwest::blocking::Body>,
     ) -> Response {
         let client = reqwest::blocking::Client::new();
-        let mut req = client
-            .post(self.url(path))
-            .header("content-type", content_type)
-            .body(body);
+        let mut req = client.post(self.url(path)).header("content-type", content_type).body(body);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -168,10 +152,7 @@ impl Gateway {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(
-                Instant::now() < deadline,
-                "otelgate did not exit after {sig}"
-            );
+            assert!(Instant::now() < deadline, "otelgate did not exit after {sig}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -207,23 +188,16 @@ impl From<reqwest::blocking::Response> for Response {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let body = r.text().unwrap();
-        Response {
-            status,
-            headers,
-            body,
-        }
+        Response { status, headers, body }
     }
 }
 
 impl Response {
     /// The `google.rpc.Status` body of a refusal: (code, message).
     pub fn status_json(&self) -> (i64, String) {
-        let v: serde_json::Value = serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body));
-        (
-            v["code"].as_i64().unwrap(),
-            v["message"].as_str().unwrap().to_string(),
-        )
+        let v: serde_json::Value =
+            serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body));
+        (v["code"].as_i64().unwrap(), v["message"].as_str().unwrap().to_string())
     }
 }
 
@@ -244,10 +218,7 @@ pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("bad JSON line in {}: {e}", path.display()))
-        })
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line in {}: {e}", path.display())))
         .collect()
 }
 

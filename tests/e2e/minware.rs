@@ -33,15 +33,16 @@ pipelines:
 }
 
 fn start_relay(upstream: &str, extra: &str) -> Gateway {
-    Gateway::start_with_env(
-        &relay_config(upstream, extra),
-        &[("MINWARE_API_KEY", KEY), ("OTELGATE_LOG", "debug")],
-    )
+    Gateway::start_with_env(&relay_config(upstream, extra), &[("MINWARE_API_KEY", KEY), ("OTELGATE_LOG", "debug")])
 }
 
 fn logs(n: usize, tag: &str) -> String {
     let recs: Vec<String> = (0..n)
-        .map(|i| format!(r#"{{"body":{{"stringValue":"{tag}-{i}"}},"attributes":[{{"key":"n","value":{{"intValue":"{i}"}}}}]}}"#))
+        .map(|i| {
+            format!(
+                r#"{{"body":{{"stringValue":"{tag}-{i}"}},"attributes":[{{"key":"n","value":{{"intValue":"{i}"}}}}]}}"#
+            )
+        })
         .collect();
     format!(
         r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"t"}}}}]}},"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#,
@@ -50,24 +51,14 @@ fn logs(n: usize, tag: &str) -> String {
 }
 
 fn records_in(body: &[u8]) -> usize {
-    Request::decode(Signal::Logs, body)
-        .map(|r| r.records())
-        .unwrap_or(0)
+    Request::decode(Signal::Logs, body).map(|r| r.records()).unwrap_or(0)
 }
 
 fn http_date(t: SystemTime) -> String {
     let r = humantime::format_rfc3339_seconds(t).to_string();
-    const M: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const M: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let m: usize = r[5..7].parse().unwrap();
-    format!(
-        "Mon, {} {} {} {} GMT",
-        &r[8..10],
-        M[m - 1],
-        &r[0..4],
-        &r[11..19]
-    )
+    format!("Mon, {} {} {} {} GMT", &r[8..10], M[m - 1], &r[0..4], &r[11..19])
 }
 
 fn no_key_in_logs(gw: &Gateway) {
@@ -82,10 +73,7 @@ fn retries_every_transient_answer_then_delivers_once_with_the_key() {
         Reply::Drop,
         Reply::Status(
             503,
-            vec![(
-                "retry-after".into(),
-                http_date(SystemTime::now() + Duration::from_secs(1)),
-            )],
+            vec![("retry-after".into(), http_date(SystemTime::now() + Duration::from_secs(1)))],
             "{}".into(),
         ),
         Reply::status(502),
@@ -94,28 +82,16 @@ fn retries_every_transient_answer_then_delivers_once_with_the_key() {
     let gw = start_relay(&up.url(), "");
     let body = logs(3, "a");
     assert_eq!(gw.post("/v1/logs", body.clone()).status, 200);
-    let got = wait_for("delivery", Duration::from_secs(30), || {
-        up.accepted().first().cloned()
-    });
-    assert_eq!(
-        up.all().len(),
-        6,
-        "five transient failures, then one success"
-    );
+    let got = wait_for("delivery", Duration::from_secs(30), || up.accepted().first().cloned());
+    assert_eq!(up.all().len(), 6, "five transient failures, then one success");
     assert_eq!(got.path, "/v1/logs");
-    assert_eq!(
-        got.header("authorization"),
-        Some(format!("Bearer {KEY}").as_str())
-    );
+    assert_eq!(got.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
     assert_eq!(got.header("content-type"), Some("application/json"));
     assert_eq!(
         Request::decode(Signal::Logs, &got.body).unwrap(),
         Request::decode(Signal::Logs, body.as_bytes()).unwrap()
     );
-    assert!(gw
-        .logs()
-        .iter()
-        .any(|l| l.contains("Export failed, will retry")));
+    assert!(gw.logs().iter().any(|l| l.contains("Export failed, will retry")));
     let (_, gw) = gw.stop();
     no_key_in_logs(&gw);
 }
@@ -136,21 +112,9 @@ fn a_413_splits_the_batch_and_a_partial_success_is_reported() {
         let a = up.accepted();
         (a.len() == 2).then_some(a)
     });
-    assert_eq!(
-        parts
-            .iter()
-            .map(|p| records_in(&p.body))
-            .collect::<Vec<_>>(),
-        vec![2, 2]
-    );
+    assert_eq!(parts.iter().map(|p| records_in(&p.body)).collect::<Vec<_>>(), vec![2, 2]);
     let (_, gw) = gw.stop();
-    assert!(
-        gw.logs()
-            .iter()
-            .any(|l| l.contains("rejected=1") && l.contains("duplicate")),
-        "{:?}",
-        gw.logs()
-    );
+    assert!(gw.logs().iter().any(|l| l.contains("rejected=1") && l.contains("duplicate")), "{:?}", gw.logs());
 }
 
 #[test]
@@ -164,9 +128,7 @@ fn permanent_refusals_and_exhausted_500s_go_to_the_dead_letter_and_replay() {
     let gw = start_relay(&up.url(), "");
     assert_eq!(gw.post("/v1/logs", logs(1, "dl1")).status, 200);
     let dead = gw.path("dead.jsonl");
-    wait_for("the first letter", Duration::from_secs(20), || {
-        (json_lines(&dead).len() == 1).then_some(())
-    });
+    wait_for("the first letter", Duration::from_secs(20), || (json_lines(&dead).len() == 1).then_some(()));
     assert_eq!(gw.post("/v1/logs", logs(2, "dl2")).status, 200);
     let letters = wait_for("two letters", Duration::from_secs(30), || {
         let l = json_lines(&dead);
@@ -177,10 +139,7 @@ fn permanent_refusals_and_exhausted_500s_go_to_the_dead_letter_and_replay() {
     assert_eq!(letters[0]["signal"], "logs");
     assert_eq!(letters[1]["status"], 500);
     assert!(letters[0]["body"]["resourceLogs"].is_array());
-    assert!(gw
-        .logs()
-        .iter()
-        .any(|l| l.contains("ERROR") && l.contains("dead letter")));
+    assert!(gw.logs().iter().any(|l| l.contains("ERROR") && l.contains("dead letter")));
     let (_, gw) = gw.stop();
 
     // Replay resends both; the upstream now accepts everything.
@@ -192,11 +151,7 @@ fn permanent_refusals_and_exhausted_500s_go_to_the_dead_letter_and_replay() {
         .env("MINWARE_API_KEY", KEY)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 batches accepted"));
     let replayed = up.accepted();
     assert_eq!(replayed.len(), before + 2);
@@ -209,29 +164,19 @@ fn a_refused_key_pauses_delivery_without_losing_data() {
     let up = Upstream::start(vec![Reply::status(401), Reply::status(403)]);
     let gw = start_relay(&up.url(), "");
     assert_eq!(gw.post("/v1/logs", logs(1, "k")).status, 200);
-    wait_for(
-        "delivery after the key is accepted again",
-        Duration::from_secs(30),
-        || (up.accepted().len() == 1).then_some(()),
-    );
+    wait_for("delivery after the key is accepted again", Duration::from_secs(30), || {
+        (up.accepted().len() == 1).then_some(())
+    });
     let (_, gw) = gw.stop();
     let l = gw.logs();
-    assert!(
-        l.iter()
-            .any(|x| x.contains("ERROR") && x.contains("refused the API key")),
-        "{l:?}"
-    );
+    assert!(l.iter().any(|x| x.contains("ERROR") && x.contains("refused the API key")), "{l:?}");
     assert!(l.iter().any(|x| x.contains("sending resumed")), "{l:?}");
     assert!(json_lines(&gw.path("dead.jsonl")).is_empty());
     no_key_in_logs(&gw);
 }
 
 fn queue_depth(dir: &Path) -> usize {
-    let out = Command::new(bin())
-        .args(["queue", "stats"])
-        .arg(dir)
-        .output()
-        .unwrap();
+    let out = Command::new(bin()).args(["queue", "stats"]).arg(dir).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     text.lines()
         .find(|l| l.trim_start().starts_with("depth:"))
@@ -243,11 +188,7 @@ fn queue_depth(dir: &Path) -> usize {
 #[test]
 fn accepted_data_survives_kill_9_and_a_corrupted_queue_loses_only_damaged_records() {
     // Nothing listens upstream: everything stays queued.
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     let env = [("MINWARE_API_KEY", KEY)];
     let cfg = relay_config(&format!("http://127.0.0.1:{dead_port}"), "");
@@ -267,9 +208,7 @@ fn accepted_data_survives_kill_9_and_a_corrupted_queue_loses_only_damaged_record
         .unwrap();
     let mut data = std::fs::read(&seg).unwrap();
     let magic = 0x4F47_5231u32.to_le_bytes();
-    let starts: Vec<usize> = (0..data.len() - 3)
-        .filter(|&i| data[i..i + 4] == magic)
-        .collect();
+    let starts: Vec<usize> = (0..data.len() - 3).filter(|&i| data[i..i + 4] == magic).collect();
     assert_eq!(starts.len(), 10);
     data[starts[2] + 40] ^= 0xFF;
     data.truncate(data.len() - 7);
@@ -283,29 +222,16 @@ fn accepted_data_survives_kill_9_and_a_corrupted_queue_loses_only_damaged_record
         (a.len() >= 8).then_some(a)
     });
     std::thread::sleep(Duration::from_millis(300)); // nothing more should arrive
-    let bodies: Vec<String> = up
-        .accepted()
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).to_string())
-        .collect();
+    let bodies: Vec<String> = up.accepted().iter().map(|r| String::from_utf8_lossy(&r.body).to_string()).collect();
     assert_eq!(got.len(), 8, "8 intact of 10");
     // Two requests are in flight at a time (max_in_flight), so compare as a set.
-    let mut delivered: Vec<usize> = (0..10)
-        .filter(|i| bodies.iter().any(|b| b.contains(&format!("\"b{i}-0\""))))
-        .collect();
+    let mut delivered: Vec<usize> =
+        (0..10).filter(|i| bodies.iter().any(|b| b.contains(&format!("\"b{i}-0\"")))).collect();
     delivered.sort_unstable();
-    assert_eq!(
-        delivered,
-        vec![0, 1, 3, 4, 5, 6, 7, 8],
-        "every intact batch, none of the damaged two"
-    );
+    assert_eq!(delivered, vec![0, 1, 3, 4, 5, 6, 7, 8], "every intact batch, none of the damaged two");
     let (_, gw) = gw.stop();
     let l = gw.logs();
-    assert!(
-        l.iter()
-            .any(|x| x.contains("ERROR") && x.contains("Damaged queue record")),
-        "{l:?}"
-    );
+    assert!(l.iter().any(|x| x.contains("ERROR") && x.contains("Damaged queue record")), "{l:?}");
     assert!(l.iter().any(|x| x.contains("truncated")), "{l:?}");
     assert_eq!(queue_depth(&qdir), 0);
 }
@@ -318,15 +244,10 @@ fn test_pki(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::P
     let ca_key = KeyPair::generate().unwrap();
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca, ca_key);
-    let leaf =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    let (ca_p, cert_p, key_p) = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
+    let (ca_p, cert_p, key_p) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&ca_p, ca_cert.pem()).unwrap();
     std::fs::write(&cert_p, leaf_cert.pem()).unwrap();
     std::fs::write(&key_p, leaf_key.serialize_pem()).unwrap();
@@ -372,20 +293,12 @@ fn twenty_thousand_records_survive_an_upstream_outage_and_two_kill_9s_over_https
     let pki_dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = test_pki(pki_dir.path());
     let up_dir = tempfile::tempdir().unwrap();
-    let up_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let up_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let up_cfg = upstream_gateway_config(up_port, &cert, &key);
     let mut upstream = Some(Gateway::start_in(up_dir.path(), &up_cfg, &[]));
 
     let relay_dir = tempfile::tempdir().unwrap();
-    let relay_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let relay_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let relay_cfg = relay_config(
         &format!("https://localhost:{up_port}"),
         &format!("    ca_file: {}\n    fsync: always", ca.display()),
@@ -395,25 +308,14 @@ fn twenty_thousand_records_survive_an_upstream_outage_and_two_kill_9s_over_https
     let mut relay = Some(Gateway::start_in(relay_dir.path(), &relay_cfg, &env));
 
     // 200 batches of 100 uniquely numbered records.
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let url = format!("http://127.0.0.1:{relay_port}/v1/logs");
     let mut outage_until = None;
     for b in 0..200i64 {
         let recs: Vec<String> = (0..100)
-            .map(|i| {
-                format!(
-                    r#"{{"attributes":[{{"key":"n","value":{{"intValue":"{}"}}}}]}}"#,
-                    b * 100 + i
-                )
-            })
+            .map(|i| format!(r#"{{"attributes":[{{"key":"n","value":{{"intValue":"{}"}}}}]}}"#, b * 100 + i))
             .collect();
-        let body = format!(
-            r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#,
-            recs.join(",")
-        );
+        let body = format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#, recs.join(","));
         match b {
             40 => {
                 upstream.take().unwrap().stop();
@@ -430,27 +332,16 @@ fn twenty_thousand_records_survive_an_upstream_outage_and_two_kill_9s_over_https
             outage_until = None;
         }
         // The client retries only what the relay did not accept (a killed relay answers nothing).
-        wait_for(
-            "the relay to accept a batch",
-            Duration::from_secs(20),
-            || {
-                let r = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .ok()?;
-                (r.status().as_u16() == 200).then_some(())
-            },
-        );
+        wait_for("the relay to accept a batch", Duration::from_secs(20), || {
+            let r = client.post(&url).header("content-type", "application/json").body(body.clone()).send().ok()?;
+            (r.status().as_u16() == 200).then_some(())
+        });
         if outage_until.is_some() {
             std::thread::sleep(Duration::from_millis(40)); // spread the batches over the outage
         }
     }
     if upstream.is_none() {
-        let left = outage_until
-            .map(|t| t.saturating_duration_since(std::time::Instant::now()))
-            .unwrap_or_default();
+        let left = outage_until.map(|t| t.saturating_duration_since(std::time::Instant::now())).unwrap_or_default();
         std::thread::sleep(left);
         upstream = Some(Gateway::start_in(up_dir.path(), &up_cfg, &[]));
     }

@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use opentelemetry::logs::{
-    AnyValue as LogValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity,
-};
+use opentelemetry::logs::{AnyValue as LogValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry::KeyValue;
@@ -19,10 +17,7 @@ use serde_json::Value;
 use crate::harness::{json_lines, wait_for, Gateway, FILE_ONLY};
 
 fn resource() -> Resource {
-    Resource::builder()
-        .with_service_name("otelgate-e2e")
-        .with_attribute(KeyValue::new("host.name", "e2e-host"))
-        .build()
+    Resource::builder().with_service_name("otelgate-e2e").with_attribute(KeyValue::new("host.name", "e2e-host")).build()
 }
 
 fn attr<'v>(attrs: &'v Value, key: &str) -> &'v Value {
@@ -46,10 +41,8 @@ fn sdk_logs_metrics_and_traces_arrive_intact() {
         .with_endpoint(gw.url("/v1/traces"))
         .build()
         .unwrap();
-    let tracer_provider = SdkTracerProvider::builder()
-        .with_simple_exporter(span_exporter)
-        .with_resource(resource())
-        .build();
+    let tracer_provider =
+        SdkTracerProvider::builder().with_simple_exporter(span_exporter).with_resource(resource()).build();
     let tracer = tracer_provider.tracer("e2e-tracer");
     let mut span = tracer.start("codex.turn");
     span.set_attribute(KeyValue::new("turn.index", 7_i64));
@@ -65,10 +58,8 @@ fn sdk_logs_metrics_and_traces_arrive_intact() {
         .with_endpoint(gw.url("/v1/logs"))
         .build()
         .unwrap();
-    let logger_provider = SdkLoggerProvider::builder()
-        .with_simple_exporter(log_exporter)
-        .with_resource(resource())
-        .build();
+    let logger_provider =
+        SdkLoggerProvider::builder().with_simple_exporter(log_exporter).with_resource(resource()).build();
     let logger = logger_provider.logger("codex_otel");
     let mut rec = logger.create_log_record();
     rec.set_severity_number(Severity::Info);
@@ -78,11 +69,7 @@ fn sdk_logs_metrics_and_traces_arrive_intact() {
     rec.add_attribute("prompt_length", 42_i64);
     rec.add_attribute("ratio", 0.25_f64);
     rec.add_attribute("success", true);
-    rec.set_trace_context(
-        span_ctx.trace_id(),
-        span_ctx.span_id(),
-        Some(span_ctx.trace_flags()),
-    );
+    rec.set_trace_context(span_ctx.trace_id(), span_ctx.span_id(), Some(span_ctx.trace_flags()));
     let ts = std::time::UNIX_EPOCH + Duration::from_nanos(1_795_540_845_099_145_601);
     rec.set_timestamp(ts);
     logger.emit(rec);
@@ -94,17 +81,12 @@ fn sdk_logs_metrics_and_traces_arrive_intact() {
         .with_endpoint(gw.url("/v1/metrics"))
         .build()
         .unwrap();
-    let meter_provider = SdkMeterProvider::builder()
-        .with_periodic_exporter(metric_exporter)
-        .with_resource(resource())
-        .build();
+    let meter_provider =
+        SdkMeterProvider::builder().with_periodic_exporter(metric_exporter).with_resource(resource()).build();
     let meter = meter_provider.meter("codex");
     let counter = meter.u64_counter("codex.api_request").build();
     counter.add(3, &[KeyValue::new("model", "gpt-5.1-codex")]);
-    let hist = meter
-        .f64_histogram("codex.turn.duration")
-        .with_unit("ms")
-        .build();
+    let hist = meter.f64_histogram("codex.turn.duration").with_unit("ms").build();
     hist.record(12.5, &[]);
     hist.record(80.0, &[]);
 
@@ -122,10 +104,7 @@ fn sdk_logs_metrics_and_traces_arrive_intact() {
     assert_eq!(s["traceId"], span_ctx.trace_id().to_string());
     assert_eq!(s["spanId"], span_ctx.span_id().to_string());
     assert_eq!(attr(&s["attributes"], "turn.index")["intValue"], "7");
-    assert_eq!(
-        attr(&s["attributes"], "big.int")["intValue"],
-        i64::MAX.to_string()
-    );
+    assert_eq!(attr(&s["attributes"], "big.int")["intValue"], i64::MAX.to_string());
     assert_eq!(s["events"][0]["name"], "tool_call");
     let res = &traces[0]["resourceSpans"][0]["resource"]["attributes"];
     assert_eq!(attr(res, "service.name")["stringValue"], "otelgate-e2e");
@@ -140,19 +119,13 @@ fn sdk_logs_metrics_and_traces_arrive_intact() {
     assert_eq!(r["severityNumber"], 9);
     assert_eq!(r["severityText"], "INFO");
     assert_eq!(r["body"]["stringValue"], "a user prompt arrived");
-    assert_eq!(
-        attr(&r["attributes"], "event.name")["stringValue"],
-        "codex.user_prompt"
-    );
+    assert_eq!(attr(&r["attributes"], "event.name")["stringValue"], "codex.user_prompt");
     assert_eq!(attr(&r["attributes"], "prompt_length")["intValue"], "42");
     assert_eq!(attr(&r["attributes"], "ratio")["doubleValue"], 0.25);
     assert_eq!(attr(&r["attributes"], "success")["boolValue"], true);
     assert_eq!(r["traceId"], span_ctx.trace_id().to_string());
     assert_eq!(r["spanId"], span_ctx.span_id().to_string());
-    assert_eq!(
-        logs[0]["resourceLogs"][0]["scopeLogs"][0]["scope"]["name"],
-        "codex_otel"
-    );
+    assert_eq!(logs[0]["resourceLogs"][0]["scopeLogs"][0]["scope"]["name"], "codex_otel");
 
     let metrics = wait_for("metrics in the file", Duration::from_secs(10), || {
         let l = json_lines(&out.join("metrics.jsonl"));
@@ -164,22 +137,13 @@ fn sdk_logs_metrics_and_traces_arrive_intact() {
         .flat_map(|rm| rm["scopeMetrics"].as_array().unwrap())
         .flat_map(|sm| sm["metrics"].as_array().unwrap())
         .collect();
-    let counter = all
-        .iter()
-        .find(|m| m["name"] == "codex.api_request")
-        .expect("counter");
+    let counter = all.iter().find(|m| m["name"] == "codex.api_request").expect("counter");
     let point = &counter["sum"]["dataPoints"][0];
     assert_eq!(point["asInt"], "3");
     assert_eq!(counter["sum"]["isMonotonic"], true);
     assert_eq!(counter["sum"]["aggregationTemporality"], 2);
-    assert_eq!(
-        attr(&point["attributes"], "model")["stringValue"],
-        "gpt-5.1-codex"
-    );
-    let hist = all
-        .iter()
-        .find(|m| m["name"] == "codex.turn.duration")
-        .expect("histogram");
+    assert_eq!(attr(&point["attributes"], "model")["stringValue"], "gpt-5.1-codex");
+    let hist = all.iter().find(|m| m["name"] == "codex.turn.duration").expect("histogram");
     assert_eq!(hist["unit"], "ms");
     let hp = &hist["histogram"]["dataPoints"][0];
     assert_eq!(hp["count"], "2");

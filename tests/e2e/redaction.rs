@@ -17,9 +17,7 @@ fn record_attrs(lines: &[Value]) -> Vec<Vec<(String, Value)>> {
                             .as_array()
                             .into_iter()
                             .flatten()
-                            .map(|kv| {
-                                (kv["key"].as_str().unwrap().to_string(), kv["value"].clone())
-                            })
+                            .map(|kv| (kv["key"].as_str().unwrap().to_string(), kv["value"].clone()))
                             .collect(),
                     );
                 }
@@ -50,10 +48,7 @@ pipelines:
     let gw = Gateway::start(cfg);
     let mut prompt_lengths_in = Vec::new();
     let mut raw_prompts = Vec::new();
-    let mut names: Vec<_> = std::fs::read_dir(corpus("codex"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut names: Vec<_> = std::fs::read_dir(corpus("codex")).unwrap().map(|e| e.unwrap().path()).collect();
     names.sort();
     for p in names {
         let n = p.file_name().unwrap().to_string_lossy().to_string();
@@ -83,22 +78,13 @@ pipelines:
         }
         assert_eq!(gw.post(path, body).status, 200, "{n}");
     }
-    assert!(
-        !raw_prompts.is_empty(),
-        "the corpus has raw prompts to test against"
-    );
+    assert!(!raw_prompts.is_empty(), "the corpus has raw prompts to test against");
     let (_, gw) = gw.stop();
     let logs_text = std::fs::read_to_string(gw.path("out/logs.jsonl")).unwrap();
     for p in &raw_prompts {
-        assert!(
-            !logs_text.contains(p.as_str()),
-            "prompt text left the relay"
-        );
+        assert!(!logs_text.contains(p.as_str()), "prompt text left the relay");
     }
-    assert!(
-        !logs_text.contains("alice@example.com"),
-        "the email inside the prompt left the relay"
-    );
+    assert!(!logs_text.contains("alice@example.com"), "the email inside the prompt left the relay");
     let all = std::fs::read_to_string(gw.path("out/traces.jsonl")).unwrap()
         + &std::fs::read_to_string(gw.path("out/metrics.jsonl")).unwrap()
         + &logs_text;
@@ -118,28 +104,17 @@ pipelines:
             prompts += 1;
             assert_eq!(p["stringValue"], "<REDACTED>");
             assert_eq!(get(attrs, "prompt.redacted").unwrap()["boolValue"], true);
-            let who = get(attrs, "prompt.redaction").unwrap()["stringValue"]
-                .as_str()
-                .unwrap();
+            let who = get(attrs, "prompt.redaction").unwrap()["stringValue"].as_str().unwrap();
             assert!(who == "client" || who == "relay");
             clients += usize::from(who == "client");
         }
         if get(attrs, "event.name").map(|v| v["stringValue"] == "codex.tool_result") == Some(true) {
             assert_eq!(get(attrs, "output").unwrap()["stringValue"], "<REDACTED>");
-            assert_eq!(
-                get(attrs, "arguments").unwrap()["stringValue"],
-                "<REDACTED>"
-            );
-            assert!(get(attrs, "redaction.masked.keys").unwrap()["stringValue"]
-                .as_str()
-                .unwrap()
-                .contains("output"));
+            assert_eq!(get(attrs, "arguments").unwrap()["stringValue"], "<REDACTED>");
+            assert!(get(attrs, "redaction.masked.keys").unwrap()["stringValue"].as_str().unwrap().contains("output"));
         }
     }
-    assert!(
-        prompts >= raw_prompts.len() + clients && clients > 0,
-        "prompts {prompts}, client-redacted {clients}"
-    );
+    assert!(prompts >= raw_prompts.len() + clients && clients > 0, "prompts {prompts}, client-redacted {clients}");
     assert_eq!(lengths_out, prompt_lengths_in, "prompt_length is preserved");
 }
 
@@ -164,13 +139,7 @@ pipelines:
   logs: { receivers: [otlp_http], processors: [redact], exporters: [file, stdout/normal, stdout/detailed, stdout/json] }
   traces: { receivers: [otlp_http], processors: [redact], exporters: [file, stdout/normal, stdout/json] }
 ";
-    let gw = Gateway::start_with_env(
-        cfg,
-        &[
-            ("OTELGATE_LOG", "trace"),
-            ("TEST_HASH_KEY", "k3y-f0r-hmac-tests-0001"),
-        ],
-    );
+    let gw = Gateway::start_with_env(cfg, &[("OTELGATE_LOG", "trace"), ("TEST_HASH_KEY", "k3y-f0r-hmac-tests-0001")]);
     let c1 = "CANARYprompt7f3a";
     let c2 = "CANARYtool9b2c";
     let c3 = "canary5d1e@example.com";
@@ -194,10 +163,7 @@ pipelines:
     }
     assert!(everything.contains("<REDACTED>"));
     let stdout = gw.stdout().join("\n");
-    assert!(
-        stdout.contains("prompt.redaction=relay"),
-        "stdout normal shows the tags: {stdout}"
-    );
+    assert!(stdout.contains("prompt.redaction=relay"), "stdout normal shows the tags: {stdout}");
     everything.push_str(&stdout);
     everything.push_str(&gw.logs().join("\n"));
     for c in [c1, c2, c3, "canary5d1e"] {

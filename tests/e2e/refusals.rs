@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use crate::harness::{corpus, json_lines, Gateway, FILE_ONLY};
 
-const SMALL_LOG: &str =
-    r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
+const SMALL_LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
 
 #[test]
 fn wrong_content_types_get_415_with_a_json_status() {
@@ -25,12 +24,7 @@ fn wrong_content_types_get_415_with_a_json_status() {
     assert!(r.status_json().1.contains("text/plain"), "{}", r.body);
 
     // JSON with a charset parameter and odd case is accepted.
-    let r = gw.post_with(
-        "/v1/logs",
-        "Application/JSON; charset=utf-8",
-        &[],
-        SMALL_LOG,
-    );
+    let r = gw.post_with("/v1/logs", "Application/JSON; charset=utf-8", &[], SMALL_LOG);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body, "{}");
 }
@@ -44,15 +38,11 @@ fn malformed_and_invalid_json_get_400_naming_position_and_field() {
     assert_eq!(code, 3);
     assert!(msg.contains("line 1 column"), "{msg}");
 
-    let bad_id =
-        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"nothex","name":"x"}]}]}]}"#;
+    let bad_id = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"nothex","name":"x"}]}]}]}"#;
     let r = gw.post("/v1/traces", bad_id);
     assert_eq!(r.status, 400);
     let msg = r.status_json().1;
-    assert!(
-        msg.contains("resourceSpans[0].scopeSpans[0].spans[0].traceId"),
-        "{msg}"
-    );
+    assert!(msg.contains("resourceSpans[0].scopeSpans[0].spans[0].traceId"), "{msg}");
     assert!(msg.contains("32 hex digits"), "{msg}");
 
     let wrong_type = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","sum":{"dataPoints":[{"asInt":"twelve"}]}}]}]}]}"#;
@@ -71,10 +61,9 @@ fn malformed_and_invalid_json_get_400_naming_position_and_field() {
 
 #[test]
 fn oversized_bodies_get_413_before_and_after_decompression() {
-    let gw = Gateway::start(&FILE_ONLY.replace(
-        "endpoint: 127.0.0.1:0",
-        "endpoint: 127.0.0.1:0\n    max_request_body_size: 64KiB",
-    ));
+    let gw = Gateway::start(
+        &FILE_ONLY.replace("endpoint: 127.0.0.1:0", "endpoint: 127.0.0.1:0\n    max_request_body_size: 64KiB"),
+    );
     let big = format!(
         r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{{"stringValue":"{}"}}}}]}}]}}]}}"#,
         "x".repeat(100 * 1024)
@@ -93,12 +82,7 @@ fn oversized_bodies_get_413_before_and_after_decompression() {
     }
     let bomb = enc.finish().unwrap();
     assert!(bomb.len() < 64 * 1024);
-    let r = gw.post_with(
-        "/v1/logs",
-        "application/json",
-        &[("content-encoding", "gzip")],
-        bomb,
-    );
+    let r = gw.post_with("/v1/logs", "application/json", &[("content-encoding", "gzip")], bomb);
     assert_eq!(r.status, 413, "{}", r.body);
     assert_eq!(gw.post("/v1/logs", SMALL_LOG).status, 200);
 }
@@ -109,27 +93,14 @@ fn gzip_bodies_are_accepted() {
     let body = std::fs::read(corpus("codex/codex-logs-2.json")).unwrap();
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(&body).unwrap();
-    let r = gw.post_with(
-        "/v1/logs",
-        "application/json",
-        &[("content-encoding", "gzip")],
-        enc.finish().unwrap(),
-    );
+    let r = gw.post_with("/v1/logs", "application/json", &[("content-encoding", "gzip")], enc.finish().unwrap());
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = gw.post_with(
-        "/v1/logs",
-        "application/json",
-        &[("content-encoding", "br")],
-        body,
-    );
+    let r = gw.post_with("/v1/logs", "application/json", &[("content-encoding", "br")], body);
     assert_eq!(r.status, 415);
     let (_, gw) = gw.stop();
     let lines = json_lines(&gw.path("out/logs.jsonl"));
     assert_eq!(lines.len(), 1);
-    let records = lines[0]["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
-        .as_array()
-        .unwrap()
-        .len();
+    let records = lines[0]["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap().len();
     assert!(records > 1);
 }
 
@@ -159,11 +130,7 @@ pipelines:
     let gw = Gateway::start(only_logs);
     let r = gw.post("/v1/traces", r#"{"resourceSpans":[]}"#);
     assert_eq!(r.status, 404);
-    assert!(
-        r.status_json().1.contains("no pipeline takes traces"),
-        "{}",
-        r.body
-    );
+    assert!(r.status_json().1.contains("no pipeline takes traces"), "{}", r.body);
 }
 
 #[test]
@@ -177,8 +144,7 @@ fn slow_clients_are_cut_off() {
     // Headers that never finish: the connection is closed.
     let mut s = TcpStream::connect(gw.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"POST /v1/logs HTTP/1.1\r\nHost: x\r\n")
-        .unwrap();
+    s.write_all(b"POST /v1/logs HTTP/1.1\r\nHost: x\r\n").unwrap();
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);

@@ -34,10 +34,7 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -47,11 +44,7 @@ pub struct Upstream {
     pub received: Arc<Mutex<Vec<Received>>>,
 }
 
-fn serve(
-    mut s: TcpStream,
-    script: Arc<Mutex<VecDeque<Reply>>>,
-    received: Arc<Mutex<Vec<Received>>>,
-) {
+fn serve(mut s: TcpStream, script: Arc<Mutex<VecDeque<Reply>>>, received: Arc<Mutex<Vec<Received>>>) {
     let mut reader = BufReader::new(s.try_clone().unwrap());
     loop {
         let mut line = String::new();
@@ -73,34 +66,25 @@ fn serve(
                 headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
             }
         }
-        let len: usize = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
+        let len: usize =
+            headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
         let mut body = vec![0; len];
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let reply = script
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or_else(|| Reply::status(200));
+        let reply = script.lock().unwrap().pop_front().unwrap_or_else(|| Reply::status(200));
         let answered = match &reply {
             Reply::Drop => 0,
             Reply::Status(s, _, _) => *s,
         };
-        received.lock().unwrap().push(Received {
-            path,
-            headers,
-            body,
-            answered,
-        });
+        received.lock().unwrap().push(Received { path, headers, body, answered });
         match reply {
             Reply::Drop => return,
             Reply::Status(status, extra, text) => {
-                let mut resp = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", text.len());
+                let mut resp = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+                    text.len()
+                );
                 for (k, v) in extra {
                     resp.push_str(&format!("{k}: {v}\r\n"));
                 }
@@ -138,13 +122,7 @@ impl Upstream {
 
     /// Requests answered 2xx so far.
     pub fn accepted(&self) -> Vec<Received> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| (200..300).contains(&r.answered))
-            .cloned()
-            .collect()
+        self.received.lock().unwrap().iter().filter(|r| (200..300).contains(&r.answered)).cloned().collect()
     }
 
     /// All requests so far.

@@ -44,10 +44,7 @@ impl fmt::Display for ConfigError {
 }
 
 /// The closest candidate to `got`, if one is close enough to be a likely typo.
-pub fn did_you_mean<'c>(
-    got: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<&'c str> {
+pub fn did_you_mean<'c>(got: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     candidates
         .into_iter()
         .map(|c| (strsim::levenshtein(got, c), c))
@@ -88,10 +85,7 @@ pub fn locate(text: &str, path: &[String]) -> Option<usize> {
             let key = trimmed.trim_start_matches("- ");
             let key = key.trim_matches(|c| c == '"' || c == '\'');
             if key.starts_with(seg.as_str())
-                && key[seg.len()..]
-                    .trim_start_matches(['"', '\''])
-                    .trim_start()
-                    .starts_with(':')
+                && key[seg.len()..].trim_start_matches(['"', '\'']).trim_start().starts_with(':')
             {
                 hit = Some((i, indent));
                 break;
@@ -120,10 +114,7 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(
-            did_you_mean("verbosty", ["verbosity", "format"]),
-            Some("verbosity")
-        );
+        assert_eq!(did_you_mean("verbosty", ["verbosity", "format"]), Some("verbosity"));
         assert_eq!(did_you_mean("xyz", ["verbosity"]), None);
     }
 }

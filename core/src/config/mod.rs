@@ -43,14 +43,8 @@ impl ComponentId {
     /// Splits `TYPE/NAME`.
     pub fn parse(key: &str) -> ComponentId {
         match key.split_once('/') {
-            Some((k, n)) => ComponentId {
-                kind: k.to_string(),
-                name: Some(n.to_string()),
-            },
-            None => ComponentId {
-                kind: key.to_string(),
-                name: None,
-            },
+            Some((k, n)) => ComponentId { kind: k.to_string(), name: Some(n.to_string()) },
+            None => ComponentId { kind: key.to_string(), name: None },
         }
     }
 }
@@ -123,11 +117,7 @@ impl Default for Integration {
 /// The lowerCamelCase form of a name (`codex-otel` → `codexOtel`), for suggestions.
 pub fn lower_camel(name: &str) -> String {
     let mut out = String::new();
-    for (i, word) in name
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .enumerate()
-    {
+    for (i, word) in name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).enumerate() {
         let mut chars = word.chars();
         if let Some(first) = chars.next() {
             if i == 0 {
@@ -146,8 +136,7 @@ pub fn lower_camel(name: &str) -> String {
 }
 
 fn is_lower_camel(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_alphanumeric())
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && name.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// What an exporter queue does when it is full.
@@ -251,9 +240,7 @@ fn default_inflight() -> ByteSize {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        LimitsConfig {
-            max_inflight_bytes: default_inflight(),
-        }
+        LimitsConfig { max_inflight_bytes: default_inflight() }
     }
 }
 
@@ -317,11 +304,7 @@ struct Loader<'t> {
 impl Loader<'_> {
     fn issue(&mut self, path: &[String], message: String) {
         let line = error::locate(self.text, path);
-        self.issues.push(Issue {
-            path: path.join("."),
-            line,
-            message,
-        });
+        self.issues.push(Issue { path: path.join("."), line, message });
     }
 
     fn figment_error(&mut self, prefix: &[String], err: figment::Error) {
@@ -380,10 +363,7 @@ fn key(path: &[&str]) -> Vec<String> {
 
 /// Loads, expands and validates a configuration file.
 pub fn load(file: &Path) -> Result<Config, ConfigError> {
-    let fail = |issues| ConfigError {
-        file: file.to_path_buf(),
-        issues,
-    };
+    let fail = |issues| ConfigError { file: file.to_path_buf(), issues };
     let text = std::fs::read_to_string(file).map_err(|e| {
         fail(vec![Issue {
             path: String::new(),
@@ -392,31 +372,19 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
         }])
     })?;
     let mut root: Value = source::figment(file).extract().map_err(|e| {
-        let mut l = Loader {
-            text: &text,
-            issues: vec![],
-        };
+        let mut l = Loader { text: &text, issues: vec![] };
         l.figment_error(&[], e);
         fail(l.issues)
     })?;
-    source::expand_env(&mut root, &mut Vec::new(), &|n| std::env::var(n).ok()).map_err(
-        |(path, message)| {
-            let segs: Vec<String> = path.split('.').map(String::from).collect();
-            fail(vec![Issue {
-                line: error::locate(&text, &segs),
-                path,
-                message,
-            }])
-        },
-    )?;
+    source::expand_env(&mut root, &mut Vec::new(), &|n| std::env::var(n).ok()).map_err(|(path, message)| {
+        let segs: Vec<String> = path.split('.').map(String::from).collect();
+        fail(vec![Issue { line: error::locate(&text, &segs), path, message }])
+    })?;
     from_value(file, &text, root).map_err(fail)
 }
 
 fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>> {
-    let mut l = Loader {
-        text,
-        issues: vec![],
-    };
+    let mut l = Loader { text, issues: vec![] };
     let Some(raw) = l.parse::<RawConfig>(&[], root) else {
         return Err(l.issues);
     };
@@ -490,15 +458,13 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         let kind = match id.kind.as_str() {
             "file" => l.parse(&path, own).map(ExporterKind::File),
             "stdout" => l.parse(&path, own).map(ExporterKind::Stdout),
-            "minware" => l
-                .parse::<MinwareConfig>(&path, own)
-                .and_then(|c| match c.check() {
-                    Ok(()) => Some(ExporterKind::Minware(Box::new(c))),
-                    Err(e) => {
-                        l.issue(&path, e);
-                        None
-                    }
-                }),
+            "minware" => l.parse::<MinwareConfig>(&path, own).and_then(|c| match c.check() {
+                Ok(()) => Some(ExporterKind::Minware(Box::new(c))),
+                Err(e) => {
+                    l.issue(&path, e);
+                    None
+                }
+            }),
             _ => l.parse::<NopConfig>(&path, own).map(|_| ExporterKind::Nop),
         };
         if let (Some(common), Some(kind)) = (common, kind) {
@@ -511,9 +477,7 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
                 ExporterConfig {
                     when_full: common.when_full.unwrap_or(default_when_full),
                     max_queue_bytes: common.max_queue_bytes.unwrap_or(match &kind {
-                        ExporterKind::Minware(m) if m.queue == QueueMode::Disk => {
-                            DEFAULT_DISK_QUEUE_BYTES
-                        }
+                        ExporterKind::Minware(m) if m.queue == QueueMode::Disk => DEFAULT_DISK_QUEUE_BYTES,
                         _ => DEFAULT_MAX_QUEUE_BYTES,
                     }),
                     kind,
@@ -538,16 +502,10 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
             );
             continue;
         };
-        let mut refs = |section: &'static str,
-                        list: &[String],
-                        defined: Vec<String>,
-                        required: bool| {
+        let mut refs = |section: &'static str, list: &[String], defined: Vec<String>, required: bool| {
             let mut out = Vec::new();
             if required && list.is_empty() {
-                l.issue(
-                    &path,
-                    format!("the pipeline has no {section}; list at least one under `{section}:`"),
-                );
+                l.issue(&path, format!("the pipeline has no {section}; list at least one under `{section}:`"));
             }
             for (i, name) in list.iter().enumerate() {
                 let mut p = path.clone();
@@ -575,18 +533,10 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
             out
         };
         let receivers_ids = refs("receivers", &p.receivers, defined_receivers.clone(), true);
-        let processor_ids = refs(
-            "processors",
-            &p.processors,
-            defined_processors.clone(),
-            false,
-        );
+        let processor_ids = refs("processors", &p.processors, defined_processors.clone(), false);
         let exporter_ids = refs("exporters", &p.exporters, defined_exporters.clone(), true);
         pipelines.push(PipelineConfig {
-            id: PipelineId {
-                signal,
-                name: id.name,
-            },
+            id: PipelineId { signal, name: id.name },
             receivers: receivers_ids,
             processors: processor_ids,
             exporters: exporter_ids,
@@ -595,16 +545,15 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
     if raw.pipelines.is_empty() && l.issues.is_empty() {
         l.issue(
             &key(&["pipelines"]),
-            "no pipelines are defined; add e.g. `pipelines: { logs: { receivers: [otlp_http], exporters: [file] } }`".to_string(),
+            "no pipelines are defined; add e.g. `pipelines: { logs: { receivers: [otlp_http], exporters: [file] } }`"
+                .to_string(),
         );
     }
 
     let receiver_auth = check_auth_placement(&mut l, &pipelines, &processors);
 
     let integration = match raw.integration {
-        Some(v) => l
-            .parse::<Integration>(&key(&["integration"]), v)
-            .unwrap_or_default(),
+        Some(v) => l.parse::<Integration>(&key(&["integration"]), v).unwrap_or_default(),
         None => Integration::default(),
     };
     if !is_lower_camel(&integration.reference_name) {
@@ -614,21 +563,15 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
             format!(
                 "`{}` is not lowerCamelCase; write `{}`",
                 integration.reference_name,
-                if fixed.is_empty() {
-                    "codex".to_string()
-                } else {
-                    fixed
-                }
+                if fixed.is_empty() { "codex".to_string() } else { fixed }
             ),
         );
     }
 
     let mut warnings = Vec::new();
-    for (section, ids) in [
-        ("receivers", defined_receivers),
-        ("processors", defined_processors),
-        ("exporters", defined_exporters),
-    ] {
+    for (section, ids) in
+        [("receivers", defined_receivers), ("processors", defined_processors), ("exporters", defined_exporters)]
+    {
         for id in ids {
             if !used.contains(&(section, id.clone())) {
                 warnings.push(format!("{section}.{id} is defined but no pipeline uses it"));
@@ -676,30 +619,18 @@ fn check_auth_placement(
         }
     }
     let mut out = BTreeMap::new();
-    let receivers: std::collections::BTreeSet<&ComponentId> =
-        pipelines.iter().flat_map(|p| &p.receivers).collect();
+    let receivers: std::collections::BTreeSet<&ComponentId> = pipelines.iter().flat_map(|p| &p.receivers).collect();
     for r in receivers {
         let firsts: Vec<(String, Option<&ComponentId>)> = pipelines
             .iter()
             .filter(|p| p.receivers.contains(r))
-            .map(|p| {
-                (
-                    p.id.to_string(),
-                    p.processors.first().filter(|id| is_auth(id)),
-                )
-            })
+            .map(|p| (p.id.to_string(), p.processors.first().filter(|id| is_auth(id))))
             .collect();
-        let auths: std::collections::BTreeSet<Option<&ComponentId>> =
-            firsts.iter().map(|(_, a)| *a).collect();
+        let auths: std::collections::BTreeSet<Option<&ComponentId>> = firsts.iter().map(|(_, a)| *a).collect();
         if auths.len() > 1 {
             let detail: Vec<String> = firsts
                 .iter()
-                .map(|(p, a)| {
-                    format!(
-                        "{p}: {}",
-                        a.map_or("no auth".to_string(), ToString::to_string)
-                    )
-                })
+                .map(|(p, a)| format!("{p}: {}", a.map_or("no auth".to_string(), ToString::to_string)))
                 .collect();
             l.issue(
                 &key(&["pipelines"]),
@@ -796,16 +727,10 @@ pipelines:
     fn undefined_references_and_empty_pipelines_are_errors() {
         let e = load_str(&GOOD.replace("[file/audit, stdout]", "[file/audt]")).unwrap_err();
         let msg = e.to_string();
-        assert!(
-            msg.contains("pipelines.logs.exporters: [0] `file/audt` is not defined"),
-            "{msg}"
-        );
+        assert!(msg.contains("pipelines.logs.exporters: [0] `file/audt` is not defined"), "{msg}");
         assert!(msg.contains("did you mean `file/audit`?"), "{msg}");
         let e = load_str(&GOOD.replace("    exporters: [file/audit, stdout]\n", "")).unwrap_err();
-        assert!(
-            e.to_string().contains("the pipeline has no exporters"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("the pipeline has no exporters"), "{e}");
     }
 
     #[test]
@@ -813,22 +738,14 @@ pipelines:
         figment::Jail::expect_with(|jail| {
             jail.create_file(
                 "p.yaml",
-                &GOOD.replace(
-                    "./data/{signal}.jsonl",
-                    "${env:OUT_DIR:-/tmp}/${env:OUT_NAME}.jsonl",
-                ),
+                &GOOD.replace("./data/{signal}.jsonl", "${env:OUT_DIR:-/tmp}/${env:OUT_NAME}.jsonl"),
             )?;
             jail.set_env("OUT_NAME", "x");
-            jail.set_env(
-                "OTELGATE_RECEIVERS__OTLP_HTTP__MAX_REQUEST_BODY_SIZE",
-                "12345",
-            );
+            jail.set_env("OTELGATE_RECEIVERS__OTLP_HTTP__MAX_REQUEST_BODY_SIZE", "12345");
             let c = load(Path::new("p.yaml")).unwrap();
             let ReceiverConfig::OtlpHttp(r) = &c.receivers[&ComponentId::parse("otlp_http")];
             assert_eq!(r.max_request_body_size, ByteSize(12345));
-            let ExporterKind::File(f) = &c.exporters[&ComponentId::parse("file/audit")].kind else {
-                panic!()
-            };
+            let ExporterKind::File(f) = &c.exporters[&ComponentId::parse("file/audit")].kind else { panic!() };
             assert_eq!(f.path, "/tmp/x.jsonl");
             Ok(())
         });
@@ -836,12 +753,9 @@ pipelines:
 
     #[test]
     fn unset_env_without_default_is_named() {
-        let e =
-            load_str(&GOOD.replace("./data/{signal}.jsonl", "${env:NOPE_NOT_SET}")).unwrap_err();
+        let e = load_str(&GOOD.replace("./data/{signal}.jsonl", "${env:NOPE_NOT_SET}")).unwrap_err();
         assert!(
-            e.to_string().contains(
-                "exporters.file/audit.path: environment variable NOPE_NOT_SET is not set"
-            ),
+            e.to_string().contains("exporters.file/audit.path: environment variable NOPE_NOT_SET is not set"),
             "{e}"
         );
     }

@@ -34,11 +34,7 @@ pub const ENV_PREFIX: &str = "OTELGATE_";
 impl EnvOverrides {
     /// Reads the process environment.
     pub fn from_env() -> Self {
-        EnvOverrides {
-            vars: std::env::vars()
-                .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
-                .collect(),
-        }
+        EnvOverrides { vars: std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__")).collect() }
     }
 }
 
@@ -50,10 +46,7 @@ impl Provider for EnvOverrides {
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let mut root = Dict::new();
         for (k, v) in &self.vars {
-            let path: Vec<String> = k[ENV_PREFIX.len()..]
-                .split("__")
-                .map(|s| s.to_ascii_lowercase())
-                .collect();
+            let path: Vec<String> = k[ENV_PREFIX.len()..].split("__").map(|s| s.to_ascii_lowercase()).collect();
             insert(&mut root, &path, Value::from(v.clone()));
         }
         Ok(Profile::Default.collect(root))
@@ -67,9 +60,7 @@ fn insert(dict: &mut Dict, path: &[String], value: Value) {
             dict.insert(last.clone(), value);
         }
         [first, rest @ ..] => {
-            let child = dict
-                .entry(first.clone())
-                .or_insert_with(|| Value::Dict(Tag::Default, Dict::new()));
+            let child = dict.entry(first.clone()).or_insert_with(|| Value::Dict(Tag::Default, Dict::new()));
             if !matches!(child, Value::Dict(..)) {
                 *child = Value::Dict(Tag::Default, Dict::new());
             }
@@ -82,9 +73,7 @@ fn insert(dict: &mut Dict, path: &[String], value: Value) {
 
 /// Merges the file and the environment into one tree.
 pub fn figment(path: &Path) -> Figment {
-    Figment::new()
-        .merge(Data::<Yaml>::file_exact(path))
-        .merge(EnvOverrides::from_env())
+    Figment::new().merge(Data::<Yaml>::file_exact(path)).merge(EnvOverrides::from_env())
 }
 
 /// Expands `${env:NAME}` and `${env:NAME:-default}` in every string value; `$${` is a
@@ -129,9 +118,7 @@ fn expand_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
             continue;
         }
         out.push_str(&rest[..i]);
-        let end = rest[i..]
-            .find('}')
-            .ok_or_else(|| format!("unterminated `${{` in {s:?}; write `${{env:NAME}}`"))?;
+        let end = rest[i..].find('}').ok_or_else(|| format!("unterminated `${{` in {s:?}; write `${{env:NAME}}`"))?;
         let inner = &rest[i + 2..i + end];
         let spec = inner.strip_prefix("env:").ok_or_else(|| {
             format!("`${{{inner}}}` is not supported; only `${{env:NAME}}` and `${{env:NAME:-default}}` are (write `$${{` for a literal `${{`)")
@@ -170,8 +157,6 @@ mod tests {
         assert_eq!(expand_str("$${env:SET}", &lookup).unwrap(), "${env:SET}");
         let e = expand_str("${env:UNSET}", &lookup).unwrap_err();
         assert!(e.contains("UNSET is not set"), "{e}");
-        assert!(expand_str("${SET}", &lookup)
-            .unwrap_err()
-            .contains("not supported"));
+        assert!(expand_str("${SET}", &lookup).unwrap_err().contains("not supported"));
     }
 }

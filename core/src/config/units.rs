@@ -64,15 +64,11 @@ impl<'de> Deserialize<'de> for ByteSize {
                 Ok(ByteSize(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
-                u64::try_from(v)
-                    .map(ByteSize)
-                    .map_err(|_| E::custom("a size cannot be negative"))
+                u64::try_from(v).map(ByteSize).map_err(|_| E::custom("a size cannot be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
                 parse_size(v).map(ByteSize).ok_or_else(|| {
-                    E::custom(format_args!(
-                        "invalid size {v:?}; write e.g. 16MiB, 512KiB, 1GiB or a number of bytes"
-                    ))
+                    E::custom(format_args!("invalid size {v:?}; write e.g. 16MiB, 512KiB, 1GiB or a number of bytes"))
                 })
             }
         }
@@ -86,9 +82,7 @@ pub struct Seconds(pub Duration);
 
 fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     let secs = match unit.trim() {
@@ -123,11 +117,9 @@ impl<'de> Deserialize<'de> for Seconds {
                     .map_err(|_| E::custom("a duration must be a non-negative number of seconds"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Seconds, E> {
-                parse_duration(v).map(Seconds).ok_or_else(|| {
-                    E::custom(format_args!(
-                        "invalid duration {v:?}; write e.g. 250ms, 10s, 5m or 1h"
-                    ))
-                })
+                parse_duration(v)
+                    .map(Seconds)
+                    .ok_or_else(|| E::custom(format_args!("invalid duration {v:?}; write e.g. 250ms, 10s, 5m or 1h")))
             }
         }
         d.deserialize_any(V)

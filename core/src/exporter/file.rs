@@ -42,11 +42,7 @@ fn default_max_backups() -> usize {
 
 impl Default for Rotation {
     fn default() -> Self {
-        Rotation {
-            max_megabytes: default_max_megabytes(),
-            max_backups: default_max_backups(),
-            compress: false,
-        }
+        Rotation { max_megabytes: default_max_megabytes(), max_backups: default_max_backups(), compress: false }
     }
 }
 
@@ -95,10 +91,7 @@ impl FileExporter {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        Ok(FileExporter {
-            config,
-            writers: Arc::new(Mutex::new(HashMap::new())),
-        })
+        Ok(FileExporter { config, writers: Arc::new(Mutex::new(HashMap::new())) })
     }
 
     /// The file a batch of `signal` goes to.
@@ -177,20 +170,14 @@ impl Exporter for FileExporter {
         let path = self.path_for(batch.signal);
         let writers = self.writers.clone();
         let rotation = self.config.rotation.clone();
-        let res = tokio::task::spawn_blocking(move || {
-            write_batch(&writers, path, &rotation, &batch.body)
-        })
-        .await;
+        let res = tokio::task::spawn_blocking(move || write_batch(&writers, path, &rotation, &batch.body)).await;
         match res {
             Ok(Ok(())) => Ok(()),
             // A full disk or a permission change may pass: retry rather than lose the batch.
-            Ok(Err(e)) => Err(ExportError::Retryable {
-                message: format!("cannot write {}: {e}", self.config.path),
-                after: None,
-            }),
-            Err(e) => Err(ExportError::Permanent {
-                message: format!("file writer task failed: {e}"),
-            }),
+            Ok(Err(e)) => {
+                Err(ExportError::Retryable { message: format!("cannot write {}: {e}", self.config.path), after: None })
+            }
+            Err(e) => Err(ExportError::Permanent { message: format!("file writer task failed: {e}") }),
         }
     }
 
@@ -204,12 +191,8 @@ impl Exporter for FileExporter {
             Ok::<_, io::Error>(())
         })
         .await
-        .map_err(|e| ExportError::Permanent {
-            message: e.to_string(),
-        })?
-        .map_err(|e| ExportError::Permanent {
-            message: format!("cannot flush {}: {e}", self.config.path),
-        })
+        .map_err(|e| ExportError::Permanent { message: e.to_string() })?
+        .map_err(|e| ExportError::Permanent { message: format!("cannot flush {}: {e}", self.config.path) })
     }
 }
 
@@ -223,11 +206,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("x.jsonl");
         let writers = Mutex::new(HashMap::new());
-        let r = Rotation {
-            max_megabytes: 1,
-            max_backups: 2,
-            compress: true,
-        };
+        let r = Rotation { max_megabytes: 1, max_backups: 2, compress: true };
         let body = vec![b'a'; 400 * 1024];
         for _ in 0..10 {
             write_batch(&writers, path.clone(), &r, &body).unwrap();

@@ -26,10 +26,8 @@ pub fn build(
         ),
         ExporterKind::Stdout(c) => Arc::new(stdout::StdoutExporter::new(c.clone())),
         ExporterKind::Nop => Arc::new(nop::NopExporter),
-        ExporterKind::Minware(c) => Arc::new(minware::MinwareExporter::new(
-            &id.to_string(),
-            (**c).clone(),
-            stopping.clone(),
-        )?),
+        ExporterKind::Minware(c) => {
+            Arc::new(minware::MinwareExporter::new(&id.to_string(), (**c).clone(), stopping.clone())?)
+        }
     })
 }

@@ -122,30 +122,15 @@ fn value_text(v: &AnyValue) -> String {
 }
 
 fn attrs_text(attrs: &[KeyValue]) -> String {
-    attrs
-        .iter()
-        .map(|kv| format!("{}={}", kv.key, value_text(&kv.value)))
-        .collect::<Vec<_>>()
-        .join(" ")
+    attrs.iter().map(|kv| format!("{}={}", kv.key, value_text(&kv.value))).collect::<Vec<_>>().join(" ")
 }
 
 fn normal_lines(req: &Request, out: &mut String) {
     match req {
         Request::Logs(r) => {
-            for rec in r
-                .resource_logs
-                .iter()
-                .flat_map(|x| &x.scope_logs)
-                .flat_map(|x| &x.log_records)
-            {
-                let time = if rec.time_unix_nano != 0 {
-                    rec.time_unix_nano
-                } else {
-                    rec.observed_time_unix_nano
-                };
-                let event = find_attr(&rec.attributes, "event.name")
-                    .and_then(AnyValue::as_str)
-                    .unwrap_or("");
+            for rec in r.resource_logs.iter().flat_map(|x| &x.scope_logs).flat_map(|x| &x.log_records) {
+                let time = if rec.time_unix_nano != 0 { rec.time_unix_nano } else { rec.observed_time_unix_nano };
+                let event = find_attr(&rec.attributes, "event.name").and_then(AnyValue::as_str).unwrap_or("");
                 let body = rec.body.as_ref().map(value_text).unwrap_or_default();
                 let _ = writeln!(
                     out,
@@ -156,12 +141,7 @@ fn normal_lines(req: &Request, out: &mut String) {
             }
         }
         Request::Metrics(r) => {
-            for m in r
-                .resource_metrics
-                .iter()
-                .flat_map(|x| &x.scope_metrics)
-                .flat_map(|x| &x.metrics)
-            {
+            for m in r.resource_metrics.iter().flat_map(|x| &x.scope_metrics).flat_map(|x| &x.metrics) {
                 let kind = if m.gauge.is_some() {
                     "gauge"
                 } else if m.sum.is_some() {
@@ -175,22 +155,11 @@ fn normal_lines(req: &Request, out: &mut String) {
                 } else {
                     "empty"
                 };
-                let _ = writeln!(
-                    out,
-                    "  {} {kind} unit={} points={}",
-                    m.name,
-                    m.unit,
-                    m.data_points()
-                );
+                let _ = writeln!(out, "  {} {kind} unit={} points={}", m.name, m.unit, m.data_points());
             }
         }
         Request::Traces(r) => {
-            for s in r
-                .resource_spans
-                .iter()
-                .flat_map(|x| &x.scope_spans)
-                .flat_map(|x| &x.spans)
-            {
+            for s in r.resource_spans.iter().flat_map(|x| &x.scope_spans).flat_map(|x| &x.spans) {
                 let dur = s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano);
                 let _ = writeln!(
                     out,
@@ -223,8 +192,6 @@ impl Exporter for StdoutExporter {
         let mut lock = std::io::stdout().lock();
         lock.write_all(text.as_bytes())
             .and_then(|_| lock.flush())
-            .map_err(|e| ExportError::Permanent {
-                message: format!("cannot write to stdout: {e}"),
-            })
+            .map_err(|e| ExportError::Permanent { message: format!("cannot write to stdout: {e}") })
     }
 }

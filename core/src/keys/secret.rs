@@ -72,10 +72,7 @@ pub fn generate() -> Result<NewKey, getrandom::Error> {
     // 43 base62 chars carry log2(62)*43 ≈ 256 bits: at least SECRET_BYTES of entropy.
     let chars = (SECRET_BYTES * 8 * 100).div_ceil(595);
     let random = random_base62(chars)?;
-    Ok(NewKey {
-        secret: Secret(format!("{KEY_PREFIX}{id}_{random}")),
-        id,
-    })
+    Ok(NewKey { secret: Secret(format!("{KEY_PREFIX}{id}_{random}")), id })
 }
 
 /// The key id inside a presented secret, if it has otelgate's shape.

@@ -65,11 +65,7 @@ impl<'de> Deserialize<'de> for Timestamp {
         let s = String::deserialize(d)?;
         humantime::parse_rfc3339_weak(&s)
             .map(Timestamp)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "invalid time {s:?} ({e}); write e.g. 2026-11-24T19:00:00Z"
-                ))
-            })
+            .map_err(|e| serde::de::Error::custom(format!("invalid time {s:?} ({e}); write e.g. 2026-11-24T19:00:00Z")))
     }
 }
 
@@ -180,32 +176,19 @@ impl Store {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Store::default()),
-            Err(source) => {
-                return Err(StoreError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(StoreError::Io { path: path.to_path_buf(), source }),
         };
         // YAML is a superset of JSON, so one parser reads both forms.
-        let store: Store = yaml_serde::from_str(&text).map_err(|e| StoreError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        store.validate().map_err(|message| StoreError::Parse {
-            path: path.to_path_buf(),
-            message,
-        })?;
+        let store: Store = yaml_serde::from_str(&text)
+            .map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        store.validate().map_err(|message| StoreError::Parse { path: path.to_path_buf(), message })?;
         Ok(store)
     }
 
     fn validate(&self) -> Result<(), String> {
         for (i, k) in self.keys.iter().enumerate() {
             if k.sha256.len() != 64 || !k.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!(
-                    "keys[{i}] ({}): sha256 must be 64 hex digits",
-                    k.id
-                ));
+                return Err(format!("keys[{i}] ({}): sha256 must be 64 hex digits", k.id));
             }
             if self.keys[..i].iter().any(|o| o.id == k.id) {
                 return Err(format!("keys[{i}]: duplicate key id {}", k.id));
@@ -221,20 +204,14 @@ impl Store {
 
     /// Writes atomically: a 0600 temp file in the same directory, fsynced, renamed over.
     pub fn save(&self, path: &Path) -> Result<(), StoreError> {
-        let io = |source| StoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = |source| StoreError::Io { path: path.to_path_buf(), source };
         let json = path.extension().is_some_and(|e| e == "json");
         let text = if json {
             serde_json::to_string_pretty(self).map_err(|e| StoreError::Rule(e.to_string()))?
         } else {
             yaml_serde::to_string(self).map_err(|e| StoreError::Rule(e.to_string()))?
         };
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io)?;
         let tmp = dir.join(format!(
             ".{}.tmp{}",
@@ -249,9 +226,7 @@ impl Store {
             opts.mode(0o600);
         }
         let mut f = opts.open(&tmp).map_err(io)?;
-        f.write_all(text.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io)?;
+        f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)?;
         Ok(())
     }
@@ -268,10 +243,7 @@ impl Store {
         }
         if let Some(u) = self.users.iter_mut().find(|u| u.name == name) {
             if !u.removed {
-                return Err(StoreError::Rule(format!(
-                    "user {name} already exists (role {})",
-                    u.role
-                )));
+                return Err(StoreError::Rule(format!("user {name} already exists (role {})", u.role)));
             }
             // Re-adding a removed user starts them afresh; their old keys stay dead.
             u.removed = false;
@@ -281,25 +253,15 @@ impl Store {
             }
             return Ok(());
         }
-        self.users.push(User {
-            name: name.to_string(),
-            role,
-            removed: false,
-        });
+        self.users.push(User { name: name.to_string(), role, removed: false });
         Ok(())
     }
 
     /// Changes a user's role; it applies to all their keys at once.
     pub fn set_role(&mut self, name: &str, role: Role) -> Result<(), StoreError> {
-        let u = self
-            .users
-            .iter_mut()
-            .find(|u| u.name == name && !u.removed)
-            .ok_or_else(|| {
-                StoreError::Rule(format!(
-                    "no user {name}; add one with `otelgate users add {name} --role {role}`"
-                ))
-            })?;
+        let u = self.users.iter_mut().find(|u| u.name == name && !u.removed).ok_or_else(|| {
+            StoreError::Rule(format!("no user {name}; add one with `otelgate users add {name} --role {role}`"))
+        })?;
         u.role = role;
         Ok(())
     }
@@ -325,22 +287,17 @@ impl Store {
         now: SystemTime,
     ) -> Result<NewKey, StoreError> {
         match (self.user(user), role) {
-            (Some(u), Some(r)) if u.role != r => {
-                return Err(StoreError::Rule(format!(
-                    "user {user} has role {}, not {r}; change it with `otelgate users set-role {user} {r}` or drop --role",
-                    u.role
-                )))
-            }
+            (Some(u), Some(r)) if u.role != r => return Err(StoreError::Rule(format!(
+                "user {user} has role {}, not {r}; change it with `otelgate users set-role {user} {r}` or drop --role",
+                u.role
+            ))),
             (Some(_), _) => {}
             (None, Some(r)) => self.add_user(user, r)?,
             (None, None) => {
-                return Err(StoreError::Rule(format!(
-                    "no user {user}; pass --role owner|member to create it"
-                )))
+                return Err(StoreError::Rule(format!("no user {user}; pass --role owner|member to create it")))
             }
         }
-        let key = secret::generate()
-            .map_err(|e| StoreError::Rule(format!("no randomness available: {e}")))?;
+        let key = secret::generate().map_err(|e| StoreError::Rule(format!("no randomness available: {e}")))?;
         self.keys.push(KeyRecord {
             id: key.id.clone(),
             user: user.to_string(),
@@ -354,10 +311,11 @@ impl Store {
 
     /// Revokes a key by id.
     pub fn revoke(&mut self, id: &str) -> Result<(), StoreError> {
-        let k =
-            self.keys.iter_mut().find(|k| k.id == id).ok_or_else(|| {
-                StoreError::Rule(format!("no key {id}; see `otelgate keys list`"))
-            })?;
+        let k = self
+            .keys
+            .iter_mut()
+            .find(|k| k.id == id)
+            .ok_or_else(|| StoreError::Rule(format!("no key {id}; see `otelgate keys list`")))?;
         k.revoked = true;
         Ok(())
     }
@@ -365,11 +323,7 @@ impl Store {
     /// Decides on a presented secret: the principal, or why not.
     pub fn check(&self, presented: &str, now: SystemTime) -> Result<Principal, AuthFailure> {
         let id = secret::id_of(presented).ok_or(AuthFailure::Unknown)?;
-        let k = self
-            .keys
-            .iter()
-            .find(|k| k.id == id)
-            .ok_or(AuthFailure::Unknown)?;
+        let k = self.keys.iter().find(|k| k.id == id).ok_or(AuthFailure::Unknown)?;
         if !secret::matches(presented, &k.sha256) {
             return Err(AuthFailure::Unknown);
         }
@@ -377,22 +331,13 @@ impl Store {
             return Err(AuthFailure::Revoked { id: k.id.clone() });
         }
         if let Some(at) = k.expires.filter(|at| at.0 <= now) {
-            return Err(AuthFailure::Expired {
-                id: k.id.clone(),
-                at,
-            });
+            return Err(AuthFailure::Expired { id: k.id.clone(), at });
         }
-        let u = self
-            .user(&k.user)
-            .ok_or_else(|| AuthFailure::UserRemoved { id: k.id.clone() })?;
+        let u = self.user(&k.user).ok_or_else(|| AuthFailure::UserRemoved { id: k.id.clone() })?;
         if u.role != Role::Owner {
             return Err(AuthFailure::NotOwner);
         }
-        Ok(Principal {
-            key_id: k.id.clone(),
-            user: u.name.clone(),
-            role: u.role.to_string(),
-        })
+        Ok(Principal { key_id: k.id.clone(), user: u.name.clone(), role: u.role.to_string() })
     }
 }
 
@@ -428,10 +373,7 @@ impl LiveStore {
     pub fn open(path: &Path) -> Result<LiveStore, StoreError> {
         let fp = fingerprint(path);
         let store = Store::load(path)?;
-        Ok(LiveStore {
-            path: path.to_path_buf(),
-            state: RwLock::new((fp, Arc::new(store))),
-        })
+        Ok(LiveStore { path: path.to_path_buf(), state: RwLock::new((fp, Arc::new(store))) })
     }
 
     /// The store file.
@@ -477,22 +419,14 @@ mod tests {
         let mut s = Store::default();
         let alice = s.create_key("alice", Some(Role::Owner), None, now).unwrap();
         let bob = s.create_key("bob", Some(Role::Member), None, now).unwrap();
-        let old = s
-            .create_key("alice", None, Some(Duration::from_secs(60)), now)
-            .unwrap();
+        let old = s.create_key("alice", None, Some(Duration::from_secs(60)), now).unwrap();
         assert_eq!(s.check(alice.secret.expose(), now).unwrap().user, "alice");
-        assert_eq!(
-            s.check(bob.secret.expose(), now).unwrap_err(),
-            AuthFailure::NotOwner
-        );
+        assert_eq!(s.check(bob.secret.expose(), now).unwrap_err(), AuthFailure::NotOwner);
         assert!(matches!(
             s.check(old.secret.expose(), now + Duration::from_secs(61)),
             Err(AuthFailure::Expired { .. })
         ));
-        assert_eq!(
-            s.check("og_nope_nope", now).unwrap_err(),
-            AuthFailure::Unknown
-        );
+        assert_eq!(s.check("og_nope_nope", now).unwrap_err(), AuthFailure::Unknown);
         // A wrong secret for a real id is unknown, not a hint that the id exists.
         let forged = format!("og_{}_AAAA", alice.id);
         assert_eq!(s.check(&forged, now).unwrap_err(), AuthFailure::Unknown);
@@ -501,15 +435,9 @@ mod tests {
         assert!(s.check(bob.secret.expose(), now).is_ok());
         assert!(s.create_key("bob", Some(Role::Member), None, now).is_err());
         s.revoke(&alice.id).unwrap();
-        assert!(matches!(
-            s.check(alice.secret.expose(), now),
-            Err(AuthFailure::Revoked { .. })
-        ));
+        assert!(matches!(s.check(alice.secret.expose(), now), Err(AuthFailure::Revoked { .. })));
         s.remove_user("alice").unwrap();
-        assert!(matches!(
-            s.check(old.secret.expose(), now),
-            Err(AuthFailure::UserRemoved { .. })
-        ));
+        assert!(matches!(s.check(old.secret.expose(), now), Err(AuthFailure::UserRemoved { .. })));
     }
 
     #[test]
@@ -517,34 +445,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys.yaml");
         let mut s = Store::default();
-        let k = s
-            .create_key("alice", Some(Role::Owner), None, SystemTime::now())
-            .unwrap();
+        let k = s.create_key("alice", Some(Role::Owner), None, SystemTime::now()).unwrap();
         s.save(&path).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            !text.contains(k.secret.expose()),
-            "the secret must never be stored"
-        );
+        assert!(!text.contains(k.secret.expose()), "the secret must never be stored");
         let live = LiveStore::open(&path).unwrap();
-        assert!(live
-            .current()
-            .check(k.secret.expose(), SystemTime::now())
-            .is_ok());
+        assert!(live.current().check(k.secret.expose(), SystemTime::now()).is_ok());
         s.revoke(&k.id).unwrap();
         s.save(&path).unwrap();
-        assert!(live
-            .current()
-            .check(k.secret.expose(), SystemTime::now())
-            .is_err());
+        assert!(live.current().check(k.secret.expose(), SystemTime::now()).is_err());
         // A broken file keeps the last good state.
         std::fs::write(&path, "users: [ {").unwrap();
         assert_eq!(live.current().keys.len(), 1);

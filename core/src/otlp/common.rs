@@ -123,30 +123,24 @@ impl<'de: 'a, 'a> Deserialize<'de> for AnyValue<'a> {
                 while let Some(key) = map.next_key::<Str<'de>>()? {
                     // A null member of the oneof is the same as an absent one.
                     let v = match key.0.as_ref() {
-                        "stringValue" | "string_value" => map
-                            .next_value::<Option<Str<'a>>>()?
-                            .map(|s| AnyValue::String(s.0)),
-                        "boolValue" | "bool_value" => {
-                            map.next_value::<Option<bool>>()?.map(AnyValue::Bool)
+                        "stringValue" | "string_value" => {
+                            map.next_value::<Option<Str<'a>>>()?.map(|s| AnyValue::String(s.0))
                         }
-                        "intValue" | "int_value" => {
-                            map.next_value::<Option<I64>>()?.map(|i| AnyValue::Int(i.0))
+                        "boolValue" | "bool_value" => map.next_value::<Option<bool>>()?.map(AnyValue::Bool),
+                        "intValue" | "int_value" => map.next_value::<Option<I64>>()?.map(|i| AnyValue::Int(i.0)),
+                        "doubleValue" | "double_value" => {
+                            map.next_value::<Option<F64>>()?.map(|f| AnyValue::Double(f.0))
                         }
-                        "doubleValue" | "double_value" => map
-                            .next_value::<Option<F64>>()?
-                            .map(|f| AnyValue::Double(f.0)),
                         "arrayValue" | "array_value" => map
                             .next_value::<Option<Values<AnyValue<'a>>>>()?
                             .map(|v| AnyValue::Array(v.values.unwrap_or_default())),
                         "kvlistValue" | "kvlist_value" => map
                             .next_value::<Option<Values<KeyValue<'a>>>>()?
                             .map(|v| AnyValue::KvList(v.values.unwrap_or_default())),
-                        "bytesValue" | "bytes_value" => {
-                            match map.next_value::<Option<Str<'_>>>()? {
-                                Some(s) => Some(AnyValue::Bytes(json::base64_bytes::decode(&s.0)?)),
-                                None => None,
-                            }
-                        }
+                        "bytesValue" | "bytes_value" => match map.next_value::<Option<Str<'_>>>()? {
+                            Some(s) => Some(AnyValue::Bytes(json::base64_bytes::decode(&s.0)?)),
+                            None => None,
+                        },
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                             None
@@ -177,10 +171,7 @@ pub struct KeyValue<'a> {
 impl<'a> KeyValue<'a> {
     /// A string attribute, for processors that add tags.
     pub fn string(key: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> Self {
-        KeyValue {
-            key: key.into(),
-            value: AnyValue::String(value.into()),
-        }
+        KeyValue { key: key.into(), value: AnyValue::String(value.into()) }
     }
 }
 
@@ -194,28 +185,13 @@ pub fn find_attr<'r, 'a>(attrs: &'r [KeyValue<'a>], key: &str) -> Option<&'r Any
 #[serde(rename_all = "camelCase")]
 pub struct InstrumentationScope<'a> {
     /// Scope name.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::str",
-        skip_serializing_if = "str::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub name: Cow<'a, str>,
     /// Scope version.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::str",
-        skip_serializing_if = "str::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub version: Cow<'a, str>,
     /// Scope attributes.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(
@@ -241,13 +217,7 @@ pub struct EntityRef<'a> {
     )]
     pub schema_url: Cow<'a, str>,
     /// Entity type.
-    #[serde(
-        borrow,
-        default,
-        rename = "type",
-        deserialize_with = "json::str",
-        skip_serializing_if = "str::is_empty"
-    )]
+    #[serde(borrow, default, rename = "type", deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub entity_type: Cow<'a, str>,
     /// Attribute keys that identify the entity.
     #[serde(
@@ -274,12 +244,7 @@ pub struct EntityRef<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Resource<'a> {
     /// Resource attributes (`service.name`, `host.name`, …).
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(
@@ -311,31 +276,17 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips_canonically() {
-        assert_eq!(
-            roundtrip(r#"{"stringValue":"a"}"#),
-            r#"{"stringValue":"a"}"#
-        );
+        assert_eq!(roundtrip(r#"{"stringValue":"a"}"#), r#"{"stringValue":"a"}"#);
         assert_eq!(roundtrip(r#"{"intValue":42}"#), r#"{"intValue":"42"}"#);
-        assert_eq!(
-            roundtrip(r#"{"int_value":"9223372036854775807"}"#),
-            r#"{"intValue":"9223372036854775807"}"#
-        );
-        assert_eq!(
-            roundtrip(r#"{"doubleValue":"NaN"}"#),
-            r#"{"doubleValue":"NaN"}"#
-        );
-        assert_eq!(
-            roundtrip(r#"{"bytesValue":"aGk"}"#),
-            r#"{"bytesValue":"aGk="}"#
-        );
+        assert_eq!(roundtrip(r#"{"int_value":"9223372036854775807"}"#), r#"{"intValue":"9223372036854775807"}"#);
+        assert_eq!(roundtrip(r#"{"doubleValue":"NaN"}"#), r#"{"doubleValue":"NaN"}"#);
+        assert_eq!(roundtrip(r#"{"bytesValue":"aGk"}"#), r#"{"bytesValue":"aGk="}"#);
         assert_eq!(
             roundtrip(r#"{"arrayValue":{"values":[{"boolValue":true},{}]}}"#),
             r#"{"arrayValue":{"values":[{"boolValue":true},{}]}}"#
         );
         assert_eq!(
-            roundtrip(
-                r#"{"kvlistValue":{"values":[{"key":"k","value":{"stringValue":"v"}}]},"x":1}"#
-            ),
+            roundtrip(r#"{"kvlistValue":{"values":[{"key":"k","value":{"stringValue":"v"}}]},"x":1}"#),
             r#"{"kvlistValue":{"values":[{"key":"k","value":{"stringValue":"v"}}]}}"#
         );
         assert_eq!(roundtrip(r#"{"stringValue":null}"#), r#"{}"#);

@@ -128,12 +128,8 @@ mod tests {
 
     #[test]
     fn wrong_length_and_bad_digits_are_errors() {
-        assert!(SpanId::from_hex("abc")
-            .unwrap_err()
-            .contains("16 hex digits"));
-        assert!(SpanId::from_hex("zzzzzzzzzzzzzzzz")
-            .unwrap_err()
-            .contains("invalid hex"));
+        assert!(SpanId::from_hex("abc").unwrap_err().contains("16 hex digits"));
+        assert!(SpanId::from_hex("zzzzzzzzzzzzzzzz").unwrap_err().contains("invalid hex"));
         assert!(SpanId::from_hex("").unwrap().is_empty());
     }
 }

@@ -72,11 +72,7 @@ where
 {
     type Value = T;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "an integer ({}) as a JSON number or a decimal string",
-            std::any::type_name::<T>()
-        )
+        write!(f, "an integer ({}) as a JSON number or a decimal string", std::any::type_name::<T>())
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
         T::try_from(v).map_err(|_| E::custom(format_args!("integer {v} is out of range")))
@@ -94,9 +90,7 @@ where
                 self.visit_u64(v as u64)
             }
         } else {
-            Err(E::custom(format_args!(
-                "expected an integer, found {v}; send 64-bit integers as decimal strings"
-            )))
+            Err(E::custom(format_args!("expected an integer, found {v}; send 64-bit integers as decimal strings")))
         }
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
@@ -107,9 +101,7 @@ where
         // proto3 JSON also allows exponent notation in strings, e.g. "1e3".
         match t.parse::<f64>() {
             Ok(f) if f.is_finite() => self.visit_f64(f),
-            _ => Err(E::custom(format_args!(
-                "expected an integer, found the string {v:?}"
-            ))),
+            _ => Err(E::custom(format_args!("expected an integer, found the string {v:?}"))),
         }
     }
     fn visit_unit<E: de::Error>(self) -> Result<T, E> {
@@ -241,11 +233,10 @@ impl<'de> Visitor<'de> for F64Visitor {
             "NaN" => Ok(f64::NAN),
             "Infinity" => Ok(f64::INFINITY),
             "-Infinity" => Ok(f64::NEG_INFINITY),
-            other => other.trim().parse::<f64>().map_err(|_| {
-                E::custom(format_args!(
-                    "expected a number, found the string {other:?}"
-                ))
-            }),
+            other => other
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| E::custom(format_args!("expected a number, found the string {other:?}"))),
         }
     }
     fn visit_unit<E: de::Error>(self) -> Result<f64, E> {
@@ -346,9 +337,7 @@ pub mod f64_vec {
 /// `bytes` fields: standard base64 out; standard or URL-safe, padded or not, in.
 pub mod base64_bytes {
     use super::*;
-    use base64::engine::{
-        general_purpose, DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig,
-    };
+    use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
     const LENIENT: GeneralPurposeConfig =
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
@@ -371,10 +360,7 @@ pub mod base64_bytes {
 
 /// Enum fields: the spec writes integers; we also accept the enum value names (and unknown
 /// integers, since proto3 enums are open).
-pub fn enum_value<'de, D: Deserializer<'de>>(
-    d: D,
-    names: &'static [&'static str],
-) -> Result<i32, D::Error> {
+pub fn enum_value<'de, D: Deserializer<'de>>(d: D, names: &'static [&'static str]) -> Result<i32, D::Error> {
     struct V(&'static [&'static str]);
     impl<'de> Visitor<'de> for V {
         type Value = i32;
@@ -395,10 +381,7 @@ pub fn enum_value<'de, D: Deserializer<'de>>(
                 return Ok(i as i32);
             }
             v.parse::<i32>().map_err(|_| {
-                E::custom(format_args!(
-                    "unknown enum name {v:?}; expected one of {:?} or an integer",
-                    self.0
-                ))
+                E::custom(format_args!("unknown enum name {v:?}; expected one of {:?} or an integer", self.0))
             })
         }
         fn visit_unit<E: de::Error>(self) -> Result<i32, E> {
@@ -449,14 +432,10 @@ pub const SPAN_KIND_NAMES: &[&str] = &[
     "SPAN_KIND_CONSUMER",
 ];
 /// Status code names, indexed by their number.
-pub const STATUS_CODE_NAMES: &[&str] =
-    &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
+pub const STATUS_CODE_NAMES: &[&str] = &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
 /// Aggregation temporality names, indexed by their number.
-pub const TEMPORALITY_NAMES: &[&str] = &[
-    "AGGREGATION_TEMPORALITY_UNSPECIFIED",
-    "AGGREGATION_TEMPORALITY_DELTA",
-    "AGGREGATION_TEMPORALITY_CUMULATIVE",
-];
+pub const TEMPORALITY_NAMES: &[&str] =
+    &["AGGREGATION_TEMPORALITY_UNSPECIFIED", "AGGREGATION_TEMPORALITY_DELTA", "AGGREGATION_TEMPORALITY_CUMULATIVE"];
 
 /// Decodes `severityNumber`.
 pub fn severity<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {

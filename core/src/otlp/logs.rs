@@ -13,12 +13,7 @@ use super::json;
 #[serde(rename_all = "camelCase")]
 pub struct LogsRequest<'a> {
     /// Logs grouped by resource.
-    #[serde(
-        borrow,
-        default,
-        alias = "resource_logs",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "resource_logs", deserialize_with = "json::null_default")]
     pub resource_logs: Vec<ResourceLogs<'a>>,
 }
 
@@ -30,12 +25,7 @@ pub struct ResourceLogs<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource<'a>>,
     /// Logs grouped by instrumentation scope.
-    #[serde(
-        borrow,
-        default,
-        alias = "scope_logs",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "scope_logs", deserialize_with = "json::null_default")]
     pub scope_logs: Vec<ScopeLogs<'a>>,
     /// Schema of the resource.
     #[serde(
@@ -56,12 +46,7 @@ pub struct ScopeLogs<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<InstrumentationScope<'a>>,
     /// The records.
-    #[serde(
-        borrow,
-        default,
-        alias = "log_records",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "log_records", deserialize_with = "json::null_default")]
     pub log_records: Vec<LogRecord<'a>>,
     /// Schema of the scope.
     #[serde(
@@ -79,20 +64,10 @@ pub struct ScopeLogs<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct LogRecord<'a> {
     /// When the event occurred (ns since the epoch; Codex sends 0).
-    #[serde(
-        default,
-        alias = "time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub time_unix_nano: u64,
     /// When the event was observed (Codex puts its time here).
-    #[serde(
-        default,
-        alias = "observed_time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "observed_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub observed_time_unix_nano: u64,
     /// `SeverityNumber`.
     #[serde(
@@ -115,12 +90,7 @@ pub struct LogRecord<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub body: Option<AnyValue<'a>>,
     /// Record attributes (Codex's `event.name`, `prompt`, …).
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(
@@ -131,11 +101,7 @@ pub struct LogRecord<'a> {
     )]
     pub dropped_attributes_count: u32,
     /// W3C trace flags.
-    #[serde(
-        default,
-        deserialize_with = "json::u32",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
     pub flags: u32,
     /// Trace the record belongs to.
     #[serde(default, alias = "trace_id", skip_serializing_if = "TraceId::is_empty")]

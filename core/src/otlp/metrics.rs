@@ -13,12 +13,7 @@ use super::json;
 #[serde(rename_all = "camelCase")]
 pub struct MetricsRequest<'a> {
     /// Metrics grouped by resource.
-    #[serde(
-        borrow,
-        default,
-        alias = "resource_metrics",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "resource_metrics", deserialize_with = "json::null_default")]
     pub resource_metrics: Vec<ResourceMetrics<'a>>,
 }
 
@@ -30,12 +25,7 @@ pub struct ResourceMetrics<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource<'a>>,
     /// Metrics grouped by instrumentation scope.
-    #[serde(
-        borrow,
-        default,
-        alias = "scope_metrics",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "scope_metrics", deserialize_with = "json::null_default")]
     pub scope_metrics: Vec<ScopeMetrics<'a>>,
     /// Schema of the resource.
     #[serde(
@@ -74,28 +64,13 @@ pub struct ScopeMetrics<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Metric<'a> {
     /// Metric name.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::str",
-        skip_serializing_if = "str::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub name: Cow<'a, str>,
     /// Description.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::str",
-        skip_serializing_if = "str::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub description: Cow<'a, str>,
     /// UCUM unit.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::str",
-        skip_serializing_if = "str::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub unit: Cow<'a, str>,
     /// A gauge.
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
@@ -107,23 +82,13 @@ pub struct Metric<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub histogram: Option<Histogram<'a>>,
     /// An exponential histogram.
-    #[serde(
-        borrow,
-        default,
-        alias = "exponential_histogram",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(borrow, default, alias = "exponential_histogram", skip_serializing_if = "Option::is_none")]
     pub exponential_histogram: Option<ExponentialHistogram<'a>>,
     /// A summary.
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary<'a>>,
     /// Extra metadata about the metric.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub metadata: Vec<KeyValue<'a>>,
 }
 
@@ -133,10 +98,7 @@ impl Metric<'_> {
         self.gauge.as_ref().map_or(0, |g| g.data_points.len())
             + self.sum.as_ref().map_or(0, |g| g.data_points.len())
             + self.histogram.as_ref().map_or(0, |g| g.data_points.len())
-            + self
-                .exponential_histogram
-                .as_ref()
-                .map_or(0, |g| g.data_points.len())
+            + self.exponential_histogram.as_ref().map_or(0, |g| g.data_points.len())
             + self.summary.as_ref().map_or(0, |g| g.data_points.len())
     }
 }
@@ -146,12 +108,7 @@ impl Metric<'_> {
 #[serde(rename_all = "camelCase")]
 pub struct Gauge<'a> {
     /// Points.
-    #[serde(
-        borrow,
-        default,
-        alias = "data_points",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::null_default")]
     pub data_points: Vec<NumberDataPoint<'a>>,
 }
 
@@ -160,12 +117,7 @@ pub struct Gauge<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Sum<'a> {
     /// Points.
-    #[serde(
-        borrow,
-        default,
-        alias = "data_points",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::null_default")]
     pub data_points: Vec<NumberDataPoint<'a>>,
     /// `AggregationTemporality`.
     #[serde(
@@ -190,12 +142,7 @@ pub struct Sum<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Histogram<'a> {
     /// Points.
-    #[serde(
-        borrow,
-        default,
-        alias = "data_points",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::null_default")]
     pub data_points: Vec<HistogramDataPoint<'a>>,
     /// `AggregationTemporality`.
     #[serde(
@@ -212,12 +159,7 @@ pub struct Histogram<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ExponentialHistogram<'a> {
     /// Points.
-    #[serde(
-        borrow,
-        default,
-        alias = "data_points",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::null_default")]
     pub data_points: Vec<ExponentialHistogramDataPoint<'a>>,
     /// `AggregationTemporality`.
     #[serde(
@@ -234,12 +176,7 @@ pub struct ExponentialHistogram<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Summary<'a> {
     /// Points.
-    #[serde(
-        borrow,
-        default,
-        alias = "data_points",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::null_default")]
     pub data_points: Vec<SummaryDataPoint<'a>>,
 }
 
@@ -248,59 +185,25 @@ pub struct Summary<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct NumberDataPoint<'a> {
     /// Point attributes.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Start of the aggregation window.
-    #[serde(
-        default,
-        alias = "start_time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "start_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub start_time_unix_nano: u64,
     /// Time of the point.
-    #[serde(
-        default,
-        alias = "time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub time_unix_nano: u64,
     /// Value, when a double.
-    #[serde(
-        default,
-        alias = "as_double",
-        with = "json::opt_f64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "as_double", with = "json::opt_f64", skip_serializing_if = "Option::is_none")]
     pub as_double: Option<f64>,
     /// Value, when an integer.
-    #[serde(
-        default,
-        alias = "as_int",
-        with = "json::opt_i64_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "as_int", with = "json::opt_i64_str", skip_serializing_if = "Option::is_none")]
     pub as_int: Option<i64>,
     /// Exemplars.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub exemplars: Vec<Exemplar<'a>>,
     /// `DataPointFlags`.
-    #[serde(
-        default,
-        deserialize_with = "json::u32",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
     pub flags: u32,
 }
 
@@ -309,83 +212,37 @@ pub struct NumberDataPoint<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct HistogramDataPoint<'a> {
     /// Point attributes.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Start of the aggregation window.
-    #[serde(
-        default,
-        alias = "start_time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "start_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub start_time_unix_nano: u64,
     /// Time of the point.
-    #[serde(
-        default,
-        alias = "time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub time_unix_nano: u64,
     /// Number of values.
     #[serde(default, with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub count: u64,
     /// Sum of values, when known.
-    #[serde(
-        default,
-        with = "json::opt_f64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "json::opt_f64", skip_serializing_if = "Option::is_none")]
     pub sum: Option<f64>,
     /// Counts per bucket.
-    #[serde(
-        default,
-        alias = "bucket_counts",
-        with = "json::u64_vec",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(default, alias = "bucket_counts", with = "json::u64_vec", skip_serializing_if = "Vec::is_empty")]
     pub bucket_counts: Vec<u64>,
     /// Bucket bounds.
-    #[serde(
-        default,
-        alias = "explicit_bounds",
-        with = "json::f64_vec",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(default, alias = "explicit_bounds", with = "json::f64_vec", skip_serializing_if = "Vec::is_empty")]
     pub explicit_bounds: Vec<f64>,
     /// Exemplars.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub exemplars: Vec<Exemplar<'a>>,
     /// `DataPointFlags`.
-    #[serde(
-        default,
-        deserialize_with = "json::u32",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
     pub flags: u32,
     /// Minimum, when known.
-    #[serde(
-        default,
-        with = "json::opt_f64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "json::opt_f64", skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
     /// Maximum, when known.
-    #[serde(
-        default,
-        with = "json::opt_f64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "json::opt_f64", skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
 }
 
@@ -394,53 +251,25 @@ pub struct HistogramDataPoint<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ExponentialHistogramDataPoint<'a> {
     /// Point attributes.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Start of the aggregation window.
-    #[serde(
-        default,
-        alias = "start_time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "start_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub start_time_unix_nano: u64,
     /// Time of the point.
-    #[serde(
-        default,
-        alias = "time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub time_unix_nano: u64,
     /// Number of values.
     #[serde(default, with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub count: u64,
     /// Sum of values, when known.
-    #[serde(
-        default,
-        with = "json::opt_f64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "json::opt_f64", skip_serializing_if = "Option::is_none")]
     pub sum: Option<f64>,
     /// Resolution.
-    #[serde(
-        default,
-        deserialize_with = "json::i32",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::i32", skip_serializing_if = "json::is_zero")]
     pub scale: i32,
     /// Count of values in the zero bucket.
-    #[serde(
-        default,
-        alias = "zero_count",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "zero_count", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub zero_count: u64,
     /// Positive buckets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -449,41 +278,19 @@ pub struct ExponentialHistogramDataPoint<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative: Option<Buckets>,
     /// `DataPointFlags`.
-    #[serde(
-        default,
-        deserialize_with = "json::u32",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
     pub flags: u32,
     /// Exemplars.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub exemplars: Vec<Exemplar<'a>>,
     /// Minimum, when known.
-    #[serde(
-        default,
-        with = "json::opt_f64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "json::opt_f64", skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
     /// Maximum, when known.
-    #[serde(
-        default,
-        with = "json::opt_f64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "json::opt_f64", skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
     /// Width of the zero bucket.
-    #[serde(
-        default,
-        alias = "zero_threshold",
-        with = "json::f64_num",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "zero_threshold", with = "json::f64_num", skip_serializing_if = "json::is_zero")]
     pub zero_threshold: f64,
 }
 
@@ -492,19 +299,10 @@ pub struct ExponentialHistogramDataPoint<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Buckets {
     /// Index of the first bucket.
-    #[serde(
-        default,
-        deserialize_with = "json::i32",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::i32", skip_serializing_if = "json::is_zero")]
     pub offset: i32,
     /// Counts per bucket.
-    #[serde(
-        default,
-        alias = "bucket_counts",
-        with = "json::u64_vec",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(default, alias = "bucket_counts", with = "json::u64_vec", skip_serializing_if = "Vec::is_empty")]
     pub bucket_counts: Vec<u64>,
 }
 
@@ -513,28 +311,13 @@ pub struct Buckets {
 #[serde(rename_all = "camelCase")]
 pub struct SummaryDataPoint<'a> {
     /// Point attributes.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Start of the aggregation window.
-    #[serde(
-        default,
-        alias = "start_time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "start_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub start_time_unix_nano: u64,
     /// Time of the point.
-    #[serde(
-        default,
-        alias = "time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub time_unix_nano: u64,
     /// Number of values.
     #[serde(default, with = "json::u64_str", skip_serializing_if = "json::is_zero")]
@@ -551,11 +334,7 @@ pub struct SummaryDataPoint<'a> {
     )]
     pub quantile_values: Vec<ValueAtQuantile>,
     /// `DataPointFlags`.
-    #[serde(
-        default,
-        deserialize_with = "json::u32",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
     pub flags: u32,
 }
 
@@ -585,28 +364,13 @@ pub struct Exemplar<'a> {
     )]
     pub filtered_attributes: Vec<KeyValue<'a>>,
     /// Time of the measurement.
-    #[serde(
-        default,
-        alias = "time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub time_unix_nano: u64,
     /// Value, when a double.
-    #[serde(
-        default,
-        alias = "as_double",
-        with = "json::opt_f64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "as_double", with = "json::opt_f64", skip_serializing_if = "Option::is_none")]
     pub as_double: Option<f64>,
     /// Value, when an integer.
-    #[serde(
-        default,
-        alias = "as_int",
-        with = "json::opt_i64_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "as_int", with = "json::opt_i64_str", skip_serializing_if = "Option::is_none")]
     pub as_int: Option<i64>,
     /// Span active at the measurement.
     #[serde(default, alias = "span_id", skip_serializing_if = "SpanId::is_empty")]

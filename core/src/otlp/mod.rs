@@ -133,9 +133,7 @@ impl<'a> Request<'a> {
 
     #[cold]
     fn explain(signal: Signal, body: &[u8], first: serde_json::Error) -> DecodeError {
-        fn tracked<'de, T: serde::Deserialize<'de>>(
-            body: &'de [u8],
-        ) -> Option<(String, serde_json::Error)> {
+        fn tracked<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> Option<(String, serde_json::Error)> {
             let mut de = serde_json::Deserializer::from_slice(body);
             match serde_path_to_error::deserialize::<_, T>(&mut de) {
                 Ok(_) => None,
@@ -154,13 +152,7 @@ impl<'a> Request<'a> {
             Some(i) => text[..i].to_string(),
             None => text,
         };
-        DecodeError {
-            signal,
-            line: err.line(),
-            column: err.column(),
-            path,
-            message,
-        }
+        DecodeError { signal, line: err.line(), column: err.column(), path, message }
     }
 
     /// The request's signal.
@@ -194,12 +186,9 @@ impl<'a> Request<'a> {
     /// Records in the request, in the Collector's units: log records, data points, spans.
     pub fn records(&self) -> usize {
         match self {
-            Request::Logs(r) => r
-                .resource_logs
-                .iter()
-                .flat_map(|rl| &rl.scope_logs)
-                .map(|sl| sl.log_records.len())
-                .sum(),
+            Request::Logs(r) => {
+                r.resource_logs.iter().flat_map(|rl| &rl.scope_logs).map(|sl| sl.log_records.len()).sum()
+            }
             Request::Metrics(r) => r
                 .resource_metrics
                 .iter()
@@ -207,12 +196,7 @@ impl<'a> Request<'a> {
                 .flat_map(|sm| &sm.metrics)
                 .map(|m| m.data_points())
                 .sum(),
-            Request::Traces(r) => r
-                .resource_spans
-                .iter()
-                .flat_map(|rs| &rs.scope_spans)
-                .map(|ss| ss.spans.len())
-                .sum(),
+            Request::Traces(r) => r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum(),
         }
     }
 
@@ -220,21 +204,9 @@ impl<'a> Request<'a> {
     /// attribute added "to every resource" reaches every record).
     pub fn for_each_resource(&mut self, mut f: impl FnMut(&mut Resource<'a>)) {
         let resources: Vec<&mut Option<Resource<'a>>> = match self {
-            Request::Logs(r) => r
-                .resource_logs
-                .iter_mut()
-                .map(|x| &mut x.resource)
-                .collect(),
-            Request::Metrics(r) => r
-                .resource_metrics
-                .iter_mut()
-                .map(|x| &mut x.resource)
-                .collect(),
-            Request::Traces(r) => r
-                .resource_spans
-                .iter_mut()
-                .map(|x| &mut x.resource)
-                .collect(),
+            Request::Logs(r) => r.resource_logs.iter_mut().map(|x| &mut x.resource).collect(),
+            Request::Metrics(r) => r.resource_metrics.iter_mut().map(|x| &mut x.resource).collect(),
+            Request::Traces(r) => r.resource_spans.iter_mut().map(|x| &mut x.resource).collect(),
         };
         for res in resources {
             f(res.get_or_insert_with(Resource::default));
@@ -266,8 +238,7 @@ mod tests {
     use super::*;
 
     fn corpus() -> Vec<(std::path::PathBuf, Signal)> {
-        let root =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus");
         let mut out = Vec::new();
         for dir in ["otlp", "codex"] {
             for e in std::fs::read_dir(root.join(dir)).unwrap() {
@@ -294,8 +265,7 @@ mod tests {
     fn decode_encode_decode_is_identity_on_the_corpus() {
         for (path, signal) in corpus() {
             let body = std::fs::read(&path).unwrap();
-            let first = Request::decode(signal, &body)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let first = Request::decode(signal, &body).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert!(first.records() > 0, "{}: no records", path.display());
             let out = first.encode();
             let second = Request::decode(signal, &out).unwrap();
@@ -315,30 +285,17 @@ mod tests {
             "unknownField":{"deep":[1,2,{"x":null}]}, "name": null}]}]}]}"#;
         let r = Request::decode(Signal::Traces, body).unwrap();
         let out = String::from_utf8(r.encode()).unwrap();
-        assert!(
-            out.contains(r#""traceId":"5b8efff798038103d269b633813fc60c""#),
-            "{out}"
-        );
+        assert!(out.contains(r#""traceId":"5b8efff798038103d269b633813fc60c""#), "{out}");
         assert!(out.contains(r#""kind":2"#), "{out}");
-        assert!(
-            out.contains(r#""startTimeUnixNano":"1544712660000000000""#),
-            "{out}"
-        );
-        assert!(
-            out.contains(r#""endTimeUnixNano":"18446744073709551615""#),
-            "{out}"
-        );
+        assert!(out.contains(r#""startTimeUnixNano":"1544712660000000000""#), "{out}");
+        assert!(out.contains(r#""endTimeUnixNano":"18446744073709551615""#), "{out}");
         assert!(out.contains(r#""intValue":"9007199254740993""#), "{out}");
         assert!(!out.contains("unknownField"), "{out}");
     }
 
     #[test]
     fn invalid_utf8_is_a_decode_error_with_a_position() {
-        let e = Request::decode(
-            Signal::Logs,
-            b"{\"resourceLogs\":[{\"schemaUrl\":\"\xff\"}]}",
-        )
-        .unwrap_err();
+        let e = Request::decode(Signal::Logs, b"{\"resourceLogs\":[{\"schemaUrl\":\"\xff\"}]}").unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.column >= 30, "{e}");
     }
@@ -374,23 +331,14 @@ mod proptests {
             any::<bool>().prop_map(AnyValue::Bool),
             any::<i64>().prop_map(AnyValue::Int),
             // NaN is never equal to itself, so it is covered by a unit test instead.
-            any::<f64>()
-                .prop_filter("not NaN", |f| !f.is_nan())
-                .prop_map(AnyValue::Double),
+            any::<f64>().prop_filter("not NaN", |f| !f.is_nan()).prop_map(AnyValue::Double),
             proptest::collection::vec(any::<u8>(), 0..16).prop_map(AnyValue::Bytes),
         ];
         leaf.prop_recursive(4, 32, 4, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(AnyValue::Array),
                 proptest::collection::vec((any::<String>(), inner), 0..4).prop_map(|kvs| {
-                    AnyValue::KvList(
-                        kvs.into_iter()
-                            .map(|(k, v)| KeyValue {
-                                key: Cow::Owned(k),
-                                value: v,
-                            })
-                            .collect(),
-                    )
+                    AnyValue::KvList(kvs.into_iter().map(|(k, v)| KeyValue { key: Cow::Owned(k), value: v }).collect())
                 }),
             ]
         })
@@ -413,13 +361,7 @@ mod proptests {
                 observed_time_unix_nano: o,
                 severity_number: sev,
                 body,
-                attributes: attrs
-                    .into_iter()
-                    .map(|(k, v)| KeyValue {
-                        key: Cow::Owned(k),
-                        value: v,
-                    })
-                    .collect(),
+                attributes: attrs.into_iter().map(|(k, v)| KeyValue { key: Cow::Owned(k), value: v }).collect(),
                 trace_id: Id(tid),
                 span_id: Id(sid),
                 flags,

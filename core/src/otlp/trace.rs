@@ -13,12 +13,7 @@ use super::json;
 #[serde(rename_all = "camelCase")]
 pub struct TracesRequest<'a> {
     /// Spans grouped by resource.
-    #[serde(
-        borrow,
-        default,
-        alias = "resource_spans",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "resource_spans", deserialize_with = "json::null_default")]
     pub resource_spans: Vec<ResourceSpans<'a>>,
 }
 
@@ -30,12 +25,7 @@ pub struct ResourceSpans<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource<'a>>,
     /// Spans grouped by instrumentation scope.
-    #[serde(
-        borrow,
-        default,
-        alias = "scope_spans",
-        deserialize_with = "json::null_default"
-    )]
+    #[serde(borrow, default, alias = "scope_spans", deserialize_with = "json::null_default")]
     pub scope_spans: Vec<ScopeSpans<'a>>,
     /// Schema of the resource.
     #[serde(
@@ -89,57 +79,25 @@ pub struct Span<'a> {
     )]
     pub trace_state: Cow<'a, str>,
     /// Parent span id; absent for a root span.
-    #[serde(
-        default,
-        alias = "parent_span_id",
-        skip_serializing_if = "SpanId::is_empty"
-    )]
+    #[serde(default, alias = "parent_span_id", skip_serializing_if = "SpanId::is_empty")]
     pub parent_span_id: SpanId,
     /// W3C trace flags and the remote-parent bits.
-    #[serde(
-        default,
-        deserialize_with = "json::u32",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
     pub flags: u32,
     /// Span name.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::str",
-        skip_serializing_if = "str::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub name: Cow<'a, str>,
     /// `SpanKind`.
-    #[serde(
-        default,
-        deserialize_with = "json::span_kind",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::span_kind", skip_serializing_if = "json::is_zero")]
     pub kind: i32,
     /// Start time, ns since the epoch.
-    #[serde(
-        default,
-        alias = "start_time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "start_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub start_time_unix_nano: u64,
     /// End time, ns since the epoch.
-    #[serde(
-        default,
-        alias = "end_time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "end_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub end_time_unix_nano: u64,
     /// Span attributes.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(
@@ -150,12 +108,7 @@ pub struct Span<'a> {
     )]
     pub dropped_attributes_count: u32,
     /// Timed events.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Event<'a>>,
     /// Events the sender dropped.
     #[serde(
@@ -166,12 +119,7 @@ pub struct Span<'a> {
     )]
     pub dropped_events_count: u32,
     /// Links to other spans.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link<'a>>,
     /// Links the sender dropped.
     #[serde(
@@ -191,28 +139,13 @@ pub struct Span<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Event<'a> {
     /// When it happened.
-    #[serde(
-        default,
-        alias = "time_unix_nano",
-        with = "json::u64_str",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, alias = "time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub time_unix_nano: u64,
     /// Event name.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::str",
-        skip_serializing_if = "str::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub name: Cow<'a, str>,
     /// Event attributes.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(
@@ -244,12 +177,7 @@ pub struct Link<'a> {
     )]
     pub trace_state: Cow<'a, str>,
     /// Link attributes.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(
@@ -260,11 +188,7 @@ pub struct Link<'a> {
     )]
     pub dropped_attributes_count: u32,
     /// Trace flags of the link.
-    #[serde(
-        default,
-        deserialize_with = "json::u32",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
     pub flags: u32,
 }
 
@@ -273,18 +197,9 @@ pub struct Link<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Status<'a> {
     /// Developer-facing message.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "json::str",
-        skip_serializing_if = "str::is_empty"
-    )]
+    #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub message: Cow<'a, str>,
     /// `StatusCode`.
-    #[serde(
-        default,
-        deserialize_with = "json::status_code",
-        skip_serializing_if = "json::is_zero"
-    )]
+    #[serde(default, deserialize_with = "json::status_code", skip_serializing_if = "json::is_zero")]
     pub code: i32,
 }

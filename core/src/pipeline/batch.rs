@@ -40,13 +40,7 @@ pub struct Context {
 impl Context {
     /// A context for a request received now from `client_addr`.
     pub fn new(client_addr: Option<SocketAddr>) -> Self {
-        Context {
-            principal: None,
-            client_key: None,
-            integration: None,
-            client_addr,
-            received_at: SystemTime::now(),
-        }
+        Context { principal: None, client_key: None, integration: None, client_addr, received_at: SystemTime::now() }
     }
 }
 
@@ -71,20 +65,7 @@ pub struct Batch {
 
 impl Batch {
     /// A batch outside any budget (tests, tools).
-    pub fn new(
-        signal: Signal,
-        pipeline: Arc<PipelineId>,
-        body: Bytes,
-        records: usize,
-        context: Arc<Context>,
-    ) -> Self {
-        Batch {
-            signal,
-            pipeline,
-            body,
-            records,
-            context,
-            _permit: None,
-        }
+    pub fn new(signal: Signal, pipeline: Arc<PipelineId>, body: Bytes, records: usize, context: Arc<Context>) -> Self {
+        Batch { signal, pipeline, body, records, context, _permit: None }
     }
 }

@@ -23,20 +23,12 @@ pub struct Rejection {
 impl Rejection {
     /// A refusal with `status` and `message`.
     pub fn new(status: u16, message: impl Into<String>) -> Self {
-        Rejection {
-            status,
-            message: message.into(),
-            retry_after: None,
-        }
+        Rejection { status, message: message.into(), retry_after: None }
     }
 
     /// A 503 that tells the client to come back after `after`.
     pub fn unavailable(message: impl Into<String>, after: Duration) -> Self {
-        Rejection {
-            status: 503,
-            message: message.into(),
-            retry_after: Some(after),
-        }
+        Rejection { status: 503, message: message.into(), retry_after: Some(after) }
     }
 
     /// The gRPC status code matching the HTTP status, for the `code` field.

@@ -22,10 +22,7 @@ impl InflightBudget {
     /// A budget of `total` bytes.
     pub fn new(total: usize) -> Self {
         let total = total.clamp(1, Semaphore::MAX_PERMITS);
-        InflightBudget {
-            sem: Arc::new(Semaphore::new(total)),
-            total,
-        }
+        InflightBudget { sem: Arc::new(Semaphore::new(total)), total }
     }
 
     /// Takes `bytes` of the budget now, or `None` when not enough is left. A request larger
@@ -33,11 +30,7 @@ impl InflightBudget {
     pub fn try_acquire(&self, bytes: usize) -> Option<InflightPermit> {
         let n = bytes.clamp(1, self.total);
         let n = u32::try_from(n).unwrap_or(u32::MAX);
-        self.sem
-            .clone()
-            .try_acquire_many_owned(n)
-            .ok()
-            .map(|p| InflightPermit { permit: p })
+        self.sem.clone().try_acquire_many_owned(n).ok().map(|p| InflightPermit { permit: p })
     }
 
     /// Turns the permit held for a request body into one for exactly `bytes` (its encoded
@@ -75,18 +68,11 @@ mod tests {
         assert_eq!(b.available(), 70);
         let p = b.resize(p, 90).unwrap();
         assert_eq!(b.available(), 10);
-        assert!(
-            b.resize(p, 200).is_some(),
-            "larger than the budget takes all of it"
-        );
+        assert!(b.resize(p, 200).is_some(), "larger than the budget takes all of it");
         assert_eq!(b.available(), 100);
         let p = b.try_acquire(50).unwrap();
         let _other = b.try_acquire(40).unwrap();
         assert!(b.resize(p, 80).is_none());
-        assert_eq!(
-            b.available(),
-            60,
-            "a failed resize releases the held permit"
-        );
+        assert_eq!(b.available(), 60, "a failed resize releases the held permit");
     }
 }

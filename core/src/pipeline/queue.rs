@@ -52,11 +52,7 @@ impl QueueState {
     }
 
     fn release(&self, bytes: usize) {
-        let _ = self
-            .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
-                Some(u.saturating_sub(bytes))
-            });
+        let _ = self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| Some(u.saturating_sub(bytes)));
     }
 }
 
@@ -98,12 +94,7 @@ impl QueueHandle {
             if cur > 0 && cur + bytes > s.capacity {
                 return None;
             }
-            match s.used.compare_exchange_weak(
-                cur,
-                cur + bytes,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match s.used.compare_exchange_weak(cur, cur + bytes, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return Some(Reservation { queue: self, bytes }),
                 Err(now) => cur = now,
             }
@@ -164,12 +155,7 @@ pub struct QueueWorker {
     max_in_flight: usize,
 }
 
-fn new_state(
-    id: ComponentId,
-    capacity: usize,
-    when_full: WhenFull,
-    used: usize,
-) -> Arc<QueueState> {
+fn new_state(id: ComponentId, capacity: usize, when_full: WhenFull, used: usize) -> Arc<QueueState> {
     Arc::new(QueueState {
         id,
         when_full,
@@ -188,15 +174,8 @@ pub fn queue(id: ComponentId, capacity: usize, when_full: WhenFull) -> (QueueHan
     let (tx, rx) = mpsc::unbounded_channel();
     let state = new_state(id, capacity, when_full, 0);
     (
-        QueueHandle {
-            state: state.clone(),
-            sink: Sink::Memory(tx),
-        },
-        QueueWorker {
-            state,
-            source: Source::Memory(rx),
-            max_in_flight: 1,
-        },
+        QueueHandle { state: state.clone(), sink: Sink::Memory(tx) },
+        QueueWorker { state, source: Source::Memory(rx), max_in_flight: 1 },
     )
 }
 
@@ -211,15 +190,8 @@ pub fn disk_queue(
     let state = new_state(id, capacity, when_full, recovered);
     state.depth.store(disk.pending(), Ordering::Relaxed);
     (
-        QueueHandle {
-            state: state.clone(),
-            sink: Sink::Disk(disk.clone()),
-        },
-        QueueWorker {
-            state,
-            source: Source::Disk(disk),
-            max_in_flight: 1,
-        },
+        QueueHandle { state: state.clone(), sink: Sink::Disk(disk.clone()) },
+        QueueWorker { state, source: Source::Disk(disk), max_in_flight: 1 },
     )
 }
 
@@ -271,8 +243,7 @@ impl QueueWorker {
             };
             tasks.spawn(async move {
                 let bytes = batch.body.len();
-                let delivered =
-                    deliver(&state, &*exporter, &batch, &stopping, disk.is_some()).await;
+                let delivered = deliver(&state, &*exporter, &batch, &stopping, disk.is_some()).await;
                 match (disk, record) {
                     (Some(d), Some(r)) if delivered => {
                         state.release(r.charged);
@@ -309,9 +280,7 @@ async fn deliver(
                 state.sent.fetch_add(1, Ordering::Relaxed);
                 return true;
             }
-            Err(ExportError::Retryable { .. }) if durable && stopping.is_cancelled() => {
-                return false
-            }
+            Err(ExportError::Retryable { .. }) if durable && stopping.is_cancelled() => return false,
             Err(ExportError::Retryable { message, after }) if !stopping.is_cancelled() => {
                 state.retried.fetch_add(1, Ordering::Relaxed);
                 let wait = after.unwrap_or(backoff).min(MAX_BACKOFF);
@@ -334,9 +303,7 @@ async fn deliver(
 /// Full jitter: a uniform delay in [0, d], so retries of many batches spread out.
 pub fn jitter(d: Duration) -> Duration {
     let mut b = [0u8; 4];
-    let r = getrandom::fill(&mut b)
-        .map(|_| u32::from_le_bytes(b))
-        .unwrap_or(u32::MAX / 2);
+    let r = getrandom::fill(&mut b).map(|_| u32::from_le_bytes(b)).unwrap_or(u32::MAX / 2);
     d.mul_f64(f64::from(r) / f64::from(u32::MAX))
 }
 

@@ -66,12 +66,7 @@ impl Router {
         for r in routes {
             by_signal[slot(r.id.signal)].push(r);
         }
-        Router {
-            by_signal,
-            budget,
-            auth,
-            integration,
-        }
+        Router { by_signal, budget, auth, integration }
     }
 
     /// Runs this receiver's auth on the request headers (before the body is read).
@@ -93,10 +88,7 @@ impl Router {
             None => Vec::new(),
         };
         if self.integration.stamp_integration {
-            out.push(KeyValue::string(
-                "otelgate.integration",
-                self.integration.reference_name.clone(),
-            ));
+            out.push(KeyValue::string("otelgate.integration", self.integration.reference_name.clone()));
         }
         out
     }
@@ -122,17 +114,12 @@ impl Router {
         let signal = request.signal();
         stamp_resources(&mut request, &self.stamps(&context));
         let routes = &self.by_signal[slot(signal)];
-        let accepted = Accepted {
-            records: request.records(),
-        };
+        let accepted = Accepted { records: request.records() };
         let processing = routes.iter().filter(|r| !r.processors.is_empty()).count();
 
         // One encoding serves every pipeline without processors; each pipeline with
         // processors works on its own copy, and the last of them takes the original.
-        let unprocessed = routes
-            .iter()
-            .any(|r| r.processors.is_empty())
-            .then(|| Bytes::from(request.encode()));
+        let unprocessed = routes.iter().any(|r| r.processors.is_empty()).then(|| Bytes::from(request.encode()));
         let mut original = Some(request);
         let mut remaining = processing;
         let mut outputs: Vec<(Bytes, usize)> = Vec::with_capacity(routes.len());

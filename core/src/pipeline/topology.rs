@@ -91,43 +91,28 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let mut workers = Vec::new();
     let mut queues = Vec::new();
     for (id, c) in &config.exporters {
-        let exporter = crate::exporter::build(id, c, &stop_retries).map_err(|message| {
-            StartError::Component {
-                section: "exporters",
-                id: id.clone(),
-                message,
-            }
+        let exporter = crate::exporter::build(id, c, &stop_retries).map_err(|message| StartError::Component {
+            section: "exporters",
+            id: id.clone(),
+            message,
         })?;
         let (handle, worker) = match &c.kind {
             ExporterKind::Minware(m) => {
                 drain_timeout = drain_timeout.max(m.shutdown_timeout.0);
-                let (h, w) = match m.queue {
-                    QueueMode::Disk => {
-                        let dir = m.queue_dir.clone().unwrap_or_else(|| {
-                            PathBuf::from(format!(
-                                "./data/queue/{}",
-                                id.to_string().replace('/', "_")
-                            ))
-                        });
-                        let (disk, recovered) =
-                            DiskQueue::open(&dir, m.fsync).map_err(|e| StartError::Component {
-                                section: "exporters",
-                                id: id.clone(),
-                                message: e.to_string(),
+                let (h, w) =
+                    match m.queue {
+                        QueueMode::Disk => {
+                            let dir = m.queue_dir.clone().unwrap_or_else(|| {
+                                PathBuf::from(format!("./data/queue/{}", id.to_string().replace('/', "_")))
+                            });
+                            let (disk, recovered) = DiskQueue::open(&dir, m.fsync).map_err(|e| {
+                                StartError::Component { section: "exporters", id: id.clone(), message: e.to_string() }
                             })?;
-                        disks.push(disk.clone());
-                        queue::disk_queue(
-                            id.clone(),
-                            c.max_queue_bytes.as_usize(),
-                            c.when_full,
-                            disk,
-                            recovered,
-                        )
-                    }
-                    QueueMode::Memory => {
-                        queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full)
-                    }
-                };
+                            disks.push(disk.clone());
+                            queue::disk_queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full, disk, recovered)
+                        }
+                        QueueMode::Memory => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
+                    };
                 (h, w.with_max_in_flight(m.max_in_flight))
             }
             _ => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
@@ -146,48 +131,24 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             .map(|p| PipelineRoute {
                 id: Arc::new(p.id.clone()),
                 // Auth is not inline: the receiver runs it before reading the body.
-                processors: p
-                    .processors
-                    .iter()
-                    .filter_map(|x| processors.get(x).cloned())
-                    .collect(),
+                processors: p.processors.iter().filter_map(|x| processors.get(x).cloned()).collect(),
                 exporters: p.exporters.iter().map(|x| handles[x].clone()).collect(),
             })
             .collect();
         if routes.is_empty() {
             continue; // unused receiver: validation already warned
         }
-        let auth = config
-            .receiver_auth
-            .get(id)
-            .map(|a| authenticators[a].clone());
-        let router = Arc::new(Router::new(
-            routes,
-            budget.clone(),
-            auth,
-            integration.clone(),
-        ));
+        let auth = config.receiver_auth.get(id).map(|a| authenticators[a].clone());
+        let router = Arc::new(Router::new(routes, budget.clone(), auth, integration.clone()));
         match rc {
             ReceiverConfig::OtlpHttp(c) => {
-                let listener = otlp_http::bind(c)
-                    .await
-                    .map_err(|source| StartError::Bind {
-                        id: id.clone(),
-                        source,
-                    })?;
+                let listener =
+                    otlp_http::bind(c).await.map_err(|source| StartError::Bind { id: id.clone(), source })?;
                 let addr = listener.local_addr().map_err(|source| StartError::Bind {
                     id: id.clone(),
-                    source: otlp_http::BindError {
-                        endpoint: c.endpoint.clone(),
-                        source,
-                    },
+                    source: otlp_http::BindError { endpoint: c.endpoint.clone(), source },
                 })?;
-                let task = tokio::spawn(otlp_http::serve(
-                    listener,
-                    router,
-                    c.clone(),
-                    stop_receivers.clone(),
-                ));
+                let task = tokio::spawn(otlp_http::serve(listener, router, c.clone(), stop_receivers.clone()));
                 receivers.push((id.clone(), addr, task));
             }
         }
@@ -195,24 +156,13 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     // Only routers hold queue handles now, so queues close when the receivers stop.
     drop(handles);
 
-    Ok(Running {
-        receivers,
-        workers,
-        queues,
-        disks,
-        drain_timeout,
-        stop_receivers,
-        stop_retries,
-    })
+    Ok(Running { receivers, workers, queues, disks, drain_timeout, stop_receivers, stop_retries })
 }
 
 impl Running {
     /// The address each receiver listens on (useful when the config asked for port 0).
     pub fn local_addrs(&self) -> Vec<(ComponentId, SocketAddr)> {
-        self.receivers
-            .iter()
-            .map(|(id, a, _)| (id.clone(), *a))
-            .collect()
+        self.receivers.iter().map(|(id, a, _)| (id.clone(), *a)).collect()
     }
 
     /// Exporter queues, for counters.

@@ -69,24 +69,17 @@ fn unauthorized(message: impl Into<String>) -> Rejection {
 /// case, spaces around tolerated.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next().ok_or_else(|| {
-        unauthorized("missing Authorization header; send `Authorization: Bearer <API key>`")
-    })?;
+    let value = values
+        .next()
+        .ok_or_else(|| unauthorized("missing Authorization header; send `Authorization: Bearer <API key>`"))?;
     if values.next().is_some() {
-        return Err(unauthorized(
-            "several Authorization headers; send exactly one",
-        ));
+        return Err(unauthorized("several Authorization headers; send exactly one"));
     }
     let malformed = || unauthorized("malformed Authorization header; expected `Bearer <API key>`");
     let text = value.to_str().map_err(|_| malformed())?.trim();
-    let (scheme, token) = text
-        .split_once(|c: char| c.is_ascii_whitespace())
-        .ok_or_else(malformed)?;
+    let (scheme, token) = text.split_once(|c: char| c.is_ascii_whitespace()).ok_or_else(malformed)?;
     let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer")
-        || token.is_empty()
-        || token.contains(char::is_whitespace)
-    {
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(char::is_whitespace) {
         return Err(malformed());
     }
     Ok(token)
@@ -97,38 +90,30 @@ impl Authenticator {
     pub fn new(config: &AuthConfig) -> Result<Self, String> {
         let store = match (config.mode, &config.store) {
             (AuthMode::Local, None) => {
-                return Err("`store` is required in local mode: the key store file (create it with `otelgate keys create`)".into())
+                return Err(
+                    "`store` is required in local mode: the key store file (create it with `otelgate keys create`)"
+                        .into(),
+                )
             }
             (AuthMode::Local, Some(p)) => Some(LiveStore::open(p).map_err(|e: StoreError| e.to_string())?),
             (AuthMode::Passthrough, _) => None,
         };
-        Ok(Authenticator {
-            mode: config.mode,
-            store,
-            stamp_principal: config.stamp_principal,
-        })
+        Ok(Authenticator { mode: config.mode, store, stamp_principal: config.stamp_principal })
     }
 
     /// Decides on a request from its headers alone.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Authenticated, Rejection> {
         let token = bearer_token(headers)?;
         match (self.mode, &self.store) {
-            (AuthMode::Local, Some(store)) => match store.current().check(token, SystemTime::now())
-            {
-                Ok(p) => Ok(Authenticated {
-                    principal: Some(p),
-                    client_key: None,
-                }),
+            (AuthMode::Local, Some(store)) => match store.current().check(token, SystemTime::now()) {
+                Ok(p) => Ok(Authenticated { principal: Some(p), client_key: None }),
                 Err(f @ AuthFailure::NotOwner) => Err(Rejection::new(403, f.to_string())),
                 Err(f) => {
                     tracing::debug!(reason = %f, "Request refused by auth.");
                     Err(unauthorized(f.to_string()))
                 }
             },
-            _ => Ok(Authenticated {
-                principal: None,
-                client_key: Some(Secret::new(token)),
-            }),
+            _ => Ok(Authenticated { principal: None, client_key: Some(Secret::new(token)) }),
         }
     }
 
@@ -179,13 +164,7 @@ mod tests {
     fn bearer_parsing() {
         assert_eq!(bearer_token(&h(&["Bearer abc"])).unwrap(), "abc");
         assert_eq!(bearer_token(&h(&["  bEaReR   abc  "])).unwrap(), "abc");
-        for bad in [
-            &[][..],
-            &["Basic abc"],
-            &["Bearer"],
-            &["Bearer a b"],
-            &["Bearer a", "Bearer b"],
-        ] {
+        for bad in [&[][..], &["Basic abc"], &["Bearer"], &["Bearer a b"], &["Bearer a", "Bearer b"]] {
             let r = bearer_token(&h(bad)).unwrap_err();
             assert_eq!(r.status, 401, "{bad:?}");
         }

@@ -20,12 +20,8 @@ pub enum Built {
 /// Builds a processor from its config; the error says what in the config is wrong.
 pub fn build(config: &ProcessorConfig) -> Result<Built, String> {
     match config {
-        ProcessorConfig::Resource(c) => Ok(Built::Inline(Arc::new(
-            resource::ResourceProcessor::new(c.clone())?,
-        ))),
+        ProcessorConfig::Resource(c) => Ok(Built::Inline(Arc::new(resource::ResourceProcessor::new(c.clone())?))),
         ProcessorConfig::Auth(c) => Ok(Built::Auth(Arc::new(auth::Authenticator::new(c)?))),
-        ProcessorConfig::Redact(c) => Ok(Built::Inline(Arc::new(redact::RedactProcessor::new(
-            c.clone(),
-        )?))),
+        ProcessorConfig::Redact(c) => Ok(Built::Inline(Arc::new(redact::RedactProcessor::new(c.clone())?))),
     }
 }

@@ -106,10 +106,7 @@ impl ResourceProcessor {
         let mut actions = Vec::new();
         for (i, a) in config.attributes.into_iter().enumerate() {
             if a.value.is_some() && a.from_context.is_some() {
-                return Err(format!(
-                    "attributes[{i}] ({}): give `value` or `from_context`, not both",
-                    a.key
-                ));
+                return Err(format!("attributes[{i}] ({}): give `value` or `from_context`, not both", a.key));
             }
             let value = match (&a.value, a.action) {
                 (_, Action::Delete) => AnyValue::Empty,
@@ -148,13 +145,10 @@ impl ResourceProcessor {
                 (Action::Delete, Some(i)) => {
                     resource.attributes.remove(i);
                 }
-                (Action::Update | Action::Upsert, Some(i)) => {
-                    resource.attributes[i].value = value.clone()
+                (Action::Update | Action::Upsert, Some(i)) => resource.attributes[i].value = value.clone(),
+                (Action::Insert | Action::Upsert, None) => {
+                    resource.attributes.push(KeyValue { key: Cow::Owned(a.key.clone()), value: value.clone() })
                 }
-                (Action::Insert | Action::Upsert, None) => resource.attributes.push(KeyValue {
-                    key: Cow::Owned(a.key.clone()),
-                    value: value.clone(),
-                }),
                 _ => {}
             }
         }

@@ -61,10 +61,7 @@ pub enum DiskError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DiskError + '_ {
-    move |source| DiskError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| DiskError::Io { path: path.to_path_buf(), source }
 }
 
 /// Where a record lives, so it can be acknowledged or read back.
@@ -136,10 +133,7 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>, DiskError> {
         let e = e.map_err(io(dir))?;
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if let Some(seq) = name
-            .strip_suffix(".seg")
-            .and_then(|s| s.parse::<u64>().ok())
-        {
+        if let Some(seq) = name.strip_suffix(".seg").and_then(|s| s.parse::<u64>().ok()) {
             out.push(seq);
         }
     }
@@ -220,28 +214,16 @@ impl DiskQueue {
             }
             if let Some(at) = scan.torn_tail {
                 tracing::warn!(file = %path.display(), offset = at, "Queue segment ends in a partly written record (crash during a write); truncated. That batch was never acknowledged to its client.");
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(io(&path))?;
+                let f = OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
                 f.set_len(at).map_err(io(&path))?;
             }
             let acked = read_acks(&ack_path(dir, seq));
             let mut outstanding = 0;
-            for r in scan
-                .records
-                .into_iter()
-                .filter(|r| !acked.contains(&r.offset))
-            {
+            for r in scan.records.into_iter().filter(|r| !acked.contains(&r.offset)) {
                 recovered += r.len as usize + RECORD_OVERHEAD;
                 outstanding += 1;
                 pending.push_back(Entry {
-                    at: RecordRef {
-                        seg: seq,
-                        offset: r.offset,
-                        len: r.len,
-                        charged: r.len as usize + RECORD_OVERHEAD,
-                    },
+                    at: RecordRef { seg: seq, offset: r.offset, len: r.len, charged: r.len as usize + RECORD_OVERHEAD },
                     cached: None,
                 });
             }
@@ -252,14 +234,7 @@ impl DiskQueue {
             }
             let ap = ack_path(dir, seq);
             let ack = private_file(&ap, true).map_err(io(&ap))?;
-            segments.insert(
-                seq,
-                Segment {
-                    outstanding,
-                    closed: true,
-                    ack,
-                },
-            );
+            segments.insert(seq, Segment { outstanding, closed: true, ack });
         }
         if recovered > 0 {
             tracing::info!(dir = %dir.display(), records = pending.len(), bytes = recovered, "Queue recovered undelivered batches; sending resumes.");
@@ -269,12 +244,7 @@ impl DiskQueue {
         let q = Arc::new(DiskQueue {
             dir: dir.to_path_buf(),
             _lock: lock,
-            inner: Mutex::new(Inner {
-                pending,
-                segments,
-                cached_bytes: 0,
-                closed: false,
-            }),
+            inner: Mutex::new(Inner { pending, segments, cached_bytes: 0, closed: false }),
             ready: Notify::new(),
             writer: Mutex::new(Some(tx)),
         });
@@ -287,10 +257,7 @@ impl DiskQueue {
     }
 
     /// Appends a batch; resolves once it is on disk (after fsync with `fsync: always`).
-    pub fn append(
-        &self,
-        batch: Batch,
-    ) -> impl std::future::Future<Output = Result<(), DiskError>> + Send + 'static {
+    pub fn append(&self, batch: Batch) -> impl std::future::Future<Output = Result<(), DiskError>> + Send + 'static {
         let record = segment::encode(&batch);
         let (done, wait) = oneshot::channel();
         let sent = self
@@ -298,14 +265,7 @@ impl DiskQueue {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(|w| {
-                w.send(Append {
-                    record,
-                    batch,
-                    done,
-                })
-                .is_ok()
-            })
+            .map(|w| w.send(Append { record, batch, done }).is_ok())
             .unwrap_or(false);
         async move {
             if !sent {
@@ -313,10 +273,7 @@ impl DiskQueue {
             }
             match wait.await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(DiskError::Io {
-                    path: PathBuf::from("segment"),
-                    source: std::io::Error::other(e),
-                }),
+                Ok(Err(e)) => Err(DiskError::Io { path: PathBuf::from("segment"), source: std::io::Error::other(e) }),
                 Err(_) => Err(DiskError::Stopped),
             }
         }
@@ -324,11 +281,7 @@ impl DiskQueue {
 
     /// Records waiting to be taken by the worker.
     pub fn pending(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pending
-            .len()
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).pending.len()
     }
 
     /// Stops accepting appends; the worker's `next` returns `None` once drained.
@@ -338,12 +291,7 @@ impl DiskQueue {
         self.ready.notify_waiters();
     }
 
-    fn write_loop(
-        self: Arc<Self>,
-        mut rx: mpsc::UnboundedReceiver<Append>,
-        mut seq: u64,
-        fsync: Fsync,
-    ) {
+    fn write_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Append>, mut seq: u64, fsync: Fsync) {
         let mut current: Option<(u64, File, u64)> = None;
         let mut last_sync = Instant::now();
         let mut dirty = false;
@@ -352,14 +300,7 @@ impl DiskQueue {
             while let Ok(more) = rx.try_recv() {
                 group.push(more);
             }
-            let result = self.write_group(
-                &mut current,
-                &mut seq,
-                &mut group,
-                fsync,
-                &mut last_sync,
-                &mut dirty,
-            );
+            let result = self.write_group(&mut current, &mut seq, &mut group, fsync, &mut last_sync, &mut dirty);
             let msg = result.err().map(|e| e.to_string());
             if let Some(m) = &msg {
                 tracing::error!(dir = %self.dir.display(), error = %m, "Queue write failed; the requests are refused with 503.");
@@ -386,10 +327,7 @@ impl DiskQueue {
         last_sync: &mut Instant,
         dirty: &mut bool,
     ) -> std::io::Result<()> {
-        if current
-            .as_ref()
-            .is_none_or(|(_, _, size)| *size >= SEGMENT_BYTES)
-        {
+        if current.as_ref().is_none_or(|(_, _, size)| *size >= SEGMENT_BYTES) {
             if let Some((old, f, _)) = current.take() {
                 f.sync_all()?;
                 self.close_segment(old);
@@ -403,14 +341,7 @@ impl DiskQueue {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .segments
-                .insert(
-                    s,
-                    Segment {
-                        outstanding: 0,
-                        closed: false,
-                        ack,
-                    },
-                );
+                .insert(s, Segment { outstanding: 0, closed: false, ack });
             *current = Some((s, f, HEADER.len() as u64));
         }
         let Some((s, f, size)) = current.as_mut() else {
@@ -449,10 +380,7 @@ impl DiskQueue {
             if keep {
                 g.cached_bytes += a.batch.body.len();
             }
-            g.pending.push_back(Entry {
-                at,
-                cached: keep.then(|| a.batch.clone()),
-            });
+            g.pending.push_back(Entry { at, cached: keep.then(|| a.batch.clone()) });
         }
         drop(g);
         self.ready.notify_waiters();
@@ -500,18 +428,11 @@ impl DiskQueue {
                 }
             };
             match entry {
-                Some(Entry {
-                    at,
-                    cached: Some(b),
-                }) => return Some((at, b)),
+                Some(Entry { at, cached: Some(b) }) => return Some((at, b)),
                 Some(Entry { at, cached: None }) => match self.read(&at) {
                     Some(b) => return Some((at, b)),
                     None => {
-                        tracing::error!(
-                            segment = at.seg,
-                            offset = at.offset,
-                            "Queue record unreadable; skipped."
-                        );
+                        tracing::error!(segment = at.seg, offset = at.offset, "Queue record unreadable; skipped.");
                         self.ack(&at);
                     }
                 },
@@ -552,10 +473,7 @@ impl DiskQueue {
     /// Puts a record taken with `next` back at the front (not delivered, try again later).
     pub fn requeue(&self, at: RecordRef, batch: Batch) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        g.pending.push_front(Entry {
-            at,
-            cached: Some(batch),
-        });
+        g.pending.push_front(Entry { at, cached: Some(batch) });
         drop(g);
         self.ready.notify_waiters();
     }
@@ -571,10 +489,7 @@ mod tests {
     fn batch(n: usize) -> Batch {
         Batch::new(
             Signal::Logs,
-            Arc::new(PipelineId {
-                signal: Signal::Logs,
-                name: None,
-            }),
+            Arc::new(PipelineId { signal: Signal::Logs, name: None }),
             Bytes::from(format!("{{\"n\":{n}}}")),
             1,
             Arc::new(Context::new(None)),
@@ -587,10 +502,7 @@ mod tests {
         {
             let (q, recovered) = DiskQueue::open(dir.path(), Fsync::Always).unwrap();
             assert_eq!(recovered, 0);
-            assert!(matches!(
-                DiskQueue::open(dir.path(), Fsync::Always),
-                Err(DiskError::Locked(_))
-            ));
+            assert!(matches!(DiskQueue::open(dir.path(), Fsync::Always), Err(DiskError::Locked(_))));
             for i in 0..5 {
                 q.append(batch(i)).await.unwrap();
             }
@@ -605,9 +517,7 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(5);
         let (q, recovered) = loop {
             match DiskQueue::open(dir.path(), Fsync::Always) {
-                Err(DiskError::Locked(_)) if Instant::now() < deadline => {
-                    tokio::task::yield_now().await
-                }
+                Err(DiskError::Locked(_)) if Instant::now() < deadline => tokio::task::yield_now().await,
                 other => break other.unwrap(),
             }
         };
@@ -620,10 +530,6 @@ mod tests {
         }
         assert_eq!(seen, ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}"]);
         assert_eq!(stats(dir.path()).unwrap().depth, 0);
-        assert_eq!(
-            list_segments(dir.path()).unwrap().len(),
-            0,
-            "fully acked closed segments are deleted"
-        );
+        assert_eq!(list_segments(dir.path()).unwrap().len(), 0, "fully acked closed segments are deleted");
     }
 }

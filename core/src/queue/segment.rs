@@ -41,18 +41,9 @@ fn signal_code(s: Signal) -> u8 {
 
 /// Encodes a batch as a whole record (framing included).
 pub fn encode(batch: &Batch) -> Vec<u8> {
-    let key = batch
-        .context
-        .client_key
-        .as_ref()
-        .map(|k| k.expose().as_bytes())
-        .unwrap_or(&[]);
+    let key = batch.context.client_key.as_ref().map(|k| k.expose().as_bytes()).unwrap_or(&[]);
     let pipeline = batch.pipeline.to_string();
-    let received_ms = batch
-        .context
-        .received_at
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    let received_ms = batch.context.received_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let payload_len = 1 + 1 + 4 + 8 + 2 + key.len() + 2 + pipeline.len() + batch.body.len();
     let mut out = Vec::with_capacity(RECORD_OVERHEAD + payload_len);
     out.extend_from_slice(&RECORD_MAGIC.to_le_bytes());
@@ -77,10 +68,7 @@ fn parse_pipeline(s: &str) -> Option<PipelineId> {
         Some((a, b)) => (a, Some(b.to_string())),
         None => (s, None),
     };
-    Some(PipelineId {
-        signal: Signal::parse(sig)?,
-        name,
-    })
+    Some(PipelineId { signal: Signal::parse(sig)?, name })
 }
 
 /// Decodes a record's payload back into a batch (with the context the queue keeps).
@@ -89,9 +77,7 @@ pub fn decode(payload: Bytes) -> Option<Batch> {
     if p.len() < 18 || p[0] != 1 {
         return None;
     }
-    let signal = [Signal::Logs, Signal::Metrics, Signal::Traces]
-        .get(p[1] as usize)
-        .copied()?;
+    let signal = [Signal::Logs, Signal::Metrics, Signal::Traces].get(p[1] as usize).copied()?;
     let records = u32::from_le_bytes(p[2..6].try_into().ok()?) as usize;
     let received_ms = u64::from_le_bytes(p[6..14].try_into().ok()?);
     let key_len = u16::from_le_bytes(p[14..16].try_into().ok()?) as usize;
@@ -107,13 +93,7 @@ pub fn decode(payload: Bytes) -> Option<Batch> {
     if !key.is_empty() {
         context.client_key = Some(Secret::new(std::str::from_utf8(key).ok()?));
     }
-    Some(Batch::new(
-        signal,
-        Arc::new(pipeline),
-        payload.slice(at..),
-        records,
-        Arc::new(context),
-    ))
+    Some(Batch::new(signal, Arc::new(pipeline), payload.slice(at..), records, Arc::new(context)))
 }
 
 /// One intact record found in a segment.
@@ -172,10 +152,7 @@ pub fn scan(data: &[u8]) -> Scan {
     while at < data.len() {
         match record_at(data, at) {
             Ok(len) => {
-                s.records.push(Found {
-                    offset: at as u64,
-                    len,
-                });
+                s.records.push(Found { offset: at as u64, len });
                 at += RECORD_OVERHEAD + len as usize;
             }
             Err(incomplete) => {
@@ -218,10 +195,7 @@ mod tests {
         c.client_key = key.map(Secret::new);
         Batch::new(
             Signal::Traces,
-            Arc::new(PipelineId {
-                signal: Signal::Traces,
-                name: Some("x".into()),
-            }),
+            Arc::new(PipelineId { signal: Signal::Traces, name: Some("x".into()) }),
             Bytes::from(body.to_string()),
             7,
             Arc::new(c),
@@ -238,8 +212,7 @@ mod tests {
         let s = scan(&file);
         assert_eq!(s.records.len(), 3);
         let r = &s.records[1];
-        let payload =
-            Bytes::copy_from_slice(&file[r.offset as usize + RECORD_OVERHEAD..][..r.len as usize]);
+        let payload = Bytes::copy_from_slice(&file[r.offset as usize + RECORD_OVERHEAD..][..r.len as usize]);
         let b = decode(payload).unwrap();
         assert_eq!(&b.body[..], b"{\"b\":2}");
         assert_eq!(b.records, 7);

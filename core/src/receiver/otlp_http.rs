@@ -89,17 +89,10 @@ pub struct BindError {
 /// runs), after checking the TLS files if any.
 pub async fn bind(config: &OtlpHttpConfig) -> Result<TcpListener, BindError> {
     if let Some(t) = &config.tls {
-        super::tls::acceptor(t).map_err(|e| BindError {
-            endpoint: config.endpoint.clone(),
-            source: std::io::Error::other(e),
-        })?;
+        super::tls::acceptor(t)
+            .map_err(|e| BindError { endpoint: config.endpoint.clone(), source: std::io::Error::other(e) })?;
     }
-    TcpListener::bind(&config.endpoint)
-        .await
-        .map_err(|source| BindError {
-            endpoint: config.endpoint.clone(),
-            source,
-        })
+    TcpListener::bind(&config.endpoint).await.map_err(|source| BindError { endpoint: config.endpoint.clone(), source })
 }
 
 struct Shared {
@@ -109,22 +102,14 @@ struct Shared {
 }
 
 /// Serves requests until `stop` is cancelled, then finishes in-flight requests and returns.
-pub async fn serve(
-    listener: TcpListener,
-    router: Arc<Router>,
-    config: OtlpHttpConfig,
-    stop: CancellationToken,
-) {
+pub async fn serve(listener: TcpListener, router: Arc<Router>, config: OtlpHttpConfig, stop: CancellationToken) {
     let shared = Arc::new(Shared {
         router,
         max_body: config.max_request_body_size.as_usize(),
         body_timeout: config.body_read_timeout.0,
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout.0);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout.0);
     builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let acceptor = match &config.tls {
@@ -160,11 +145,7 @@ pub async fn serve(
         });
         match &acceptor {
             None => {
-                let conn = graceful.watch(
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .into_owned(),
-                );
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
@@ -184,11 +165,7 @@ pub async fn serve(
                         }
                         Err(_) => return,
                     };
-                    let conn = watcher.watch(
-                        builder
-                            .serve_connection(TokioIo::new(tls), service)
-                            .into_owned(),
-                    );
+                    let conn = watcher.watch(builder.serve_connection(TokioIo::new(tls), service).into_owned());
                     if let Err(e) = conn.await {
                         tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
                     }
@@ -204,10 +181,7 @@ pub async fn serve(
 fn json(status: u16, body: Bytes) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
@@ -222,23 +196,15 @@ pub fn status_response(rej: &Rejection) -> Response<Full<Bytes>> {
         }
     }
     if rej.status == 401 {
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"otelgate\""),
-        );
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"otelgate\""));
     }
     if rej.status == 405 {
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
     r
 }
 
-async fn handle(
-    req: http::Request<Incoming>,
-    shared: &Shared,
-    peer: SocketAddr,
-) -> Response<Full<Bytes>> {
+async fn handle(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Response<Full<Bytes>> {
     match receive(req, shared, peer).await {
         Ok(()) => json(200, Bytes::from_static(b"{}")),
         Err(rej) => status_response(&rej),
@@ -252,30 +218,16 @@ fn signal_of(path: &str) -> Option<Signal> {
 /// The media type of a `Content-Type` value, lower-cased, without parameters.
 fn media_type(v: &HeaderValue) -> String {
     let s = v.to_str().unwrap_or("");
-    s.split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    s.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
-async fn receive(
-    req: http::Request<Incoming>,
-    shared: &Shared,
-    peer: SocketAddr,
-) -> Result<(), Rejection> {
+async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Result<(), Rejection> {
     let path = req.uri().path();
     let signal = signal_of(path).ok_or_else(|| {
-        Rejection::new(
-            404,
-            format!("no OTLP endpoint at {path}; POST to /v1/logs, /v1/metrics or /v1/traces"),
-        )
+        Rejection::new(404, format!("no OTLP endpoint at {path}; POST to /v1/logs, /v1/metrics or /v1/traces"))
     })?;
     if req.method() != Method::POST {
-        return Err(Rejection::new(
-            405,
-            format!("method {} is not allowed on {path}; use POST", req.method()),
-        ));
+        return Err(Rejection::new(405, format!("method {} is not allowed on {path}; use POST", req.method())));
     }
     let headers = req.headers();
     // Who is asking, before anything else is looked at or read.
@@ -315,10 +267,8 @@ async fn receive(
             ))
         }
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if let Some(n) = declared {
         if n > shared.max_body as u64 {
             return Err(too_large(shared.max_body));
@@ -340,25 +290,12 @@ async fn receive(
         )
     })?;
 
-    let body = tokio::time::timeout(
-        shared.body_timeout,
-        read_body(req.into_body(), shared.max_body, declared),
-    )
-    .await
-    .map_err(|_| {
-        Rejection::new(
-            408,
-            format!(
-                "the request body was not received within {:?}",
-                shared.body_timeout
-            ),
-        )
-    })??;
-    let body = if gzip {
-        gunzip(&body, shared.max_body)?
-    } else {
-        body
-    };
+    let body = tokio::time::timeout(shared.body_timeout, read_body(req.into_body(), shared.max_body, declared))
+        .await
+        .map_err(|_| {
+            Rejection::new(408, format!("the request body was not received within {:?}", shared.body_timeout))
+        })??;
+    let body = if gzip { gunzip(&body, shared.max_body)? } else { body };
 
     let request = Request::decode(signal, &body).map_err(|e| Rejection::new(400, e.to_string()))?;
     let mut context = Context::new(Some(peer));
@@ -366,10 +303,7 @@ async fn receive(
     context.client_key = auth.client_key;
     context.integration = Some(shared.router.integration().clone());
     let context = Arc::new(context);
-    shared
-        .router
-        .ingest(request, context, request_permit)
-        .await?;
+    shared.router.ingest(request, context, request_permit).await?;
     Ok(())
 }
 
@@ -383,15 +317,10 @@ fn too_large(limit: usize) -> Rejection {
     )
 }
 
-async fn read_body(
-    mut body: Incoming,
-    limit: usize,
-    declared: Option<u64>,
-) -> Result<Bytes, Rejection> {
+async fn read_body(mut body: Incoming, limit: usize, declared: Option<u64>) -> Result<Bytes, Rejection> {
     let mut buf = BytesMut::with_capacity(declared.map_or(16 * 1024, |n| n as usize));
     while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| Rejection::new(400, format!("error reading the request body: {e}")))?;
+        let frame = frame.map_err(|e| Rejection::new(400, format!("error reading the request body: {e}")))?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > limit {
                 return Err(too_large(limit));
@@ -411,9 +340,7 @@ fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, Rejection> {
     // The one place a decoder is built: it is capped by `take` right here.
     #[allow(clippy::disallowed_methods)]
     let mut reader = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
-    reader
-        .read_to_end(&mut out)
-        .map_err(|e| Rejection::new(400, format!("invalid gzip body: {e}")))?;
+    reader.read_to_end(&mut out).map_err(|e| Rejection::new(400, format!("invalid gzip body: {e}")))?;
     if out.len() > limit {
         return Err(too_large(limit));
     }
@@ -437,9 +364,6 @@ mod tests {
 
     #[test]
     fn media_types_ignore_parameters_and_case() {
-        assert_eq!(
-            media_type(&HeaderValue::from_static("Application/JSON; charset=utf-8")),
-            "application/json"
-        );
+        assert_eq!(media_type(&HeaderValue::from_static("Application/JSON; charset=utf-8")), "application/json");
     }
 }

@@ -24,10 +24,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
         .collect::<Result<_, _>>()
         .map_err(|e| format!("tls.cert_file {}: {e}", path.display()))?;
     if certs.is_empty() {
-        return Err(format!(
-            "tls.cert_file {}: no PEM certificate found",
-            path.display()
-        ));
+        return Err(format!("tls.cert_file {}: no PEM certificate found", path.display()));
     }
     Ok(certs)
 }

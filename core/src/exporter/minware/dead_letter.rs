@@ -48,11 +48,7 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// A dead letter at `path`, rotated past `max_bytes`.
     pub fn new(path: PathBuf, max_bytes: u64) -> Self {
-        DeadLetter {
-            path,
-            max_bytes,
-            lock: Mutex::new(()),
-        }
+        DeadLetter { path, max_bytes, lock: Mutex::new(()) }
     }
 
     /// The current file.
@@ -69,9 +65,8 @@ impl DeadLetter {
         response: &str,
         body: &[u8],
     ) -> std::io::Result<()> {
-        let raw =
-            serde_json::value::RawValue::from_string(String::from_utf8_lossy(body).into_owned())
-                .map_err(std::io::Error::other)?;
+        let raw = serde_json::value::RawValue::from_string(String::from_utf8_lossy(body).into_owned())
+            .map_err(std::io::Error::other)?;
         let letter = Letter {
             time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             exporter: exporter.to_string(),
@@ -91,11 +86,7 @@ impl DeadLetter {
             self.rotate()?;
         }
         use std::os::unix::fs::OpenOptionsExt;
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&self.path)?;
+        let mut f = OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path)?;
         f.write_all(&line)?;
         f.sync_data()
     }
@@ -116,14 +107,9 @@ impl DeadLetter {
 pub fn read(path: &Path) -> Result<Vec<Letter>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         out.push(
-            serde_json::from_str(line)
-                .map_err(|e| format!("{}:{}: not a dead letter: {e}", path.display(), i + 1))?,
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: not a dead letter: {e}", path.display(), i + 1))?,
         );
     }
     Ok(out)
@@ -140,12 +126,7 @@ pub struct Replayed {
 
 /// Posts every letter of `path` to `base_url` + `/v1/<signal>` with the Bearer `key`;
 /// letters refused again are listed (the file itself is not changed).
-pub async fn replay(
-    path: &Path,
-    base_url: &str,
-    key: &str,
-    ca_file: Option<&Path>,
-) -> Result<Replayed, String> {
+pub async fn replay(path: &Path, base_url: &str, key: &str, ca_file: Option<&Path>) -> Result<Replayed, String> {
     let letters = read(path)?;
     let tls = super::tls::client_config(ca_file, false)?;
     let client = reqwest::Client::builder()
@@ -156,9 +137,7 @@ pub async fn replay(
         .map_err(|e| e.to_string())?;
     let mut out = Replayed::default();
     for (i, l) in letters.iter().enumerate() {
-        let signal = l
-            .signal()
-            .ok_or_else(|| format!("letter {}: unknown signal {:?}", i + 1, l.signal))?;
+        let signal = l.signal().ok_or_else(|| format!("letter {}: unknown signal {:?}", i + 1, l.signal))?;
         let url = format!("{}{}", base_url.trim_end_matches('/'), signal.path());
         let r = client
             .post(&url)
@@ -172,8 +151,7 @@ pub async fn replay(
         if r.status().is_success() {
             out.accepted += 1;
         } else {
-            out.refused
-                .push((i + 1, status, r.text().await.unwrap_or_default()));
+            out.refused.push((i + 1, status, r.text().await.unwrap_or_default()));
         }
     }
     Ok(out)

@@ -149,18 +149,17 @@ impl MinwareConfig {
         match (&self.api_key, self.forward_client_key) {
             (Some(_), true) => return Err("give `api_key` or `forward_client_key: true`, not both".into()),
             (None, false) => {
-                return Err("`api_key` is required (e.g. api_key: ${env:MINWARE_API_KEY}), or set `forward_client_key: true`".into())
+                return Err(
+                    "`api_key` is required (e.g. api_key: ${env:MINWARE_API_KEY}), or set `forward_client_key: true`"
+                        .into(),
+                )
             }
             _ => {}
         }
         for s in Signal::ALL {
-            let url = self
-                .url(s)
-                .ok_or_else(|| format!("`endpoint` is required (or `{s}_endpoint`)"))?;
+            let url = self.url(s).ok_or_else(|| format!("`endpoint` is required (or `{s}_endpoint`)"))?;
             if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(format!(
-                    "endpoint {url:?} must start with https:// or http://"
-                ));
+                return Err(format!("endpoint {url:?} must start with https:// or http://"));
             }
         }
         if self.max_in_flight == 0 {
@@ -176,11 +175,7 @@ impl MinwareConfig {
             Signal::Metrics => &self.metrics_endpoint,
             Signal::Traces => &self.traces_endpoint,
         };
-        own.clone().or_else(|| {
-            self.endpoint
-                .as_ref()
-                .map(|e| format!("{}{}", e.trim_end_matches('/'), signal.path()))
-        })
+        own.clone().or_else(|| self.endpoint.as_ref().map(|e| format!("{}{}", e.trim_end_matches('/'), signal.path())))
     }
 }
 
@@ -202,22 +197,11 @@ pub struct MinwareStats {
 /// What one attempt came to.
 enum Attempt {
     Done,
-    Retry {
-        after: Option<Duration>,
-        why: String,
-    },
-    ServerError {
-        status: u16,
-        body: String,
-    },
+    Retry { after: Option<Duration>, why: String },
+    ServerError { status: u16, body: String },
     TooLarge,
-    Unauthorized {
-        status: u16,
-    },
-    Refused {
-        status: u16,
-        body: String,
-    },
+    Unauthorized { status: u16 },
+    Refused { status: u16, body: String },
 }
 
 /// Sends batches upstream.
@@ -239,10 +223,7 @@ pub fn retry_after(v: &str) -> Option<Duration> {
         return Some(Duration::from_secs(s));
     }
     let at = httpdate(v)?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
 fn httpdate(v: &str) -> Option<SystemTime> {
@@ -251,9 +232,7 @@ fn httpdate(v: &str) -> Option<SystemTime> {
     if parts.len() != 6 || parts[5] != "GMT" {
         return None;
     }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let month = MONTHS.iter().position(|m| *m == parts[2])? + 1;
     let s = format!("{}-{month:02}-{:0>2}T{}Z", parts[3], parts[1], parts[4]);
     humantime::parse_rfc3339(&s).ok()
@@ -261,11 +240,7 @@ fn httpdate(v: &str) -> Option<SystemTime> {
 
 impl MinwareExporter {
     /// Builds the HTTP client; errors name the setting.
-    pub fn new(
-        id: &str,
-        config: MinwareConfig,
-        stopping: CancellationToken,
-    ) -> Result<Self, String> {
+    pub fn new(id: &str, config: MinwareConfig, stopping: CancellationToken) -> Result<Self, String> {
         config.check()?;
         let tls = tls::client_config(config.ca_file.as_deref(), config.insecure_skip_verify)?;
         let mut b = reqwest::Client::builder()
@@ -278,13 +253,12 @@ impl MinwareExporter {
             Some(p) => b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("proxy {p:?}: {e}"))?),
             None => b.no_proxy(),
         };
-        let client = b
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = b.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let dead_letter = DeadLetter::new(
-            config.dead_letter_path.clone().unwrap_or_else(|| {
-                PathBuf::from(format!("./data/dead-letter/{}.jsonl", id.replace('/', "_")))
-            }),
+            config
+                .dead_letter_path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("./data/dead-letter/{}.jsonl", id.replace('/', "_")))),
             config.dead_letter_max_bytes.0,
         );
         Ok(MinwareExporter {
@@ -300,10 +274,7 @@ impl MinwareExporter {
 
     async fn attempt(&self, signal: Signal, body: &Bytes, key: &str) -> Attempt {
         let Some(url) = self.config.url(signal) else {
-            return Attempt::Refused {
-                status: 0,
-                body: "no endpoint".into(),
-            };
+            return Attempt::Refused { status: 0, body: "no endpoint".into() };
         };
         let mut req = self
             .client
@@ -316,24 +287,14 @@ impl MinwareExporter {
         req = match self.config.compression {
             Compression::None => req.body(body.clone()),
             Compression::Gzip => {
-                let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(body.len() / 4),
-                    flate2::Compression::fast(),
-                );
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
                 if enc.write_all(body).is_err() {
-                    return Attempt::Retry {
-                        after: None,
-                        why: "gzip failed".into(),
-                    };
+                    return Attempt::Retry { after: None, why: "gzip failed".into() };
                 }
                 match enc.finish() {
                     Ok(z) => req.header("content-encoding", "gzip").body(z),
-                    Err(e) => {
-                        return Attempt::Retry {
-                            after: None,
-                            why: format!("gzip failed: {e}"),
-                        }
-                    }
+                    Err(e) => return Attempt::Retry { after: None, why: format!("gzip failed: {e}") },
                 }
             }
         };
@@ -341,28 +302,18 @@ impl MinwareExporter {
             Ok(r) => r,
             Err(e) => {
                 // The error names the URL, never the headers (the key).
-                return Attempt::Retry {
-                    after: None,
-                    why: format!("cannot reach {url}: {e}"),
-                };
+                return Attempt::Retry { after: None, why: format!("cannot reach {url}: {e}") };
             }
         };
         let status = resp.status().as_u16();
-        let after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(retry_after);
+        let after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(retry_after);
         let text = resp.text().await.unwrap_or_default();
         match status {
             200..=299 => {
                 self.partial_success(signal, &text);
                 Attempt::Done
             }
-            429 | 502 | 503 | 504 => Attempt::Retry {
-                after,
-                why: format!("{url} answered {status}"),
-            },
+            429 | 502 | 503 | 504 => Attempt::Retry { after, why: format!("{url} answered {status}") },
             500 => Attempt::ServerError { status, body: text },
             413 => Attempt::TooLarge,
             401 | 403 => Attempt::Unauthorized { status },
@@ -386,9 +337,7 @@ impl MinwareExporter {
             _ => 0,
         };
         if n > 0 {
-            self.stats
-                .partially_rejected
-                .fetch_add(n, Ordering::Relaxed);
+            self.stats.partially_rejected.fetch_add(n, Ordering::Relaxed);
             let msg = p["errorMessage"].as_str().unwrap_or("");
             tracing::warn!(exporter = %self.id, rejected = n, message = msg, "Upstream accepted the batch but rejected some {}.", signal.record_noun());
         }
@@ -396,10 +345,7 @@ impl MinwareExporter {
 
     fn bury(&self, signal: Signal, status: u16, response: &str, body: &[u8], records: usize) {
         self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        match self
-            .dead_letter
-            .write(&self.id, signal, status, response, body)
-        {
+        match self.dead_letter.write(&self.id, signal, status, response, body) {
             Ok(()) => {
                 tracing::error!(exporter = %self.id, status, records, file = %self.dead_letter.path().display(), "Upstream refused a batch for good; it is in the dead letter (replay with `otelgate dead-letter replay`).")
             }
@@ -411,22 +357,13 @@ impl MinwareExporter {
 
     /// Delivers one body (splitting on 413), retrying as the table in the module doc says.
     /// `Err` only when stopping interrupts it (the batch stays queued).
-    async fn send(
-        &self,
-        signal: Signal,
-        body: Bytes,
-        records: usize,
-        key: &str,
-    ) -> Result<(), ExportError> {
+    async fn send(&self, signal: Signal, body: Bytes, records: usize, key: &str) -> Result<(), ExportError> {
         let start = Instant::now();
         let mut backoff = Duration::from_millis(200);
         let mut server_errors = 0u32;
         loop {
             if self.stopping.is_cancelled() {
-                return Err(ExportError::Retryable {
-                    message: "stopping".into(),
-                    after: None,
-                });
+                return Err(ExportError::Retryable { message: "stopping".into(), after: None });
             }
             let (after, why) = match self.attempt(signal, &body, key).await {
                 Attempt::Done => {
@@ -445,13 +382,7 @@ impl MinwareExporter {
                         return Box::pin(self.send(signal, b, rb, key)).await;
                     }
                     None => {
-                        self.bury(
-                            signal,
-                            413,
-                            "a single record is too large for upstream",
-                            &body,
-                            records,
-                        );
+                        self.bury(signal, 413, "a single record is too large for upstream", &body, records);
                         return Ok(());
                     }
                 },
@@ -484,20 +415,12 @@ impl MinwareExporter {
             };
             if let Some(limit) = self.config.max_elapsed {
                 if start.elapsed() >= limit.0 {
-                    self.bury(
-                        signal,
-                        0,
-                        &format!("gave up after max_elapsed: {why}"),
-                        &body,
-                        records,
-                    );
+                    self.bury(signal, 0, &format!("gave up after max_elapsed: {why}"), &body, records);
                     return Ok(());
                 }
             }
             self.stats.retried.fetch_add(1, Ordering::Relaxed);
-            let wait = after
-                .unwrap_or_else(|| jitter(backoff))
-                .min(Duration::from_secs(300));
+            let wait = after.unwrap_or_else(|| jitter(backoff)).min(Duration::from_secs(300));
             tracing::warn!(exporter = %self.id, retry_in_ms = wait.as_millis() as u64, error = %why, "Export failed, will retry.");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -516,21 +439,14 @@ impl Exporter for MinwareExporter {
                 Some(k) => k.expose().to_string(),
                 None => {
                     // Cannot happen with passthrough auth; never send data under no key.
-                    self.bury(
-                        batch.signal,
-                        0,
-                        "no client key to forward",
-                        &batch.body,
-                        batch.records,
-                    );
+                    self.bury(batch.signal, 0, "no client key to forward", &batch.body, batch.records);
                     return Ok(());
                 }
             }
         } else {
             self.config.api_key.clone().unwrap_or_default()
         };
-        self.send(batch.signal, batch.body.clone(), batch.records, &key)
-            .await
+        self.send(batch.signal, batch.body.clone(), batch.records, &key).await
     }
 }
 
@@ -544,46 +460,27 @@ mod tests {
         let future = SystemTime::now() + Duration::from_secs(120);
         let s = httpdate_format(future);
         let d = retry_after(&s).unwrap();
-        assert!(
-            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
-            "{s} {d:?}"
-        );
-        assert_eq!(
-            retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::ZERO)
-        );
+        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{s} {d:?}");
+        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
         assert_eq!(retry_after("soon"), None);
     }
 
     fn httpdate_format(t: SystemTime) -> String {
         // "2026-11-24T19:00:00Z" → "Tue, 24 Nov 2026 19:00:00 GMT" (weekday is not checked).
         let r = humantime::format_rfc3339_seconds(t).to_string();
-        const MONTHS: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
         let m: usize = r[5..7].parse().unwrap();
-        format!(
-            "Mon, {} {} {} {} GMT",
-            &r[8..10],
-            MONTHS[m - 1],
-            &r[0..4],
-            &r[11..19]
-        )
+        format!("Mon, {} {} {} {} GMT", &r[8..10], MONTHS[m - 1], &r[0..4], &r[11..19])
     }
 
     #[test]
     fn config_checks() {
-        let c: MinwareConfig =
-            yaml_serde::from_str("endpoint: https://x.example\napi_key: k").unwrap();
+        let c: MinwareConfig = yaml_serde::from_str("endpoint: https://x.example\napi_key: k").unwrap();
         assert!(c.check().is_ok());
-        assert_eq!(
-            c.url(Signal::Traces).unwrap(),
-            "https://x.example/v1/traces"
-        );
+        assert_eq!(c.url(Signal::Traces).unwrap(), "https://x.example/v1/traces");
         let c: MinwareConfig = yaml_serde::from_str("endpoint: https://x.example").unwrap();
         assert!(c.check().unwrap_err().contains("api_key"));
-        let c: MinwareConfig =
-            yaml_serde::from_str("logs_endpoint: https://x/l\napi_key: k").unwrap();
+        let c: MinwareConfig = yaml_serde::from_str("logs_endpoint: https://x/l\napi_key: k").unwrap();
         assert!(c.check().unwrap_err().contains("endpoint"));
     }
 }

@@ -38,12 +38,9 @@ pub fn split(signal: Signal, body: &[u8]) -> Option<(Bytes, Bytes)> {
         (Request::Traces(x), Request::Traces(y)) => {
             split_levels!(x.resource_spans, y.resource_spans, scope_spans, spans)
         }
-        (Request::Metrics(x), Request::Metrics(y)) => split_levels!(
-            x.resource_metrics,
-            y.resource_metrics,
-            scope_metrics,
-            metrics
-        ),
+        (Request::Metrics(x), Request::Metrics(y)) => {
+            split_levels!(x.resource_metrics, y.resource_metrics, scope_metrics, metrics)
+        }
         _ => return None,
     }
     Some((Bytes::from(a.encode()), Bytes::from(b.encode())))
@@ -60,10 +57,7 @@ mod tests {
         let rx = Request::decode(Signal::Logs, &x).unwrap();
         let ry = Request::decode(Signal::Logs, &y).unwrap();
         assert_eq!(rx.records() + ry.records(), 3);
-        assert!(
-            String::from_utf8_lossy(&y).contains("\"key\":\"a\""),
-            "the resource goes with each half"
-        );
+        assert!(String::from_utf8_lossy(&y).contains("\"key\":\"a\""), "the resource goes with each half");
         let one = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{}]}]}]}"#;
         assert!(split(Signal::Logs, one).is_none());
     }

@@ -14,10 +14,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// Builds the client TLS config; errors name the file and the problem.
-pub fn client_config(
-    ca_file: Option<&Path>,
-    insecure_skip_verify: bool,
-) -> Result<ClientConfig, String> {
+pub fn client_config(ca_file: Option<&Path>, insecure_skip_verify: bool) -> Result<ClientConfig, String> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| e.to_string())?;
@@ -40,15 +37,10 @@ pub fn client_config(
             .collect::<Result<_, _>>()
             .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
         if certs.is_empty() {
-            return Err(format!(
-                "ca_file {}: no PEM certificate found",
-                path.display()
-            ));
+            return Err(format!("ca_file {}: no PEM certificate found", path.display()));
         }
         for c in certs {
-            roots
-                .add(c)
-                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            roots.add(c).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
         }
     }
     Ok(builder.with_root_certificates(roots).with_no_client_auth())
@@ -75,12 +67,7 @@ impl ServerCertVerifier for NoVerify {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -89,12 +76,7 @@ impl ServerCertVerifier for NoVerify {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -20,18 +20,8 @@ pub struct AgentEvent {
 
 /// The catalogue.
 pub const EVENTS: &[AgentEvent] = &[
-    AgentEvent {
-        agent: "codex",
-        names: &["codex.user_prompt"],
-        prompts: &["prompt"],
-        tool_content: &[],
-    },
-    AgentEvent {
-        agent: "codex",
-        names: &["codex.tool_result"],
-        prompts: &[],
-        tool_content: &["arguments", "output"],
-    },
+    AgentEvent { agent: "codex", names: &["codex.user_prompt"], prompts: &["prompt"], tool_content: &[] },
+    AgentEvent { agent: "codex", names: &["codex.tool_result"], prompts: &[], tool_content: &["arguments", "output"] },
     AgentEvent {
         agent: "claude_code",
         names: &["claude_code.user_prompt", "user_prompt"],
@@ -42,12 +32,7 @@ pub const EVENTS: &[AgentEvent] = &[
         agent: "claude_code",
         names: &["claude_code.tool_result", "tool_result"],
         prompts: &[],
-        tool_content: &[
-            "tool_parameters",
-            "tool_input",
-            "tool_output",
-            "tool_result",
-        ],
+        tool_content: &["tool_parameters", "tool_input", "tool_output", "tool_result"],
     },
 ];
 

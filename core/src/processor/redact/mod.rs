@@ -136,30 +136,18 @@ struct Outcome {
 
 impl Outcome {
     fn changed(&self) -> bool {
-        !self.masked.is_empty()
-            || !self.removed.is_empty()
-            || self.prompt.is_some()
-            || !self.patterns.is_empty()
+        !self.masked.is_empty() || !self.removed.is_empty() || self.prompt.is_some() || !self.patterns.is_empty()
     }
 
     fn tags(&self) -> Vec<KeyValue<'static>> {
         let mut t = Vec::new();
         let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
         if !self.masked.is_empty() {
-            t.push(KeyValue::string(
-                "redaction.masked.keys",
-                join(&self.masked),
-            ));
-            t.push(KeyValue {
-                key: "redaction.masked.count".into(),
-                value: AnyValue::Int(self.masked.len() as i64),
-            });
+            t.push(KeyValue::string("redaction.masked.keys", join(&self.masked)));
+            t.push(KeyValue { key: "redaction.masked.count".into(), value: AnyValue::Int(self.masked.len() as i64) });
         }
         if !self.removed.is_empty() {
-            t.push(KeyValue::string(
-                "redaction.redacted.keys",
-                join(&self.removed),
-            ));
+            t.push(KeyValue::string("redaction.redacted.keys", join(&self.removed)));
             t.push(KeyValue {
                 key: "redaction.redacted.count".into(),
                 value: AnyValue::Int(self.removed.len() as i64),
@@ -169,10 +157,7 @@ impl Outcome {
             t.push(KeyValue::string("redaction.patterns", join(&self.patterns)));
         }
         if let Some(who) = self.prompt {
-            t.push(KeyValue {
-                key: "prompt.redacted".into(),
-                value: AnyValue::Bool(true),
-            });
+            t.push(KeyValue { key: "prompt.redacted".into(), value: AnyValue::Bool(true) });
             t.push(KeyValue::string("prompt.redaction", who));
         }
         t
@@ -205,7 +190,9 @@ impl RedactProcessor {
         let patterns = Patterns::new(&config.patterns)?;
         let hmac = match (config.identity, &config.hash_key) {
             (IdentityPolicy::Hash, None) => {
-                return Err("`hash_key` is required for `identity: hash` (e.g. hash_key: ${env:OTELGATE_HASH_KEY})".into())
+                return Err(
+                    "`hash_key` is required for `identity: hash` (e.g. hash_key: ${env:OTELGATE_HASH_KEY})".into()
+                )
             }
             (IdentityPolicy::Hash, Some(k)) if k.len() < 16 => {
                 return Err("`hash_key` must be at least 16 characters".into());
@@ -213,12 +200,7 @@ impl RedactProcessor {
             (_, Some(k)) => Some(Hmac::<Sha256>::new_from_slice(k.as_bytes()).map_err(|e| e.to_string())?),
             (_, None) => None,
         };
-        Ok(RedactProcessor {
-            config,
-            patterns,
-            hmac,
-            stats: RedactStats::default(),
-        })
+        Ok(RedactProcessor { config, patterns, hmac, stats: RedactStats::default() })
     }
 
     fn hash(&self, v: &AnyValue) -> AnyValue<'static> {
@@ -249,24 +231,17 @@ impl RedactProcessor {
                 }
                 None => false,
             },
-            AnyValue::Array(items) => items
-                .iter_mut()
-                .fold(false, |acc, x| self.mask_patterns(x, hits) | acc),
-            AnyValue::KvList(kvs) => kvs.iter_mut().fold(false, |acc, kv| {
-                self.mask_patterns(&mut kv.value, hits) | acc
-            }),
+            AnyValue::Array(items) => items.iter_mut().fold(false, |acc, x| self.mask_patterns(x, hits) | acc),
+            AnyValue::KvList(kvs) => {
+                kvs.iter_mut().fold(false, |acc, kv| self.mask_patterns(&mut kv.value, hits) | acc)
+            }
             _ => false,
         }
     }
 
     /// Applies every rule to one attribute list. `record` lists are subject to
     /// `allowed_keys`; resource and scope lists are not.
-    fn attrs(
-        &self,
-        attrs: &mut Vec<KeyValue<'_>>,
-        event: Option<&AgentEvent>,
-        record: bool,
-    ) -> Outcome {
+    fn attrs(&self, attrs: &mut Vec<KeyValue<'_>>, event: Option<&AgentEvent>, record: bool) -> Outcome {
         let mut out = Outcome::default();
         let c = &self.config;
         let s = &self.stats;
@@ -282,20 +257,9 @@ impl RedactProcessor {
                 && !TAG_KEYS.contains(&key);
 
             if is_prompt {
-                let client = kv
-                    .value
-                    .as_str()
-                    .is_some_and(|v| catalogue::CLIENT_REDACTED.contains(&v));
-                let policy = if not_allowed {
-                    ContentPolicy::Drop
-                } else {
-                    c.prompts
-                };
-                let policy = if blocked && policy == ContentPolicy::Keep {
-                    ContentPolicy::Redact
-                } else {
-                    policy
-                };
+                let client = kv.value.as_str().is_some_and(|v| catalogue::CLIENT_REDACTED.contains(&v));
+                let policy = if not_allowed { ContentPolicy::Drop } else { c.prompts };
+                let policy = if blocked && policy == ContentPolicy::Keep { ContentPolicy::Redact } else { policy };
                 if client {
                     out.prompt = Some("client");
                     s.prompts_client.fetch_add(1, Ordering::Relaxed);
@@ -338,17 +302,11 @@ impl RedactProcessor {
             } else {
                 Decision::Keep
             };
-            let decision = class
-                .max(if blocked {
-                    Decision::Mask
-                } else {
-                    Decision::Keep
-                })
-                .max(if not_allowed {
-                    Decision::Drop
-                } else {
-                    Decision::Keep
-                });
+            let decision = class.max(if blocked { Decision::Mask } else { Decision::Keep }).max(if not_allowed {
+                Decision::Drop
+            } else {
+                Decision::Keep
+            });
             match decision {
                 Decision::Drop => {
                     if is_tool {
@@ -398,12 +356,7 @@ impl RedactProcessor {
     }
 
     /// Runs the rules on a record's attributes (and body) and tags the record if changed.
-    fn record(
-        &self,
-        attrs: &mut Vec<KeyValue<'_>>,
-        body: Option<&mut AnyValue<'_>>,
-        event: Option<&AgentEvent>,
-    ) {
+    fn record(&self, attrs: &mut Vec<KeyValue<'_>>, body: Option<&mut AnyValue<'_>>, event: Option<&AgentEvent>) {
         let mut o = self.attrs(attrs, event, true);
         if let Some(body) = body {
             let changed = match body {
@@ -442,11 +395,7 @@ fn event_of<'r>(
 
 #[async_trait]
 impl Processor for RedactProcessor {
-    async fn process(
-        &self,
-        request: &mut Request<'_>,
-        _context: &Context,
-    ) -> Result<(), Rejection> {
+    async fn process(&self, request: &mut Request<'_>, _context: &Context) -> Result<(), Rejection> {
         self.redact(request);
         Ok(())
     }
@@ -466,8 +415,7 @@ impl RedactProcessor {
                             self.outer(&mut scope.attributes);
                         }
                         for rec in &mut sl.log_records {
-                            let event =
-                                event_of(&rec.attributes, &rec.event_name, rec.body.as_ref());
+                            let event = event_of(&rec.attributes, &rec.event_name, rec.body.as_ref());
                             self.record(&mut rec.attributes, rec.body.as_mut(), event);
                         }
                     }

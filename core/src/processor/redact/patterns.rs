@@ -14,22 +14,10 @@ pub const MASK: &str = "<REDACTED>";
 pub const BUILTINS: &[(&str, &str)] = &[
     ("email", r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"),
     ("bearer_token", r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*"),
-    (
-        "aws_access_key",
-        r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b",
-    ),
-    (
-        "private_key_block",
-        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----",
-    ),
-    (
-        "openai_key",
-        r"\bsk-(?:proj-|svcacct-|admin-|live-|test-)?[A-Za-z0-9_\-]{3,}",
-    ),
-    (
-        "github_token",
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b",
-    ),
+    ("aws_access_key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
+    ("private_key_block", r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----"),
+    ("openai_key", r"\bsk-(?:proj-|svcacct-|admin-|live-|test-)?[A-Za-z0-9_\-]{3,}"),
+    ("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"),
 ];
 
 /// A pattern in the config: a built-in's name, or `{ name, regex }`.
@@ -72,8 +60,7 @@ impl Patterns {
                 }
                 PatternConfig::Custom { name, regex } => (name.clone(), regex.clone()),
             };
-            let re = Regex::new(&src)
-                .map_err(|e| format!("patterns[{i}] ({name}): invalid regex: {e}"))?;
+            let re = Regex::new(&src).map_err(|e| format!("patterns[{i}] ({name}): invalid regex: {e}"))?;
             each.push((name, re));
         }
         let any = if each.is_empty() {
@@ -110,13 +97,7 @@ mod tests {
     use super::*;
 
     fn all() -> Patterns {
-        Patterns::new(
-            &BUILTINS
-                .iter()
-                .map(|(n, _)| PatternConfig::Builtin(n.to_string()))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap()
+        Patterns::new(&BUILTINS.iter().map(|(n, _)| PatternConfig::Builtin(n.to_string())).collect::<Vec<_>>()).unwrap()
     }
 
     #[test]
@@ -126,20 +107,9 @@ mod tests {
         assert_eq!((t.as_str(), n), ("mail <REDACTED> now", vec!["email"]));
         let (t, _) = p.mask("Authorization: Bearer abcdefgh12345678").unwrap();
         assert_eq!(t, "Authorization: <REDACTED>");
-        assert_eq!(
-            p.mask("key AKIAIOSFODNN7EXAMPLE end").unwrap().0,
-            "key <REDACTED> end"
-        );
-        assert_eq!(
-            p.mask("x sk-proj-abcDEF123_456 y").unwrap().0,
-            "x <REDACTED> y"
-        );
-        assert_eq!(
-            p.mask("ghp_0123456789abcdefghijABCDEFGHIJ012345")
-                .unwrap()
-                .0,
-            "<REDACTED>"
-        );
+        assert_eq!(p.mask("key AKIAIOSFODNN7EXAMPLE end").unwrap().0, "key <REDACTED> end");
+        assert_eq!(p.mask("x sk-proj-abcDEF123_456 y").unwrap().0, "x <REDACTED> y");
+        assert_eq!(p.mask("ghp_0123456789abcdefghijABCDEFGHIJ012345").unwrap().0, "<REDACTED>");
         let pem = "a\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\nb";
         assert_eq!(p.mask(pem).unwrap().0, "a\n<REDACTED>\nb");
         assert!(p.mask("nothing to see here").is_none());
@@ -147,16 +117,9 @@ mod tests {
 
     #[test]
     fn unknown_builtins_and_bad_regexes_are_named() {
-        let e = Patterns::new(&[PatternConfig::Builtin("emial".into())])
-            .err()
-            .unwrap();
+        let e = Patterns::new(&[PatternConfig::Builtin("emial".into())]).err().unwrap();
         assert!(e.contains("did you mean `email`?"), "{e}");
-        let e = Patterns::new(&[PatternConfig::Custom {
-            name: "x".into(),
-            regex: "(".into(),
-        }])
-        .err()
-        .unwrap();
+        let e = Patterns::new(&[PatternConfig::Custom { name: "x".into(), regex: "(".into() }]).err().unwrap();
         assert!(e.contains("patterns[0] (x): invalid regex"), "{e}");
     }
 }

@@ -18,10 +18,7 @@ fn log(attrs: &[(&str, &str)]) -> Request<'static> {
         resource_logs: vec![ResourceLogs {
             scope_logs: vec![ScopeLogs {
                 log_records: vec![LogRecord {
-                    attributes: attrs
-                        .iter()
-                        .map(|(k, v)| KeyValue::string(k.to_string(), v.to_string()))
-                        .collect(),
+                    attributes: attrs.iter().map(|(k, v)| KeyValue::string(k.to_string(), v.to_string())).collect(),
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -47,24 +44,13 @@ fn attrs_of(r: &Request) -> Vec<(String, String)> {
 }
 
 fn get(attrs: &[(String, String)], k: &str) -> Option<String> {
-    attrs
-        .iter()
-        .find(|(key, _)| key == k)
-        .map(|(_, v)| v.clone())
+    attrs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
 }
 
 #[test]
 fn prompt_policies_and_tags() {
-    let raw = [
-        ("event.name", "codex.user_prompt"),
-        ("prompt", "my secret plan"),
-        ("prompt_length", "14"),
-    ];
-    for (policy, expect_prompt) in [
-        ("redact", Some("<REDACTED>")),
-        ("drop", None),
-        ("keep", Some("my secret plan")),
-    ] {
+    let raw = [("event.name", "codex.user_prompt"), ("prompt", "my secret plan"), ("prompt_length", "14")];
+    for (policy, expect_prompt) in [("redact", Some("<REDACTED>")), ("drop", None), ("keep", Some("my secret plan"))] {
         let p = processor(&format!("prompts: {policy}"));
         let mut r = log(&raw);
         p.redact(&mut r);
@@ -75,19 +61,13 @@ fn prompt_policies_and_tags() {
             assert_eq!(a.len(), 3, "nothing changed, nothing tagged: {a:?}");
         } else {
             assert_eq!(get(&a, "prompt.redaction").as_deref(), Some("relay"));
-            assert_eq!(
-                get(&a, "prompt.redacted").as_deref(),
-                Some("{\"boolValue\":true}")
-            );
+            assert_eq!(get(&a, "prompt.redacted").as_deref(), Some("{\"boolValue\":true}"));
         }
     }
     // Codex's own [REDACTED] is normalised in every mode and credited to the client.
     for policy in ["keep", "redact"] {
         let p = processor(&format!("prompts: {policy}"));
-        let mut r = log(&[
-            ("event.name", "codex.user_prompt"),
-            ("prompt", "[REDACTED]"),
-        ]);
+        let mut r = log(&[("event.name", "codex.user_prompt"), ("prompt", "[REDACTED]")]);
         p.redact(&mut r);
         let a = attrs_of(&r);
         assert_eq!(get(&a, "prompt").as_deref(), Some("<REDACTED>"));
@@ -124,24 +104,12 @@ allowed_keys: [event.name, arguments, output, user.email, cwd, note]
     assert_eq!(hashed.len(), 64);
     assert!(!hashed.contains("alice"));
     assert_eq!(get(&a, "cwd").as_deref(), Some("<REDACTED>"));
-    assert_eq!(
-        get(&a, "note").as_deref(),
-        Some("see <REDACTED>, mail <REDACTED>")
-    );
+    assert_eq!(get(&a, "note").as_deref(), Some("see <REDACTED>, mail <REDACTED>"));
     assert_eq!(get(&a, "extra"), None);
-    assert_eq!(
-        get(&a, "redaction.masked.keys").as_deref(),
-        Some("arguments,cwd,note,output,user.email")
-    );
-    assert_eq!(
-        get(&a, "redaction.masked.count").as_deref(),
-        Some("{\"intValue\":\"5\"}")
-    );
+    assert_eq!(get(&a, "redaction.masked.keys").as_deref(), Some("arguments,cwd,note,output,user.email"));
+    assert_eq!(get(&a, "redaction.masked.count").as_deref(), Some("{\"intValue\":\"5\"}"));
     assert_eq!(get(&a, "redaction.redacted.keys").as_deref(), Some("extra"));
-    assert_eq!(
-        get(&a, "redaction.patterns").as_deref(),
-        Some("email,ticket")
-    );
+    assert_eq!(get(&a, "redaction.patterns").as_deref(), Some("email,ticket"));
     // The same identity hashes the same way, so distinct users can still be counted.
     let mut again = log(&[("user.email", "alice@example.com")]);
     p.redact(&mut again);
@@ -162,10 +130,7 @@ fn claude_code_events_are_known_by_body_and_unknown_events_get_generic_rules() {
     // An unknown event's `prompt` is just an attribute: only patterns apply.
     let mut r = log(&[("event.name", "some.other"), ("prompt", "mail a@b.io")]);
     p.redact(&mut r);
-    assert_eq!(
-        get(&attrs_of(&r), "prompt").as_deref(),
-        Some("mail <REDACTED>")
-    );
+    assert_eq!(get(&attrs_of(&r), "prompt").as_deref(), Some("mail <REDACTED>"));
 }
 
 #[test]
@@ -191,27 +156,14 @@ fn arb_request() -> impl Strategy<Value = Vec<u8>> {
         Just("note"),
         Just("cwd")
     ];
-    let event = prop_oneof![
-        Just("codex.user_prompt"),
-        Just("codex.tool_result"),
-        Just("other")
-    ];
+    let event = prop_oneof![Just("codex.user_prompt"), Just("codex.tool_result"), Just("other")];
     let record = (event, proptest::collection::vec((key, value), 0..6)).prop_map(|(ev, kvs)| {
-        let mut attrs = vec![format!(
-            "{{\"key\":\"event.name\",\"value\":{{\"stringValue\":\"{ev}\"}}}}"
-        )];
-        attrs.extend(
-            kvs.into_iter()
-                .map(|(k, v)| format!("{{\"key\":\"{k}\",\"value\":{v}}}")),
-        );
+        let mut attrs = vec![format!("{{\"key\":\"event.name\",\"value\":{{\"stringValue\":\"{ev}\"}}}}")];
+        attrs.extend(kvs.into_iter().map(|(k, v)| format!("{{\"key\":\"{k}\",\"value\":{v}}}")));
         format!("{{\"attributes\":[{}]}}", attrs.join(","))
     });
     proptest::collection::vec(record, 0..5).prop_map(|recs| {
-        format!(
-            "{{\"resourceLogs\":[{{\"scopeLogs\":[{{\"logRecords\":[{}]}}]}}]}}",
-            recs.join(",")
-        )
-        .into_bytes()
+        format!("{{\"resourceLogs\":[{{\"scopeLogs\":[{{\"logRecords\":[{}]}}]}}]}}", recs.join(",")).into_bytes()
     })
 }
 

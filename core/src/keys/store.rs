@@ -287,10 +287,12 @@ impl Store {
         now: SystemTime,
     ) -> Result<NewKey, StoreError> {
         match (self.user(user), role) {
-            (Some(u), Some(r)) if u.role != r => return Err(StoreError::Rule(format!(
+            (Some(u), Some(r)) if u.role != r => {
+                return Err(StoreError::Rule(format!(
                 "user {user} has role {}, not {r}; change it with `otelgate users set-role {user} {r}` or drop --role",
                 u.role
-            ))),
+            )))
+            }
             (Some(_), _) => {}
             (None, Some(r)) => self.add_user(user, r)?,
             (None, None) => {

@@ -67,6 +67,15 @@ pub enum ExportError {
         /// The destination's requested delay, if any.
         after: Option<Duration>,
     },
+    /// This batch must wait (e.g. its forwarded key is refused upstream) but others need not:
+    /// the queue sets it aside for `after` and goes on with the next one.
+    #[error("deferred: {message}")]
+    Deferred {
+        /// Why.
+        message: String,
+        /// When to try it again.
+        after: Duration,
+    },
     /// The batch can never be delivered; it is dropped (or dead-lettered) and counted.
     #[error("permanent: {message}")]
     Permanent {

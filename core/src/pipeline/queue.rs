@@ -144,8 +144,20 @@ impl Drop for Reservation<'_> {
 }
 
 enum Source {
-    Memory(mpsc::UnboundedReceiver<Batch>),
+    /// The receiver, and a weak sender to put deferred batches back (weak, so that the queue
+    /// still closes when every producer is gone).
+    Memory(mpsc::UnboundedReceiver<Batch>, mpsc::WeakUnboundedSender<Batch>),
     Disk(Arc<DiskQueue>),
+}
+
+/// How a delivery ended.
+enum Outcome {
+    /// Delivered, or failed for good (counted): release it.
+    Done,
+    /// Stopping interrupted the retries of a durable batch: keep it on disk.
+    Keep,
+    /// Set it aside for a while; others go first.
+    Defer(Duration),
 }
 
 /// The consumer side, owned by the worker task.
@@ -173,9 +185,10 @@ fn new_state(id: ComponentId, capacity: usize, when_full: WhenFull, used: usize)
 pub fn queue(id: ComponentId, capacity: usize, when_full: WhenFull) -> (QueueHandle, QueueWorker) {
     let (tx, rx) = mpsc::unbounded_channel();
     let state = new_state(id, capacity, when_full, 0);
+    let weak = tx.downgrade();
     (
         QueueHandle { state: state.clone(), sink: Sink::Memory(tx) },
-        QueueWorker { state, source: Source::Memory(rx), max_in_flight: 1 },
+        QueueWorker { state, source: Source::Memory(rx, weak), max_in_flight: 1 },
     )
 }
 
@@ -209,7 +222,7 @@ impl QueueWorker {
 
     async fn next(&mut self, stopping: &CancellationToken) -> Option<(Batch, Option<RecordRef>)> {
         match &mut self.source {
-            Source::Memory(rx) => rx.recv().await.map(|b| (b, None)),
+            Source::Memory(rx, _) => rx.recv().await.map(|b| (b, None)),
             Source::Disk(d) => {
                 // Once stopping, what is still on disk stays there for the next start.
                 if stopping.is_cancelled() {
@@ -237,23 +250,35 @@ impl QueueWorker {
             let state = self.state.clone();
             let exporter = exporter.clone();
             let stopping = stopping.clone();
-            let disk = match &self.source {
-                Source::Disk(d) => Some(d.clone()),
-                Source::Memory(_) => None,
+            let (disk, weak) = match &self.source {
+                Source::Disk(d) => (Some(d.clone()), None),
+                Source::Memory(_, w) => (None, Some(w.clone())),
             };
             tasks.spawn(async move {
                 let bytes = batch.body.len();
-                let delivered = deliver(&state, &*exporter, &batch, &stopping, disk.is_some()).await;
-                match (disk, record) {
-                    (Some(d), Some(r)) if delivered => {
+                let outcome = deliver(&state, &*exporter, &batch, &stopping, disk.is_some()).await;
+                drop(permit);
+                match (outcome, disk, record) {
+                    (Outcome::Done, Some(d), Some(r)) => {
                         state.release(r.charged);
                         d.ack(&r);
                     }
-                    (Some(d), Some(r)) => d.requeue(r, batch), // stopping: stays on disk
+                    (Outcome::Keep, Some(d), Some(r)) => return d.requeue(r, batch), // stays on disk
+                    (Outcome::Defer(after), Some(d), Some(r)) => return d.defer(r, batch, after),
+                    (Outcome::Defer(after), None, _) => {
+                        tokio::time::sleep(after).await;
+                        match weak.and_then(|w| w.upgrade()) {
+                            Some(tx) if tx.send(batch).is_ok() => return,
+                            _ => {
+                                state.failed.fetch_add(1, Ordering::Relaxed);
+                                tracing::error!(exporter = %state.id, "A deferred batch was still waiting at shutdown (memory queue); it is lost.");
+                                state.release(bytes);
+                            }
+                        }
+                    }
                     _ => state.release(bytes),
                 }
                 state.depth.fetch_sub(1, Ordering::Relaxed);
-                drop(permit);
             });
             while tasks.try_join_next().is_some() {}
         }
@@ -264,23 +289,26 @@ impl QueueWorker {
     }
 }
 
-/// Tries until the batch is delivered or failed for good (true), or, for a durable queue,
-/// until stopping interrupts retries (false: keep it).
+/// Tries until the batch is delivered or failed for good, the exporter defers it, or, for a
+/// durable queue, stopping interrupts retries.
 async fn deliver(
     state: &QueueState,
     exporter: &dyn Exporter,
     batch: &Batch,
     stopping: &CancellationToken,
     durable: bool,
-) -> bool {
+) -> Outcome {
     let mut backoff = MIN_BACKOFF;
     loop {
         match exporter.export(batch.clone()).await {
             Ok(()) => {
                 state.sent.fetch_add(1, Ordering::Relaxed);
-                return true;
+                return Outcome::Done;
             }
-            Err(ExportError::Retryable { .. }) if durable && stopping.is_cancelled() => return false,
+            Err(ExportError::Retryable { .. } | ExportError::Deferred { .. }) if durable && stopping.is_cancelled() => {
+                return Outcome::Keep
+            }
+            Err(ExportError::Deferred { after, .. }) => return Outcome::Defer(after),
             Err(ExportError::Retryable { message, after }) if !stopping.is_cancelled() => {
                 state.retried.fetch_add(1, Ordering::Relaxed);
                 let wait = after.unwrap_or(backoff).min(MAX_BACKOFF);
@@ -294,7 +322,7 @@ async fn deliver(
             Err(e) => {
                 state.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(exporter = %state.id, records = batch.records, error = %e, "Export failed; the batch is lost.");
-                return true;
+                return Outcome::Done;
             }
         }
     }

@@ -87,6 +87,8 @@ struct Segment {
 
 struct Inner {
     pending: VecDeque<Entry>,
+    /// Records set aside until a time (their key is refused upstream).
+    deferred: Vec<(Instant, Entry)>,
     segments: BTreeMap<u64, Segment>,
     cached_bytes: usize,
     closed: bool,
@@ -244,7 +246,7 @@ impl DiskQueue {
         let q = Arc::new(DiskQueue {
             dir: dir.to_path_buf(),
             _lock: lock,
-            inner: Mutex::new(Inner { pending, segments, cached_bytes: 0, closed: false }),
+            inner: Mutex::new(Inner { pending, deferred: Vec::new(), segments, cached_bytes: 0, closed: false }),
             ready: Notify::new(),
             writer: Mutex::new(Some(tx)),
         });
@@ -414,8 +416,18 @@ impl DiskQueue {
             let notified = self.ready.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            let mut wake_at = None;
             let entry = {
                 let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                // Due deferred records go back to the front, oldest first.
+                let (due, later): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut g.deferred).into_iter().partition(|(t, _)| *t <= now);
+                g.deferred = later;
+                for (_, e) in due.into_iter().rev() {
+                    g.pending.push_front(e);
+                }
+                wake_at = g.deferred.iter().map(|(t, _)| *t).min().or(wake_at);
                 match g.pending.pop_front() {
                     Some(e) => {
                         if let Some(b) = &e.cached {
@@ -423,7 +435,7 @@ impl DiskQueue {
                         }
                         Some(e)
                     }
-                    None if g.closed => return None,
+                    None if g.closed && g.deferred.is_empty() => return None,
                     None => None,
                 }
             };
@@ -436,7 +448,12 @@ impl DiskQueue {
                         self.ack(&at);
                     }
                 },
-                None => notified.await,
+                None => match wake_at {
+                    Some(t) => {
+                        let _ = tokio::time::timeout_at(tokio::time::Instant::from_std(t), notified).await;
+                    }
+                    None => notified.await,
+                },
             }
         }
     }
@@ -468,6 +485,14 @@ impl DiskQueue {
             drop(g);
             self.delete_segment(at.seg);
         }
+    }
+
+    /// Sets a record taken with `next` aside until `after` has passed; others go first.
+    pub fn defer(&self, at: RecordRef, batch: Batch, after: Duration) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.deferred.push((Instant::now() + after, Entry { at, cached: Some(batch) }));
+        drop(g);
+        self.ready.notify_waiters();
     }
 
     /// Puts a record taken with `next` back at the front (not delivered, try again later).

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
@@ -125,6 +126,37 @@ pub struct MinwareConfig {
     /// Time to drain the queue at shutdown before the rest is left on disk (default 10s).
     #[serde(default = "default_shutdown")]
     pub shutdown_timeout: Seconds,
+    /// With `forward_client_key`: how long data of a key upstream refuses is kept before it
+    /// goes to the dead letter (default 24h).
+    #[serde(default = "default_max_age")]
+    pub max_age: Seconds,
+    /// With `forward_client_key`: bytes kept per refused key; past it, new batches of that key
+    /// go straight to the dead letter (default 64MiB).
+    #[serde(default = "default_per_key")]
+    pub max_bytes_per_key: ByteSize,
+}
+
+fn default_max_age() -> Seconds {
+    Seconds(Duration::from_secs(24 * 3600))
+}
+fn default_per_key() -> ByteSize {
+    ByteSize::mib(64)
+}
+
+/// A forwarded key upstream refuses: its batches wait aside so that other keys keep flowing.
+#[derive(Default)]
+struct KeyPause {
+    /// Distinct batches set aside (by their context's address) and their bytes.
+    batches: std::collections::HashMap<usize, usize>,
+    backoff: Duration,
+}
+
+/// A printable name for a key that is not the key: `og_<id>` for otelgate keys, else a hash.
+fn key_label(key: &str) -> String {
+    match crate::keys::secret::id_of(key) {
+        Some(id) => format!("og_{id}"),
+        None => format!("sha256:{}", &crate::keys::secret::hash(key)[..12]),
+    }
 }
 
 fn default_timeout() -> Seconds {
@@ -212,6 +244,7 @@ pub struct MinwareExporter {
     dead_letter: DeadLetter,
     stopping: CancellationToken,
     paused: AtomicBool,
+    paused_keys: std::sync::Mutex<std::collections::HashMap<String, KeyPause>>,
     /// Counters for self-metrics.
     pub stats: MinwareStats,
 }
@@ -268,6 +301,7 @@ impl MinwareExporter {
             dead_letter,
             stopping,
             paused: AtomicBool::new(false),
+            paused_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
             stats: MinwareStats::default(),
         })
     }
@@ -446,7 +480,56 @@ impl Exporter for MinwareExporter {
         } else {
             self.config.api_key.clone().unwrap_or_default()
         };
-        self.send(batch.signal, batch.body.clone(), batch.records, &key).await
+        if !self.config.forward_client_key {
+            return self.send(batch.signal, batch.body.clone(), batch.records, &key).await;
+        }
+        // A forwarded key upstream refuses must not hold up the other keys: try once, and on
+        // 401/403 set the batch aside (Deferred) instead of retrying in place.
+        let label = key_label(&key);
+        let ticket = Arc::as_ptr(&batch.context) as usize;
+        match self.attempt(batch.signal, &batch.body, &key).await {
+            Attempt::Unauthorized { status } => {
+                let age = batch.context.received_at.elapsed().unwrap_or_default();
+                let mut paused = self.paused_keys.lock().unwrap_or_else(|p| p.into_inner());
+                let first = !paused.contains_key(&label);
+                let p = paused.entry(label.clone()).or_default();
+                let held: usize = p.batches.values().sum();
+                let new = !p.batches.contains_key(&ticket);
+                if age >= self.config.max_age.0
+                    || (new && held + batch.body.len() > self.config.max_bytes_per_key.as_usize())
+                {
+                    p.batches.remove(&ticket);
+                    drop(paused);
+                    let why = if age >= self.config.max_age.0 { "max_age" } else { "max_bytes_per_key" };
+                    self.bury(
+                        batch.signal,
+                        status,
+                        &format!("upstream refused forwarded key {label} ({status}) past {why}"),
+                        &batch.body,
+                        batch.records,
+                    );
+                    return Ok(());
+                }
+                p.batches.insert(ticket, batch.body.len());
+                p.backoff = (p.backoff * 2).clamp(Duration::from_millis(500), Duration::from_secs(60));
+                let after = jitter(p.backoff) + Duration::from_millis(100);
+                drop(paused);
+                if first {
+                    tracing::error!(exporter = %self.id, key = %label, status, "Upstream refuses a forwarded client key; that key's data is kept aside and retried, other keys keep flowing.");
+                }
+                self.stats.retried.fetch_add(1, Ordering::Relaxed);
+                Err(ExportError::Deferred { message: format!("forwarded key {label} refused ({status})"), after })
+            }
+            Attempt::Done => {
+                if self.paused_keys.lock().unwrap_or_else(|p| p.into_inner()).remove(&label).is_some() {
+                    tracing::info!(exporter = %self.id, key = %label, "Upstream accepts the forwarded key again; its data is flowing.");
+                }
+                self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            // Anything else: the usual policy (retries in place, splits, dead letter).
+            _ => self.send(batch.signal, batch.body.clone(), batch.records, &key).await,
+        }
     }
 }
 

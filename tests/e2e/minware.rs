@@ -361,3 +361,57 @@ fn twenty_thousand_records_survive_an_upstream_outage_and_two_kill_9s_over_https
     drop(relay);
     drop(upstream);
 }
+
+#[test]
+fn a_refused_forwarded_key_never_blocks_other_keys_and_expires_into_the_dead_letter() {
+    let up = Upstream::start_denying(vec![], Some("client-bad"));
+    let cfg = format!(
+        "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+processors:
+  auth: {{ mode: passthrough }}
+exporters:
+  minware:
+    endpoint: {}
+    forward_client_key: true
+    max_in_flight: 1
+    max_age: 3s
+    queue_dir: '{{dir}}/queue'
+    dead_letter_path: '{{dir}}/dead.jsonl'
+pipelines:
+  logs: {{ receivers: [otlp_http], processors: [auth], exporters: [minware] }}
+",
+        up.url()
+    );
+    let gw = Gateway::start(&cfg);
+    let post = |key: &str, tag: &str| {
+        let h = format!("Bearer {key}");
+        gw.post_with("/v1/logs", "application/json", &[("authorization", h.as_str())], logs(1, tag)).status
+    };
+    assert_eq!(post("client-bad", "bad"), 200);
+    for i in 0..3 {
+        assert_eq!(post("client-good", &format!("good{i}")), 200);
+    }
+    // With one request in flight, the good key's batches still all arrive, each with its key.
+    let good = wait_for("the good key's data", Duration::from_secs(20), || {
+        let a = up.accepted();
+        (a.len() == 3).then_some(a)
+    });
+    for r in &good {
+        assert_eq!(r.header("authorization"), Some("Bearer client-good"));
+    }
+    // The refused key's batch waits aside, then expires into the dead letter.
+    let dead = wait_for("the refused batch in the dead letter", Duration::from_secs(30), || {
+        let l = json_lines(&gw.path("dead.jsonl"));
+        (!l.is_empty()).then_some(l)
+    });
+    assert_eq!(dead[0]["status"], 401);
+    assert!(dead[0]["response"].as_str().unwrap().contains("max_age"));
+    assert!(up.all().iter().filter(|r| r.answered == 401).count() >= 2, "the refused key was probed again");
+    let (_, gw) = gw.stop();
+    let logs_text = gw.logs().join("\n");
+    assert!(logs_text.contains("Upstream refuses a forwarded client key"), "{logs_text}");
+    assert!(!logs_text.contains("client-bad") && !logs_text.contains("client-good"), "a client key was logged");
+    assert!(!std::fs::read_to_string(gw.path("dead.jsonl")).unwrap().contains("client-bad"));
+}

@@ -44,7 +44,12 @@ pub struct Upstream {
     pub received: Arc<Mutex<Vec<Received>>>,
 }
 
-fn serve(mut s: TcpStream, script: Arc<Mutex<VecDeque<Reply>>>, received: Arc<Mutex<Vec<Received>>>) {
+fn serve(
+    mut s: TcpStream,
+    script: Arc<Mutex<VecDeque<Reply>>>,
+    received: Arc<Mutex<Vec<Received>>>,
+    deny: Option<String>,
+) {
     let mut reader = BufReader::new(s.try_clone().unwrap());
     loop {
         let mut line = String::new();
@@ -72,7 +77,14 @@ fn serve(mut s: TcpStream, script: Arc<Mutex<VecDeque<Reply>>>, received: Arc<Mu
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let reply = script.lock().unwrap().pop_front().unwrap_or_else(|| Reply::status(200));
+        let denied = deny
+            .as_ref()
+            .is_some_and(|d| headers.iter().any(|(k, v)| k == "authorization" && *v == format!("Bearer {d}")));
+        let reply = if denied {
+            Reply::status(401)
+        } else {
+            script.lock().unwrap().pop_front().unwrap_or_else(|| Reply::status(200))
+        };
         let answered = match &reply {
             Reply::Drop => 0,
             Reply::Status(s, _, _) => *s,
@@ -101,6 +113,12 @@ fn serve(mut s: TcpStream, script: Arc<Mutex<VecDeque<Reply>>>, received: Arc<Mu
 impl Upstream {
     /// Starts the server with a script.
     pub fn start(script: Vec<Reply>) -> Upstream {
+        Self::start_denying(script, None)
+    }
+
+    /// Starts the server; requests with `Authorization: Bearer DENY` always get 401.
+    pub fn start_denying(script: Vec<Reply>, deny: Option<&str>) -> Upstream {
+        let deny = deny.map(String::from);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -108,8 +126,8 @@ impl Upstream {
         let (r, sc) = (received.clone(), script.clone());
         std::thread::spawn(move || {
             for s in listener.incoming().flatten() {
-                let (r, sc) = (r.clone(), sc.clone());
-                std::thread::spawn(move || serve(s, sc, r));
+                let (r, sc, d) = (r.clone(), sc.clone(), deny.clone());
+                std::thread::spawn(move || serve(s, sc, r, d));
             }
         });
         Upstream { addr, received }

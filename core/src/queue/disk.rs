@@ -431,7 +431,7 @@ impl DiskQueue {
                 match g.pending.pop_front() {
                     Some(e) => {
                         if let Some(b) = &e.cached {
-                            g.cached_bytes -= b.body.len();
+                            g.cached_bytes = g.cached_bytes.saturating_sub(b.body.len());
                         }
                         Some(e)
                     }
@@ -490,6 +490,7 @@ impl DiskQueue {
     /// Sets a record taken with `next` aside until `after` has passed; others go first.
     pub fn defer(&self, at: RecordRef, batch: Batch, after: Duration) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.cached_bytes += batch.body.len();
         g.deferred.push((Instant::now() + after, Entry { at, cached: Some(batch) }));
         drop(g);
         self.ready.notify_waiters();
@@ -498,6 +499,7 @@ impl DiskQueue {
     /// Puts a record taken with `next` back at the front (not delivered, try again later).
     pub fn requeue(&self, at: RecordRef, batch: Batch) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.cached_bytes += batch.body.len();
         g.pending.push_front(Entry { at, cached: Some(batch) });
         drop(g);
         self.ready.notify_waiters();

@@ -223,6 +223,45 @@ impl<'a> Request<'a> {
     }
 }
 
+fn envelope(signal: Signal) -> &'static [u8] {
+    match signal {
+        Signal::Logs => b"{\"resourceLogs\":[",
+        Signal::Metrics => b"{\"resourceMetrics\":[",
+        Signal::Traces => b"{\"resourceSpans\":[",
+    }
+}
+
+/// True when `body` has the shape of our canonical encoding of a `signal` request, so that
+/// [`merge_encoded`] can join it without decoding.
+pub fn is_mergeable(signal: Signal, body: &[u8]) -> bool {
+    body.starts_with(envelope(signal)) && body.ends_with(b"]}")
+}
+
+/// Joins canonical `signal` requests into one by concatenating their resource lists (the
+/// only top-level field). `None` if a body is not in canonical form.
+pub fn merge_encoded(signal: Signal, bodies: &[&[u8]]) -> Option<Vec<u8>> {
+    let head = envelope(signal);
+    let mut out = Vec::with_capacity(bodies.iter().map(|b| b.len()).sum::<usize>() + head.len());
+    out.extend_from_slice(head);
+    let mut first = true;
+    for b in bodies {
+        if !is_mergeable(signal, b) {
+            return None;
+        }
+        let inner = &b[head.len()..b.len() - 2];
+        if inner.is_empty() {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        out.extend_from_slice(inner);
+        first = false;
+    }
+    out.extend_from_slice(b"]}");
+    Some(out)
+}
+
 impl Serialize for Request<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -291,6 +330,20 @@ mod tests {
         assert!(out.contains(r#""endTimeUnixNano":"18446744073709551615""#), "{out}");
         assert!(out.contains(r#""intValue":"9007199254740993""#), "{out}");
         assert!(!out.contains("unknownField"), "{out}");
+    }
+
+    #[test]
+    fn canonical_bodies_merge_without_decoding() {
+        let a = Request::decode(Signal::Logs, br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{}]}]}]}"#)
+            .unwrap()
+            .encode();
+        let b = Request::decode(Signal::Logs, br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{},{}]}]}]}"#)
+            .unwrap()
+            .encode();
+        let empty = Request::decode(Signal::Logs, br#"{}"#).unwrap().encode();
+        let m = merge_encoded(Signal::Logs, &[&a, &empty, &b]).unwrap();
+        assert_eq!(Request::decode(Signal::Logs, &m).unwrap().records(), 3);
+        assert!(merge_encoded(Signal::Traces, &[&a]).is_none());
     }
 
     #[test]

@@ -165,6 +165,8 @@ pub struct QueueWorker {
     state: Arc<QueueState>,
     source: Source,
     max_in_flight: usize,
+    merge: Option<(usize, usize)>,
+    stash: Option<Item>,
 }
 
 fn new_state(id: ComponentId, capacity: usize, when_full: WhenFull, used: usize) -> Arc<QueueState> {
@@ -188,7 +190,7 @@ pub fn queue(id: ComponentId, capacity: usize, when_full: WhenFull) -> (QueueHan
     let weak = tx.downgrade();
     (
         QueueHandle { state: state.clone(), sink: Sink::Memory(tx) },
-        QueueWorker { state, source: Source::Memory(rx, weak), max_in_flight: 1 },
+        QueueWorker { state, source: Source::Memory(rx, weak), max_in_flight: 1, merge: None, stash: None },
     )
 }
 
@@ -204,7 +206,7 @@ pub fn disk_queue(
     state.depth.store(disk.pending(), Ordering::Relaxed);
     (
         QueueHandle { state: state.clone(), sink: Sink::Disk(disk.clone()) },
-        QueueWorker { state, source: Source::Disk(disk), max_in_flight: 1 },
+        QueueWorker { state, source: Source::Disk(disk), max_in_flight: 1, merge: None, stash: None },
     )
 }
 
@@ -220,7 +222,17 @@ impl QueueWorker {
         self
     }
 
-    async fn next(&mut self, stopping: &CancellationToken) -> Option<(Batch, Option<RecordRef>)> {
+    /// Merges batches waiting in the queue into one request of at most `max_bytes` and
+    /// `max_records` (same signal, same forwarded key). 0 turns merging off.
+    pub fn with_merging(mut self, max_bytes: usize, max_records: usize) -> Self {
+        self.merge = (max_bytes > 0 && max_records > 0).then_some((max_bytes, max_records));
+        self
+    }
+
+    async fn next(&mut self, stopping: &CancellationToken) -> Option<Item> {
+        if let Some(item) = self.stash.take() {
+            return Some(item);
+        }
         match &mut self.source {
             Source::Memory(rx, _) => rx.recv().await.map(|b| (b, None)),
             Source::Disk(d) => {
@@ -236,6 +248,41 @@ impl QueueWorker {
         }
     }
 
+    fn try_next(&mut self) -> Option<Item> {
+        match &mut self.source {
+            Source::Memory(rx, _) => rx.try_recv().ok().map(|b| (b, None)),
+            Source::Disk(d) => d.try_next().map(|(r, b)| (b, Some(r))),
+        }
+    }
+
+    /// Adds to `unit` what is ready now and fits with it; the first misfit waits in `stash`.
+    fn gather(&mut self, unit: &mut Vec<Item>) {
+        let Some((max_bytes, max_records)) = self.merge else { return };
+        let (signal, key) = (unit[0].0.signal, unit[0].0.context.client_key.clone());
+        if !crate::otlp::is_mergeable(signal, &unit[0].0.body) {
+            return;
+        }
+        let mut bytes: usize = unit[0].0.body.len();
+        let mut records: usize = unit[0].0.records;
+        while bytes < max_bytes && records < max_records {
+            let Some(item) = self.try_next() else { break };
+            let b = &item.0;
+            if b.signal == signal
+                && b.context.client_key == key
+                && crate::otlp::is_mergeable(signal, &b.body)
+                && bytes + b.body.len() <= max_bytes
+                && records + b.records <= max_records
+            {
+                bytes += b.body.len();
+                records += b.records;
+                unit.push(item);
+            } else {
+                self.stash = Some(item);
+                break;
+            }
+        }
+    }
+
     /// Exports batches until the queue is closed and drained (or, for a disk queue, until
     /// `stopping`), then shuts the exporter down. Retryable failures are retried with
     /// exponential backoff and full jitter; once `stopping` is cancelled a memory batch gets
@@ -243,10 +290,12 @@ impl QueueWorker {
     pub async fn run(mut self, exporter: Arc<dyn Exporter>, stopping: CancellationToken) {
         let slots = Arc::new(Semaphore::new(self.max_in_flight));
         let mut tasks = tokio::task::JoinSet::new();
-        while let Some((batch, record)) = self.next(&stopping).await {
+        while let Some(first) = self.next(&stopping).await {
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 break;
             };
+            let mut unit = vec![first];
+            self.gather(&mut unit);
             let state = self.state.clone();
             let exporter = exporter.clone();
             let stopping = stopping.clone();
@@ -255,30 +304,51 @@ impl QueueWorker {
                 Source::Memory(_, w) => (None, Some(w.clone())),
             };
             tasks.spawn(async move {
-                let bytes = batch.body.len();
-                let outcome = deliver(&state, &*exporter, &batch, &stopping, disk.is_some()).await;
+                let request = merged(&unit);
+                let outcome = deliver(&state, &*exporter, &request, &stopping, disk.is_some()).await;
                 drop(permit);
-                match (outcome, disk, record) {
-                    (Outcome::Done, Some(d), Some(r)) => {
-                        state.release(r.charged);
-                        d.ack(&r);
-                    }
-                    (Outcome::Keep, Some(d), Some(r)) => return d.requeue(r, batch), // stays on disk
-                    (Outcome::Defer(after), Some(d), Some(r)) => return d.defer(r, batch, after),
-                    (Outcome::Defer(after), None, _) => {
-                        tokio::time::sleep(after).await;
-                        match weak.and_then(|w| w.upgrade()) {
-                            Some(tx) if tx.send(batch).is_ok() => return,
-                            _ => {
-                                state.failed.fetch_add(1, Ordering::Relaxed);
-                                tracing::error!(exporter = %state.id, "A deferred batch was still waiting at shutdown (memory queue); it is lost.");
-                                state.release(bytes);
+                drop(request);
+                match (outcome, disk) {
+                    (Outcome::Keep, Some(d)) => {
+                        // Back to the front in their order: they stay on disk for the next start.
+                        for (batch, record) in unit.into_iter().rev() {
+                            if let Some(r) = record {
+                                d.requeue(r, batch);
                             }
                         }
                     }
-                    _ => state.release(bytes),
+                    (Outcome::Defer(after), Some(d)) => {
+                        for (batch, record) in unit {
+                            if let Some(r) = record {
+                                d.defer(r, batch, after);
+                            }
+                        }
+                    }
+                    (Outcome::Defer(after), None) => {
+                        tokio::time::sleep(after).await;
+                        let tx = weak.and_then(|w| w.upgrade());
+                        for (batch, _) in unit {
+                            if tx.as_ref().is_none_or(|tx| tx.send(batch.clone()).is_err()) {
+                                state.failed.fetch_add(1, Ordering::Relaxed);
+                                tracing::error!(exporter = %state.id, "A deferred batch was still waiting at shutdown (memory queue); it is lost.");
+                                state.release(batch.body.len());
+                                state.depth.fetch_sub(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    (_, disk) => {
+                        for (batch, record) in unit {
+                            match (&disk, record) {
+                                (Some(d), Some(r)) => {
+                                    state.release(r.charged);
+                                    d.ack(&r);
+                                }
+                                _ => state.release(batch.body.len()),
+                            }
+                            state.depth.fetch_sub(1, Ordering::Relaxed);
+                        }
+                    }
                 }
-                state.depth.fetch_sub(1, Ordering::Relaxed);
             });
             while tasks.try_join_next().is_some() {}
         }
@@ -286,6 +356,30 @@ impl QueueWorker {
         if let Err(e) = exporter.shutdown().await {
             tracing::error!(exporter = %self.state.id, error = %e, "Exporter failed to flush at shutdown.");
         }
+    }
+}
+
+/// A batch taken from the queue, with its place on disk if it has one.
+type Item = (Batch, Option<RecordRef>);
+
+/// One request from several queued batches: their resource lists joined (canonical bodies
+/// all start `{"resourceLogs":[` and end `]}`, so no decoding is needed).
+fn merged(unit: &[Item]) -> Batch {
+    let first = &unit[0].0;
+    if unit.len() == 1 {
+        return first.clone();
+    }
+    let bodies: Vec<&[u8]> = unit.iter().map(|(b, _)| &b.body[..]).collect();
+    match crate::otlp::merge_encoded(first.signal, &bodies) {
+        Some(body) => Batch::new(
+            first.signal,
+            first.pipeline.clone(),
+            bytes::Bytes::from(body),
+            unit.iter().map(|(b, _)| b.records).sum(),
+            first.context.clone(),
+        ),
+        // `gather` admitted only bodies `merge_encoded` accepts, so this is not reached.
+        None => first.clone(),
     }
 }
 

@@ -113,7 +113,11 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
                         }
                         QueueMode::Memory => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
                     };
-                (h, w.with_max_in_flight(m.max_in_flight))
+                (
+                    h,
+                    w.with_max_in_flight(m.max_in_flight)
+                        .with_merging(m.max_batch_bytes.as_usize(), m.max_batch_records),
+                )
             }
             _ => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
         };

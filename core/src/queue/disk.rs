@@ -458,6 +458,30 @@ impl DiskQueue {
         }
     }
 
+    /// The next record if one is ready now (for merging several into one request).
+    pub fn try_next(&self) -> Option<(RecordRef, Batch)> {
+        loop {
+            let e = {
+                let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                let e = g.pending.pop_front()?;
+                if let Some(b) = &e.cached {
+                    g.cached_bytes = g.cached_bytes.saturating_sub(b.body.len());
+                }
+                e
+            };
+            match e {
+                Entry { at, cached: Some(b) } => return Some((at, b)),
+                Entry { at, cached: None } => match self.read(&at) {
+                    Some(b) => return Some((at, b)),
+                    None => {
+                        tracing::error!(segment = at.seg, offset = at.offset, "Queue record unreadable; skipped.");
+                        self.ack(&at);
+                    }
+                },
+            }
+        }
+    }
+
     fn read(&self, at: &RecordRef) -> Option<Batch> {
         let f = File::open(seg_path(&self.dir, at.seg)).ok()?;
         let mut buf = vec![0u8; at.len as usize + RECORD_OVERHEAD];

@@ -111,6 +111,12 @@ pub struct MinwareConfig {
     /// Concurrent requests upstream (default 2).
     #[serde(default = "default_in_flight")]
     pub max_in_flight: usize,
+    /// Queued batches are merged into requests of at most this size (default 4MiB; 0: off).
+    #[serde(default = "default_batch_bytes")]
+    pub max_batch_bytes: ByteSize,
+    /// … and at most this many records (default 10000; 0: off).
+    #[serde(default = "default_batch_records")]
+    pub max_batch_records: usize,
     /// Upstream 500s tolerated per batch before it is dead-lettered (default 10).
     #[serde(default = "default_5xx")]
     pub max_retries_5xx: u32,
@@ -164,6 +170,12 @@ fn default_timeout() -> Seconds {
 }
 fn default_in_flight() -> usize {
     2
+}
+fn default_batch_bytes() -> ByteSize {
+    ByteSize::mib(4)
+}
+fn default_batch_records() -> usize {
+    10_000
 }
 fn default_5xx() -> u32 {
     10

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{bin, corpus, json_lines, wait_for, Gateway};
+use crate::harness::{bin, corpus, json_lines, signal_of_file, wait_for, Gateway};
 
 const LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
 
@@ -188,13 +188,7 @@ fn recorded_codex_payloads_pass_auth_with_a_fresh_key() {
         "codex-redacted-traces-1",
     ] {
         let body = std::fs::read(corpus(&format!("codex/{name}.json"))).unwrap();
-        let path = if name.contains("metrics") {
-            "/v1/metrics"
-        } else if name.contains("traces") {
-            "/v1/traces"
-        } else {
-            "/v1/logs"
-        };
+        let path = signal_of_file(name).path();
         let r = gw.post_with(path, "application/json", &[("authorization", auth.as_str())], body);
         assert_eq!(r.status, 200, "{name}: {}", r.body);
         sent += 1;

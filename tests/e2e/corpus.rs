@@ -4,7 +4,7 @@
 
 use otelgate_core::otlp::{Request, Signal};
 
-use crate::harness::{corpus, json_lines, Gateway, FILE_ONLY};
+use crate::harness::{corpus, json_lines, signal_of_file, Gateway, FILE_ONLY};
 
 #[test]
 fn recorded_payloads_round_trip_through_the_gateway() {
@@ -22,13 +22,7 @@ fn recorded_payloads_round_trip_through_the_gateway() {
         names.sort();
         for p in names {
             let n = p.file_name().unwrap().to_string_lossy().to_string();
-            let signal = if n.contains("metrics") {
-                Signal::Metrics
-            } else if n.contains("trace") {
-                Signal::Traces
-            } else {
-                Signal::Logs
-            };
+            let signal = signal_of_file(&n);
             let body = std::fs::read(&p).unwrap();
             let r = gw.post(signal.path(), body.clone());
             assert_eq!(r.status, 200, "{n}: {}", r.body);

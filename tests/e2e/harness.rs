@@ -27,6 +27,18 @@ pub fn corpus(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus").join(rel)
 }
 
+/// The signal of a corpus file, from its name (`…metrics…`, `…trace…`, else logs).
+pub fn signal_of_file(name: &str) -> otelgate_core::otlp::Signal {
+    use otelgate_core::otlp::Signal;
+    if name.contains("metrics") {
+        Signal::Metrics
+    } else if name.contains("trace") {
+        Signal::Traces
+    } else {
+        Signal::Logs
+    }
+}
+
 /// A running gateway in its own temporary directory.
 pub struct Gateway {
     pub dir: PathBuf,

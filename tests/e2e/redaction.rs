@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{corpus, json_lines, Gateway};
+use crate::harness::{corpus, json_lines, signal_of_file, Gateway};
 
 /// Every (key, value) of every log record attribute list in a file exporter's output.
 fn record_attrs(lines: &[Value]) -> Vec<Vec<(String, Value)>> {
@@ -55,13 +55,7 @@ pipelines:
         if !n.ends_with(".json") || n.ends_with(".headers.json") {
             continue;
         }
-        let path = if n.contains("metrics") {
-            "/v1/metrics"
-        } else if n.contains("trace") {
-            "/v1/traces"
-        } else {
-            "/v1/logs"
-        };
+        let path = signal_of_file(&n).path();
         let body = std::fs::read(&p).unwrap();
         if path == "/v1/logs" {
             let v: Value = serde_json::from_slice(&body).unwrap();

@@ -417,3 +417,18 @@ pipelines:
     assert!(!logs_text.contains("client-bad") && !logs_text.contains("client-good"), "a client key was logged");
     assert!(!std::fs::read_to_string(gw.path("dead.jsonl")).unwrap().contains("client-bad"));
 }
+
+#[test]
+fn gzip_compression_and_extra_headers_reach_upstream() {
+    let up = Upstream::start(vec![]);
+    let gw = start_relay(&up.url(), "    compression: gzip\n    headers: { X-Org: acme }");
+    let body = logs(20, "z");
+    assert_eq!(gw.post("/v1/logs", body.clone()).status, 200);
+    let got = wait_for("delivery", Duration::from_secs(20), || up.accepted().first().cloned());
+    assert_eq!(got.header("content-encoding"), Some("gzip"));
+    assert_eq!(got.header("x-org"), Some("acme"));
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&got.body[..]), &mut plain).unwrap();
+    assert_eq!(Request::decode(Signal::Logs, &plain).unwrap(), Request::decode(Signal::Logs, body.as_bytes()).unwrap());
+    assert!(got.body.len() < plain.len());
+}

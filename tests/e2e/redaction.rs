@@ -1,9 +1,12 @@
 //! The redact processor end to end: recorded Codex and JS captures, and canaries that must
 //! not survive into any exporter output or any line the relay logs.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
-use crate::harness::{corpus, json_lines, signal_of_file, Gateway};
+use crate::harness::{corpus, json_lines, signal_of_file, wait_for, Gateway};
+use crate::upstream::Upstream;
 
 /// Every (key, value) of every log record attribute list in a file exporter's output.
 fn record_attrs(lines: &[Value]) -> Vec<Vec<(String, Value)>> {
@@ -114,6 +117,7 @@ pipelines:
 
 #[test]
 fn canaries_never_reach_an_exporter_or_a_log_line() {
+    let up = Upstream::start(vec![]);
     let cfg = "
 receivers:
   otlp_http: { endpoint: 127.0.0.1:0 }
@@ -125,15 +129,17 @@ processors:
     hash_key: ${env:TEST_HASH_KEY}
     patterns: [email]
 exporters:
+  minware: { endpoint: UPSTREAM, api_key: k, queue_dir: '{dir}/queue', dead_letter_path: '{dir}/dead.jsonl' }
   file: { path: '{dir}/out/{signal}.jsonl' }
   stdout/normal: { verbosity: normal }
   stdout/detailed: { verbosity: detailed }
   stdout/json: { format: json }
 pipelines:
-  logs: { receivers: [otlp_http], processors: [redact], exporters: [file, stdout/normal, stdout/detailed, stdout/json] }
-  traces: { receivers: [otlp_http], processors: [redact], exporters: [file, stdout/normal, stdout/json] }
-";
-    let gw = Gateway::start_with_env(cfg, &[("OTELGATE_LOG", "trace"), ("TEST_HASH_KEY", "k3y-f0r-hmac-tests-0001")]);
+  logs: { receivers: [otlp_http], processors: [redact], exporters: [minware, file, stdout/normal, stdout/detailed, stdout/json] }
+  traces: { receivers: [otlp_http], processors: [redact], exporters: [minware, file, stdout/normal, stdout/json] }
+"
+    .replace("UPSTREAM", &up.url());
+    let gw = Gateway::start_with_env(&cfg, &[("OTELGATE_LOG", "trace"), ("TEST_HASH_KEY", "k3y-f0r-hmac-tests-0001")]);
     let c1 = "CANARYprompt7f3a";
     let c2 = "CANARYtool9b2c";
     let c3 = "canary5d1e@example.com";
@@ -150,8 +156,12 @@ pipelines:
         "events":[{{"name":"codex.user_prompt","attributes":[{{"key":"prompt","value":{{"stringValue":"{c1}"}}}}]}},{{"name":"codex.tool_result","attributes":[{{"key":"output","value":{{"stringValue":"{c2}"}}}}]}}]}}]}}]}}]}}"#
     );
     assert_eq!(gw.post("/v1/traces", traces).status, 200);
+    wait_for("minware delivery", Duration::from_secs(20), || (up.accepted().len() >= 2).then_some(()));
     let (_, gw) = gw.stop();
     let mut everything = String::new();
+    for r in up.all() {
+        everything.push_str(&String::from_utf8_lossy(&r.body));
+    }
     for s in ["logs", "traces"] {
         everything.push_str(&std::fs::read_to_string(gw.path(&format!("out/{s}.jsonl"))).unwrap());
     }

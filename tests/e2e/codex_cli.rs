@@ -21,6 +21,16 @@ fn attrs_of(v: &Value) -> impl Iterator<Item = (&str, &Value)> {
 
 #[test]
 fn real_codex_cli_turn_lands_in_the_default_pipeline() {
+    codex_turn("full");
+}
+
+/// Codex configured with the bare base URL posts every signal to `/`: routed by the body.
+#[test]
+fn real_codex_cli_with_a_bare_base_url_is_routed() {
+    codex_turn("base");
+}
+
+fn codex_turn(style: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let default = std::fs::read_to_string(root.join("pipelines.yaml")).unwrap();
     let gw = Gateway::start(&default.replace("127.0.0.1:4318", "127.0.0.1:0"));
@@ -29,7 +39,7 @@ fn real_codex_cli_turn_lands_in_the_default_pipeline() {
     let out = Command::new("bash")
         .arg(root.join("tests/fixtures/codex/run_codex.sh"))
         .arg(format!("http://{}", gw.addr))
-        .args(["true", prompt, "gw-test-key-123", "full"])
+        .args(["true", prompt, "gw-test-key-123", style])
         .env("API_PORT", free_port().to_string())
         .output()
         .unwrap();

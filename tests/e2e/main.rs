@@ -11,4 +11,5 @@ mod minware;
 mod otel_sdk;
 mod redaction;
 mod refusals;
+mod root_routing;
 mod upstream;

@@ -47,6 +47,14 @@ pub struct OtlpHttpConfig {
     /// Serve HTTPS with this certificate and key.
     #[serde(default)]
     pub tls: Option<super::tls::ServerTls>,
+    /// Accept `POST /` and route it by the body's top-level key (`resourceLogs`, …), as the
+    /// Codex CLI posts to the endpoint exactly as configured (default true).
+    #[serde(default = "default_true")]
+    pub route_root: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_endpoint() -> String {
@@ -70,6 +78,7 @@ impl Default for OtlpHttpConfig {
             header_read_timeout: default_header_timeout(),
             body_read_timeout: default_body_timeout(),
             tls: None,
+            route_root: true,
         }
     }
 }
@@ -99,6 +108,9 @@ struct Shared {
     router: Arc<Router>,
     max_body: usize,
     body_timeout: Duration,
+    route_root: bool,
+    /// Clients already told (once, at WARN) that they post to `/`.
+    warned_root: std::sync::Mutex<std::collections::HashSet<std::net::IpAddr>>,
 }
 
 /// Serves requests until `stop` is cancelled, then finishes in-flight requests and returns.
@@ -107,6 +119,8 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>, config: OtlpHttpC
         router,
         max_body: config.max_request_body_size.as_usize(),
         body_timeout: config.body_read_timeout.0,
+        route_root: config.route_root,
+        warned_root: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout.0);
@@ -206,9 +220,37 @@ pub fn status_response(rej: &Rejection) -> Response<Full<Bytes>> {
 
 async fn handle(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Response<Full<Bytes>> {
     match receive(req, shared, peer).await {
-        Ok(()) => json(200, Bytes::from_static(b"{}")),
+        Ok(None) => json(200, Bytes::from_static(b"{}")),
+        // A partial success with nothing rejected carries a warning, as the spec allows.
+        Ok(Some(warning)) => {
+            json(200, Bytes::from(serde_json::json!({ "partialSuccess": { "errorMessage": warning } }).to_string()))
+        }
         Err(rej) => status_response(&rej),
     }
+}
+
+/// The signal of a body posted to `/`: its first top-level key, or failing that the first of
+/// the three request keys that appears.
+fn sniff_signal(body: &[u8]) -> Option<Signal> {
+    const KEYS: [(&[u8], Signal); 6] = [
+        (b"\"resourceLogs\"", Signal::Logs),
+        (b"\"resourceMetrics\"", Signal::Metrics),
+        (b"\"resourceSpans\"", Signal::Traces),
+        (b"\"resource_logs\"", Signal::Logs),
+        (b"\"resource_metrics\"", Signal::Metrics),
+        (b"\"resource_spans\"", Signal::Traces),
+    ];
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = body.get(start + 1..)?;
+    let key_at = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = &rest[key_at..];
+    if let Some((_, s)) = KEYS.iter().find(|(k, _)| rest.starts_with(k)) {
+        return Some(*s);
+    }
+    KEYS.iter()
+        .filter_map(|(k, s)| body.windows(k.len()).position(|w| w == *k).map(|i| (i, *s)))
+        .min_by_key(|(i, _)| *i)
+        .map(|(_, s)| s)
 }
 
 fn signal_of(path: &str) -> Option<Signal> {
@@ -221,11 +263,16 @@ fn media_type(v: &HeaderValue) -> String {
     s.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
-async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Result<(), Rejection> {
+async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Result<Option<String>, Rejection> {
     let path = req.uri().path();
-    let signal = signal_of(path).ok_or_else(|| {
-        Rejection::new(404, format!("no OTLP endpoint at {path}; POST to /v1/logs, /v1/metrics or /v1/traces"))
-    })?;
+    let known = signal_of(path);
+    let at_root = path == "/" && shared.route_root;
+    if known.is_none() && !at_root {
+        return Err(Rejection::new(
+            404,
+            format!("no OTLP endpoint at {path}; POST to /v1/logs, /v1/metrics or /v1/traces"),
+        ));
+    }
     if req.method() != Method::POST {
         return Err(Rejection::new(405, format!("method {} is not allowed on {path}; use POST", req.method())));
     }
@@ -274,11 +321,8 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
             return Err(too_large(shared.max_body));
         }
     }
-    if !shared.router.accepts(signal) {
-        return Err(Rejection::new(
-            404,
-            format!("no pipeline takes {signal} from this receiver; add a `{signal}` pipeline listing it"),
-        ));
+    if let Some(signal) = known {
+        check_accepts(shared, signal)?;
     }
 
     // Charge the raw body to the in-flight budget while it is read and decoded.
@@ -296,6 +340,24 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
             Rejection::new(408, format!("the request body was not received within {:?}", shared.body_timeout))
         })??;
     let body = if gzip { gunzip(&body, shared.max_body)? } else { body };
+    let (signal, warning) = match known {
+        Some(s) => (s, None),
+        None => {
+            let s = sniff_signal(&body).ok_or_else(|| {
+                Rejection::new(
+                    400,
+                    "posted to / and the body is not an OTLP request (no resourceLogs, resourceMetrics or resourceSpans); POST to /v1/logs, /v1/metrics or /v1/traces",
+                )
+            })?;
+            check_accepts(shared, s)?;
+            let hint = format!("posted to /; otelgate routed it as {s}, but configure the client to post to {} (in Codex: the endpoint must end in {})", s.path(), s.path());
+            let mut warned = shared.warned_root.lock().unwrap_or_else(|p| p.into_inner());
+            if warned.len() < 10_000 && warned.insert(peer.ip()) {
+                tracing::warn!(client = %peer.ip(), signal = %s, "Client posts to / instead of {}; routed by the body. Fix the client's endpoint.", s.path());
+            }
+            (s, Some(hint))
+        }
+    };
 
     let request = Request::decode(signal, &body).map_err(|e| Rejection::new(400, e.to_string()))?;
     let mut context = Context::new(Some(peer));
@@ -304,7 +366,17 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
     context.integration = Some(shared.router.integration().clone());
     let context = Arc::new(context);
     shared.router.ingest(request, context, request_permit).await?;
-    Ok(())
+    Ok(warning)
+}
+
+fn check_accepts(shared: &Shared, signal: Signal) -> Result<(), Rejection> {
+    if shared.router.accepts(signal) {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        404,
+        format!("no pipeline takes {signal} from this receiver; add a `{signal}` pipeline listing it"),
+    ))
 }
 
 fn too_large(limit: usize) -> Rejection {

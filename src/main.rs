@@ -255,6 +255,9 @@ fn run(path: PathBuf) -> anyhow::Result<ExitCode> {
         for (id, addr) in running.local_addrs() {
             tracing::info!(receiver = %id, address = %addr, "Listening for OTLP/HTTP JSON on http://{addr}/v1/{{logs,metrics,traces}}.");
         }
+        if let Some(a) = running.admin_addr() {
+            tracing::info!(admin = %a, "Admin listener: http://{a}/healthz, /readyz, /metrics.");
+        }
         tracing::info!(config = %path.display(), "otelgate started.");
         shutdown_signal().await;
         tracing::info!("Shutting down: finishing in-flight requests and flushing exporters.");

@@ -5,6 +5,7 @@
 //! receiver feeds (all or nothing) → `exporter`s. `config` turns `pipelines.yaml` into the
 //! typed topology; `otlp` is the data model and knows nothing of HTTP. See ARCHITECTURE.md.
 
+pub mod admin;
 pub mod config;
 pub mod exporter;
 pub mod keys;
@@ -13,3 +14,4 @@ pub mod pipeline;
 pub mod processor;
 pub mod queue;
 pub mod receiver;
+pub mod telemetry;

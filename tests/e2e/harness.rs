@@ -113,6 +113,13 @@ impl Gateway {
         Gateway { dir: dir.to_path_buf(), _tmp: None, addr, child, stderr, stdout }
     }
 
+    /// The admin listener's address, if the config has one (logged as `admin=ADDR`).
+    pub fn admin(&self) -> Option<String> {
+        self.logs()
+            .iter()
+            .find_map(|l| l.split("admin=").nth(1).map(|r| r.split_whitespace().next().unwrap_or("").to_string()))
+    }
+
     /// `http://ADDR` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)

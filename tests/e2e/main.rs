@@ -8,6 +8,7 @@ mod corpus;
 mod delivery;
 mod harness;
 mod minware;
+mod operating;
 mod otel_sdk;
 mod redaction;
 mod refusals;

@@ -263,6 +263,8 @@ pub struct Config {
     pub integration: Integration,
     /// For each receiver whose pipelines start with `auth`, that auth processor.
     pub receiver_auth: BTreeMap<ComponentId, ComponentId>,
+    /// The admin listener (health and metrics), if configured.
+    pub admin: Option<crate::admin::AdminConfig>,
     /// Things that work but are probably not meant (unused components).
     pub warnings: Vec<String>,
 }
@@ -282,6 +284,8 @@ struct RawConfig {
     limits: LimitsConfig,
     #[serde(default)]
     integration: Option<Value>,
+    #[serde(default)]
+    admin: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -568,6 +572,8 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         );
     }
 
+    let admin = raw.admin.and_then(|v| l.parse::<crate::admin::AdminConfig>(&key(&["admin"]), v));
+
     let mut warnings = Vec::new();
     for (section, ids) in
         [("receivers", defined_receivers), ("processors", defined_processors), ("exporters", defined_exporters)]
@@ -592,6 +598,7 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         limits: raw.limits,
         integration,
         receiver_auth,
+        admin,
         warnings,
     })
 }

@@ -54,6 +54,11 @@ impl Rejection {
 pub trait Processor: Send + Sync {
     /// Processes `request` in place, or refuses it.
     async fn process(&self, request: &mut Request<'_>, context: &Context) -> Result<(), Rejection>;
+
+    /// Counters for self-metrics: `(metric, label name, label value, value)`.
+    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+        Vec::new()
+    }
 }
 
 /// Why an export failed, split by what the queue does next.
@@ -89,6 +94,16 @@ pub enum ExportError {
 pub trait Exporter: Send + Sync {
     /// Delivers one batch.
     async fn export(&self, batch: Batch) -> Result<(), ExportError>;
+
+    /// Counters for self-metrics: `(metric, label name, label value, value)`.
+    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+        Vec::new()
+    }
+
+    /// Why this exporter cannot make progress now (for `/readyz`), if so.
+    fn health(&self) -> Option<String> {
+        None
+    }
 
     /// Flushes and releases resources; called once after the last batch.
     async fn shutdown(&self) -> Result<(), ExportError> {

@@ -38,6 +38,10 @@ pub struct QueueState {
     pub sent: AtomicU64,
     /// Export attempts that failed and were retried.
     pub retried: AtomicU64,
+    /// Items (records) delivered, per signal (see `telemetry::slot`).
+    pub sent_items: [AtomicU64; 3],
+    /// Items failed for good, per signal.
+    pub failed_items: [AtomicU64; 3],
 }
 
 impl QueueState {
@@ -180,6 +184,8 @@ fn new_state(id: ComponentId, capacity: usize, when_full: WhenFull, used: usize)
         failed: AtomicU64::new(0),
         sent: AtomicU64::new(0),
         retried: AtomicU64::new(0),
+        sent_items: Default::default(),
+        failed_items: Default::default(),
     })
 }
 
@@ -397,6 +403,8 @@ async fn deliver(
         match exporter.export(batch.clone()).await {
             Ok(()) => {
                 state.sent.fetch_add(1, Ordering::Relaxed);
+                state.sent_items[crate::telemetry::slot(batch.signal)]
+                    .fetch_add(batch.records as u64, Ordering::Relaxed);
                 return Outcome::Done;
             }
             Err(ExportError::Retryable { .. } | ExportError::Deferred { .. }) if durable && stopping.is_cancelled() => {
@@ -415,6 +423,8 @@ async fn deliver(
             }
             Err(e) => {
                 state.failed.fetch_add(1, Ordering::Relaxed);
+                state.failed_items[crate::telemetry::slot(batch.signal)]
+                    .fetch_add(batch.records as u64, Ordering::Relaxed);
                 tracing::error!(exporter = %state.id, records = batch.records, error = %e, "Export failed; the batch is lost.");
                 return Outcome::Done;
             }

@@ -54,6 +54,8 @@ pub struct Running {
     receivers: Vec<(ComponentId, SocketAddr, JoinHandle<()>)>,
     workers: Vec<JoinHandle<()>>,
     queues: Vec<Arc<QueueState>>,
+    telemetry: Arc<crate::telemetry::Telemetry>,
+    admin_addr: Option<SocketAddr>,
     disks: Vec<Arc<DiskQueue>>,
     drain_timeout: Duration,
     stop_receivers: CancellationToken,
@@ -66,6 +68,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let stop_receivers = CancellationToken::new();
     let stop_retries = CancellationToken::new();
 
+    let mut telemetry = crate::telemetry::Telemetry::default();
     let mut processors: BTreeMap<&ComponentId, Arc<dyn Processor>> = BTreeMap::new();
     let mut authenticators = BTreeMap::new();
     for (id, c) in &config.processors {
@@ -76,9 +79,11 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         })?;
         match p {
             Built::Inline(p) => {
+                telemetry.processors.push((id.clone(), p.clone()));
                 processors.insert(id, p);
             }
             Built::Auth(a) => {
+                telemetry.auth.push((id.clone(), a.clone()));
                 authenticators.insert(id, a);
             }
         }
@@ -122,6 +127,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             _ => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
         };
         queues.push(handle.state.clone());
+        telemetry.exporters.push((id.clone(), exporter.clone()));
         workers.push(tokio::spawn(worker.run(exporter, stop_retries.clone())));
         handles.insert(id, handle);
     }
@@ -152,7 +158,9 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
                     id: id.clone(),
                     source: otlp_http::BindError { endpoint: c.endpoint.clone(), source },
                 })?;
-                let task = tokio::spawn(otlp_http::serve(listener, router, c.clone(), stop_receivers.clone()));
+                let stats = Arc::new(crate::telemetry::ReceiverStats::default());
+                telemetry.receivers.push((id.clone(), stats.clone()));
+                let task = tokio::spawn(otlp_http::serve(listener, router, stats, c.clone(), stop_receivers.clone()));
                 receivers.push((id.clone(), addr, task));
             }
         }
@@ -160,13 +168,46 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     // Only routers hold queue handles now, so queues close when the receivers stop.
     drop(handles);
 
-    Ok(Running { receivers, workers, queues, disks, drain_timeout, stop_receivers, stop_retries })
+    telemetry.queues = queues.clone();
+    let telemetry = Arc::new(telemetry);
+    let mut admin_addr = None;
+    if let Some(a) = &config.admin {
+        let admin_error = |source| StartError::Bind {
+            id: ComponentId::parse("admin"),
+            source: otlp_http::BindError { endpoint: a.endpoint.clone(), source },
+        };
+        let listener = tokio::net::TcpListener::bind(&a.endpoint).await.map_err(admin_error)?;
+        admin_addr = Some(listener.local_addr().map_err(admin_error)?);
+        tokio::spawn(crate::admin::serve(listener, telemetry.clone(), stop_retries.clone()));
+    }
+
+    Ok(Running {
+        receivers,
+        workers,
+        queues,
+        telemetry,
+        admin_addr,
+        disks,
+        drain_timeout,
+        stop_receivers,
+        stop_retries,
+    })
 }
 
 impl Running {
     /// The address each receiver listens on (useful when the config asked for port 0).
     pub fn local_addrs(&self) -> Vec<(ComponentId, SocketAddr)> {
         self.receivers.iter().map(|(id, a, _)| (id.clone(), *a)).collect()
+    }
+
+    /// The admin listener's address, if one is configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// Self-metrics and health.
+    pub fn telemetry(&self) -> &Arc<crate::telemetry::Telemetry> {
+        &self.telemetry
     }
 
     /// Exporter queues, for counters.

@@ -59,7 +59,13 @@ pub struct Authenticator {
     mode: AuthMode,
     store: Option<LiveStore>,
     stamp_principal: bool,
+    /// Refusals by reason, in the order of [`REASONS`].
+    refusals: [std::sync::atomic::AtomicU64; 7],
 }
+
+/// Why auth refused, as counted in self-metrics.
+pub const REASONS: [&str; 7] =
+    ["missing_or_malformed", "unknown", "expired", "revoked", "removed_user", "not_owner", "several_headers"];
 
 fn unauthorized(message: impl Into<String>) -> Rejection {
     Rejection::new(401, message)
@@ -98,17 +104,49 @@ impl Authenticator {
             (AuthMode::Local, Some(p)) => Some(LiveStore::open(p).map_err(|e: StoreError| e.to_string())?),
             (AuthMode::Passthrough, _) => None,
         };
-        Ok(Authenticator { mode: config.mode, store, stamp_principal: config.stamp_principal })
+        Ok(Authenticator {
+            mode: config.mode,
+            store,
+            stamp_principal: config.stamp_principal,
+            refusals: Default::default(),
+        })
+    }
+
+    fn refused(&self, reason: &str) {
+        if let Some(i) = REASONS.iter().position(|r| *r == reason) {
+            self.refusals[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Refusals by reason, for self-metrics.
+    pub fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+        REASONS
+            .iter()
+            .zip(&self.refusals)
+            .map(|(r, n)| ("auth_refusals", "reason", *r, n.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect()
     }
 
     /// Decides on a request from its headers alone.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Authenticated, Rejection> {
-        let token = bearer_token(headers)?;
+        let token = bearer_token(headers).inspect_err(|r| {
+            self.refused(if r.message.starts_with("several") { "several_headers" } else { "missing_or_malformed" })
+        })?;
         match (self.mode, &self.store) {
             (AuthMode::Local, Some(store)) => match store.current().check(token, SystemTime::now()) {
                 Ok(p) => Ok(Authenticated { principal: Some(p), client_key: None }),
-                Err(f @ AuthFailure::NotOwner) => Err(Rejection::new(403, f.to_string())),
+                Err(f @ AuthFailure::NotOwner) => {
+                    self.refused("not_owner");
+                    Err(Rejection::new(403, f.to_string()))
+                }
                 Err(f) => {
+                    self.refused(match f {
+                        AuthFailure::Unknown => "unknown",
+                        AuthFailure::Expired { .. } => "expired",
+                        AuthFailure::Revoked { .. } => "revoked",
+                        AuthFailure::UserRemoved { .. } => "removed_user",
+                        AuthFailure::NotOwner => "not_owner",
+                    });
                     tracing::debug!(reason = %f, "Request refused by auth.");
                     Err(unauthorized(f.to_string()))
                 }

@@ -26,6 +26,8 @@ use crate::otlp::{Request, Signal};
 use crate::pipeline::batch::Context;
 use crate::pipeline::component::Rejection;
 use crate::pipeline::router::{Router, RETRY_AFTER};
+use crate::telemetry::{slot, ReceiverStats};
+use std::sync::atomic::Ordering;
 
 /// Settings of an `otlp_http` receiver.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -106,6 +108,7 @@ pub async fn bind(config: &OtlpHttpConfig) -> Result<TcpListener, BindError> {
 
 struct Shared {
     router: Arc<Router>,
+    stats: Arc<ReceiverStats>,
     max_body: usize,
     body_timeout: Duration,
     route_root: bool,
@@ -114,9 +117,16 @@ struct Shared {
 }
 
 /// Serves requests until `stop` is cancelled, then finishes in-flight requests and returns.
-pub async fn serve(listener: TcpListener, router: Arc<Router>, config: OtlpHttpConfig, stop: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Arc<Router>,
+    stats: Arc<ReceiverStats>,
+    config: OtlpHttpConfig,
+    stop: CancellationToken,
+) {
     let shared = Arc::new(Shared {
         router,
+        stats,
         max_body: config.max_request_body_size.as_usize(),
         body_timeout: config.body_read_timeout.0,
         route_root: config.route_root,
@@ -219,6 +229,12 @@ pub fn status_response(rej: &Rejection) -> Response<Full<Bytes>> {
 }
 
 async fn handle(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let r = respond(req, shared, peer).await;
+    shared.stats.response(r.status().as_u16());
+    r
+}
+
+async fn respond(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Response<Full<Bytes>> {
     match receive(req, shared, peer).await {
         Ok(None) => json(200, Bytes::from_static(b"{}")),
         // A partial success with nothing rejected carries a warning, as the spec allows.
@@ -365,7 +381,14 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
     context.client_key = auth.client_key;
     context.integration = Some(shared.router.integration().clone());
     let context = Arc::new(context);
-    shared.router.ingest(request, context, request_permit).await?;
+    let records = request.records() as u64;
+    match shared.router.ingest(request, context, request_permit).await {
+        Ok(_) => shared.stats.accepted[slot(signal)].fetch_add(records, Ordering::Relaxed),
+        Err(rej) => {
+            shared.stats.refused[slot(signal)].fetch_add(records, Ordering::Relaxed);
+            return Err(rej);
+        }
+    };
     Ok(warning)
 }
 

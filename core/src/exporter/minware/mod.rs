@@ -479,6 +479,24 @@ impl MinwareExporter {
 
 #[async_trait]
 impl Exporter for MinwareExporter {
+    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+        let s = &self.stats;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        vec![
+            ("exporter_batches", "outcome", "sent", n(&s.sent)),
+            ("exporter_batches", "outcome", "retried", n(&s.retried)),
+            ("exporter_batches", "outcome", "dead_lettered", n(&s.dead_lettered)),
+            ("exporter_batches", "outcome", "split", n(&s.split)),
+            ("exporter_partially_rejected_items", "upstream", "minware", n(&s.partially_rejected)),
+        ]
+    }
+
+    fn health(&self) -> Option<String> {
+        self.paused
+            .load(Ordering::Relaxed)
+            .then(|| "upstream refuses the relay's API key (401/403); data is kept and retried".to_string())
+    }
+
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
         let key = if self.config.forward_client_key {
             match &batch.context.client_key {

@@ -399,6 +399,20 @@ impl Processor for RedactProcessor {
         self.redact(request);
         Ok(())
     }
+
+    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+        let s = &self.stats;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        vec![
+            ("redactions", "class", "prompt_relay", n(&s.prompts_relay)),
+            ("redactions", "class", "prompt_client", n(&s.prompts_client)),
+            ("redactions", "class", "tool_content", n(&s.tool_content)),
+            ("redactions", "class", "identity", n(&s.identity)),
+            ("redactions", "class", "blocked_key", n(&s.blocked_keys)),
+            ("redactions", "class", "not_allowed", n(&s.not_allowed)),
+            ("redactions", "class", "pattern", n(&s.patterns)),
+        ]
+    }
 }
 
 impl RedactProcessor {

@@ -1,0 +1,74 @@
+//! The admin listener, off the data port: `GET /healthz` (the process is up), `GET /readyz`
+//! (every exporter can accept: 503 with the reasons otherwise) and `GET /metrics` (Prometheus
+//! text, see `telemetry`).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Response, StatusCode};
+use http_body_util::Full;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::telemetry::Telemetry;
+
+/// Settings of the admin listener.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address to listen on (keep it private: it has no auth); port 0 picks a free one.
+    pub endpoint: String,
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn route(req: &http::Request<hyper::body::Incoming>, t: &Arc<Telemetry>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "use GET\n".into());
+    }
+    match req.uri().path() {
+        "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
+        "/readyz" => {
+            let why = t.not_ready();
+            let body = serde_json::json!({ "ready": why.is_empty(), "reasons": why }).to_string() + "\n";
+            let status = if why.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            text(status, "application/json", body)
+        }
+        "/metrics" => text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", t.render()),
+        _ => text(StatusCode::NOT_FOUND, "text/plain", "admin endpoints: /healthz /readyz /metrics\n".into()),
+    }
+}
+
+/// Serves until `stop`.
+pub async fn serve(listener: TcpListener, telemetry: Arc<Telemetry>, stop: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            _ = stop.cancelled() => return,
+            a = listener.accept() => match a {
+                Ok((s, _)) => s,
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let t = telemetry.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let t = t.clone();
+                async move { Ok::<_, Infallible>(route(&req, &t)) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,263 @@
+//! The gateway's own metrics and health, served by the admin listener (`admin.rs`).
+//!
+//! Metric names and labels follow what the OpenTelemetry Collector exposes in Prometheus format
+//! (`otelcol_receiver_accepted_log_records_total{receiver,transport}`,
+//! `otelcol_exporter_sent_spans_total{exporter}`, `otelcol_exporter_queue_size{exporter}`, …) so
+//! its dashboards work; queue size and capacity are in bytes, as the Collector reports them with
+//! `sizer: bytes`. otelgate's own counters are beside them under `otelgate_…`. Everything is read
+//! from the components' atomics at scrape time: nothing on the hot path but relaxed adds.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::config::{ComponentId, WhenFull};
+use crate::otlp::Signal;
+use crate::pipeline::component::{Exporter, Processor};
+use crate::pipeline::queue::QueueState;
+use crate::processor::auth::Authenticator;
+
+/// The Collector's item noun per signal, as used in its metric names.
+pub fn item_noun(s: Signal) -> &'static str {
+    match s {
+        Signal::Logs => "log_records",
+        Signal::Metrics => "metric_points",
+        Signal::Traces => "spans",
+    }
+}
+
+/// Index of a signal in per-signal counter arrays.
+pub fn slot(s: Signal) -> usize {
+    match s {
+        Signal::Logs => 0,
+        Signal::Metrics => 1,
+        Signal::Traces => 2,
+    }
+}
+
+/// What one receiver counts.
+#[derive(Debug, Default)]
+pub struct ReceiverStats {
+    /// Items accepted, per signal.
+    pub accepted: [AtomicU64; 3],
+    /// Items decoded but refused (queue full, in-flight limit, processor refusal), per signal.
+    pub refused: [AtomicU64; 3],
+    /// Responses by HTTP status.
+    pub responses: Mutex<BTreeMap<u16, u64>>,
+}
+
+impl ReceiverStats {
+    /// Counts one response.
+    pub fn response(&self, status: u16) {
+        *self.responses.lock().unwrap_or_else(|p| p.into_inner()).entry(status).or_default() += 1;
+    }
+}
+
+/// One named counter a component reports: `(metric suffix, label name, label value, value)`.
+pub type ComponentCounter = (&'static str, &'static str, &'static str, u64);
+
+/// Everything the admin listener reports on.
+#[derive(Default)]
+pub struct Telemetry {
+    /// Receivers and their counters.
+    pub receivers: Vec<(ComponentId, Arc<ReceiverStats>)>,
+    /// Exporter queues.
+    pub queues: Vec<Arc<QueueState>>,
+    /// Inline processors.
+    pub processors: Vec<(ComponentId, Arc<dyn Processor>)>,
+    /// Auth processors (run by receivers).
+    pub auth: Vec<(ComponentId, Arc<Authenticator>)>,
+    /// Exporters.
+    pub exporters: Vec<(ComponentId, Arc<dyn Exporter>)>,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Telemetry")
+    }
+}
+
+type Labels = Vec<(String, String)>;
+
+struct Family {
+    name: String,
+    help: &'static str,
+    gauge: bool,
+    points: Vec<(Labels, u64)>,
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+impl Telemetry {
+    fn families(&self) -> Vec<Family> {
+        let mut out: Vec<Family> = Vec::new();
+        let mut push = |name: String, help: &'static str, gauge: bool, l: Labels, v: u64| match out
+            .iter_mut()
+            .find(|f| f.name == name)
+        {
+            Some(f) => f.points.push((l, v)),
+            None => out.push(Family { name, help, gauge, points: vec![(l, v)] }),
+        };
+        for (id, r) in &self.receivers {
+            let id = id.to_string();
+            for s in Signal::ALL {
+                let l = labels(&[("receiver", &id), ("transport", "http")]);
+                let i = slot(s);
+                push(
+                    format!("otelcol_receiver_accepted_{}", item_noun(s)),
+                    "Items successfully pushed into the pipeline.",
+                    false,
+                    l.clone(),
+                    r.accepted[i].load(Ordering::Relaxed),
+                );
+                push(
+                    format!("otelcol_receiver_refused_{}", item_noun(s)),
+                    "Items that could not be pushed into the pipeline.",
+                    false,
+                    l,
+                    r.refused[i].load(Ordering::Relaxed),
+                );
+            }
+            for (status, n) in r.responses.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                push(
+                    "otelgate_http_responses".into(),
+                    "HTTP responses by status code.",
+                    false,
+                    labels(&[("receiver", &id), ("status", &status.to_string())]),
+                    *n,
+                );
+            }
+        }
+        for q in &self.queues {
+            let id = q.id.to_string();
+            let l = labels(&[("exporter", &id)]);
+            for s in Signal::ALL {
+                push(
+                    format!("otelcol_exporter_sent_{}", item_noun(s)),
+                    "Items successfully sent to the destination.",
+                    false,
+                    l.clone(),
+                    q.sent_items[slot(s)].load(Ordering::Relaxed),
+                );
+                push(
+                    format!("otelcol_exporter_send_failed_{}", item_noun(s)),
+                    "Items that failed to be sent for good (dead-lettered or lost).",
+                    false,
+                    l.clone(),
+                    q.failed_items[slot(s)].load(Ordering::Relaxed),
+                );
+            }
+            push(
+                "otelcol_exporter_queue_size".into(),
+                "Current size of the queue, in bytes.",
+                true,
+                l.clone(),
+                q.used() as u64,
+            );
+            push(
+                "otelcol_exporter_queue_capacity".into(),
+                "Capacity of the queue, in bytes.",
+                true,
+                l.clone(),
+                q.capacity() as u64,
+            );
+            push(
+                "otelgate_exporter_queue_batches".into(),
+                "Batches waiting in the queue or being sent.",
+                true,
+                l.clone(),
+                q.depth.load(Ordering::Relaxed) as u64,
+            );
+            push(
+                "otelgate_exporter_dropped_batches".into(),
+                "Batches dropped because the queue was full (when_full: drop).",
+                false,
+                l.clone(),
+                q.dropped.load(Ordering::Relaxed),
+            );
+            push(
+                "otelgate_exporter_retries".into(),
+                "Export attempts that failed and were retried.",
+                false,
+                l,
+                q.retried.load(Ordering::Relaxed),
+            );
+        }
+        let mut component = |kind: &str, id: &ComponentId, counters: Vec<ComponentCounter>| {
+            let id = id.to_string();
+            for (metric, label, value, n) in counters {
+                push(
+                    format!("otelgate_{metric}"),
+                    "Counted by the component (see README, Operating).",
+                    false,
+                    labels(&[(kind, &id), (label, value)]),
+                    n,
+                );
+            }
+        };
+        for (id, a) in &self.auth {
+            component("processor", id, a.counters());
+        }
+        for (id, p) in &self.processors {
+            component("processor", id, p.counters());
+        }
+        for (id, e) in &self.exporters {
+            component("exporter", id, e.counters());
+        }
+        out
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(self: &Arc<Self>) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(self.clone()));
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+            out.push_str("# error encoding metrics\n");
+        }
+        out
+    }
+
+    /// Why the gateway cannot accept data right now (empty: ready).
+    pub fn not_ready(&self) -> Vec<String> {
+        let mut why = Vec::new();
+        for q in &self.queues {
+            if q.when_full == WhenFull::Refuse && q.used() >= q.capacity() {
+                why.push(format!("the queue of exporter {} is full", q.id));
+            }
+        }
+        for (id, e) in &self.exporters {
+            if let Some(reason) = e.health() {
+                why.push(format!("exporter {id}: {reason}"));
+            }
+        }
+        why
+    }
+}
+
+impl Collector for Telemetry {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for f in self.families() {
+            let kind = if f.gauge { MetricType::Gauge } else { MetricType::Counter };
+            let mut m = encoder.encode_descriptor(&f.name, f.help, None, kind)?;
+            for (l, v) in &f.points {
+                let fe = m.encode_family(l)?;
+                if f.gauge {
+                    ConstGauge::new(*v as i64).encode(fe)?;
+                } else {
+                    ConstCounter::new(*v).encode(fe)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,86 @@
+//! The admin listener: health, readiness that follows upstream's answers, and self-metrics
+//! in the Collector's names that move as data is accepted, refused and redacted.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::harness::{wait_for, Gateway};
+use crate::upstream::{Reply, Upstream};
+
+/// Parses Prometheus text into `name{labels}` → value.
+fn scrape(admin: &str) -> HashMap<String, f64> {
+    let text = reqwest::blocking::get(format!("http://{admin}/metrics")).unwrap().text().unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+const LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
+  {"attributes":[{"key":"event.name","value":{"stringValue":"codex.user_prompt"}},{"key":"prompt","value":{"stringValue":"secret plan"}}]},
+  {"body":{"stringValue":"x"}}]}]}]}"#;
+
+#[test]
+fn metrics_move_and_readiness_follows_upstream() {
+    // The upstream refuses the relay's own key at first: the exporter pauses, /readyz says so.
+    let up = Upstream::start(vec![Reply::status(401), Reply::status(401), Reply::status(401)]);
+    let cfg = format!(
+        "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+processors:
+  redact: {{ prompts: redact }}
+exporters:
+  minware:
+    endpoint: {}
+    api_key: k
+    queue_dir: '{{dir}}/queue'
+    dead_letter_path: '{{dir}}/dead.jsonl'
+  file/small: {{ path: '{{dir}}/stuck', max_queue_bytes: 1 }}
+pipelines:
+  logs: {{ receivers: [otlp_http], processors: [redact], exporters: [minware] }}
+  traces: {{ receivers: [otlp_http], exporters: [file/small] }}
+admin:
+  endpoint: 127.0.0.1:0
+",
+        up.url()
+    );
+    let gw = Gateway::start(&cfg);
+    std::fs::create_dir_all(gw.path("stuck")).unwrap();
+    let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
+    assert_eq!(reqwest::blocking::get(format!("http://{admin}/healthz")).unwrap().status().as_u16(), 200);
+
+    assert_eq!(gw.post("/v1/logs", LOG).status, 200);
+    let r = wait_for("/readyz to turn 503", Duration::from_secs(20), || {
+        let r = reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap();
+        (r.status().as_u16() == 503).then(|| r.text().unwrap())
+    });
+    assert!(r.contains("refuses the relay's API key"), "{r}");
+    // …and back to 200 once upstream accepts the key again.
+    wait_for("delivery", Duration::from_secs(30), || (!up.accepted().is_empty()).then_some(()));
+    wait_for("/readyz to turn 200", Duration::from_secs(10), || {
+        (reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap().status().as_u16() == 200).then_some(())
+    });
+
+    // A refusal: traces fill a queue that cannot drain (its file is a directory).
+    let span = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a"},{"name":"b"},{"name":"c"}]}]}]}"#;
+    assert_eq!(gw.post("/v1/traces", span).status, 200);
+    assert_eq!(gw.post("/v1/traces", span).status, 503);
+    assert_eq!(gw.post("/v1/logs", "{nope").status, 400);
+
+    let m = scrape(&admin);
+    let get = |k: &str| *m.get(k).unwrap_or_else(|| panic!("no {k} in {m:?}"));
+    assert_eq!(get(r#"otelcol_receiver_accepted_log_records_total{receiver="otlp_http",transport="http"}"#), 2.0);
+    assert_eq!(get(r#"otelcol_receiver_accepted_spans_total{receiver="otlp_http",transport="http"}"#), 3.0);
+    assert_eq!(get(r#"otelcol_receiver_refused_spans_total{receiver="otlp_http",transport="http"}"#), 3.0);
+    assert_eq!(get(r#"otelcol_exporter_sent_log_records_total{exporter="minware"}"#), 2.0);
+    assert!(get(r#"otelcol_exporter_queue_capacity{exporter="minware"}"#) > 0.0);
+    assert!(get(r#"otelcol_exporter_queue_size{exporter="file/small"}"#) > 0.0);
+    assert_eq!(get(r#"otelgate_redactions_total{processor="redact",class="prompt_relay"}"#), 1.0);
+    assert_eq!(get(r#"otelgate_http_responses_total{receiver="otlp_http",status="400"}"#), 1.0);
+    assert_eq!(get(r#"otelgate_http_responses_total{receiver="otlp_http",status="503"}"#), 1.0);
+    assert!(get(r#"otelgate_exporter_batches_total{exporter="minware",outcome="retried"}"#) >= 1.0);
+}

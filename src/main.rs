@@ -2,6 +2,7 @@
 //! manage keys and users, and print client set-up. Knows nothing of OTLP details;
 //! everything below the CLI lives in `otelgate-core`.
 
+mod graph_cmd;
 mod keys_cmd;
 mod output;
 mod queue_cmd;
@@ -96,6 +97,17 @@ enum Command {
         #[arg(long)]
         managed: bool,
     },
+    /// Print the pipelines as a tree (receiver → processors → exporters), or Graphviz dot.
+    Graph {
+        /// Pipeline configuration.
+        #[arg(short, long, default_value = "pipelines.yaml", env = "OTELGATE_CONFIG")]
+        config: PathBuf,
+        /// `tree` (default) or `dot`.
+        #[arg(long, default_value = "tree")]
+        format: String,
+    },
+    /// List the component types this build knows, with their config keys.
+    Components,
     /// Inspect a minware exporter's disk queue.
     Queue {
         #[command(subcommand)]
@@ -163,6 +175,16 @@ fn main() -> ExitCode {
         Command::Users { cmd, store } => keys_cmd::store_path(store.store, &store.config)
             .and_then(|p| keys_cmd::users(cmd, &p))
             .map(|_| ExitCode::SUCCESS),
+        Command::Graph { config, format } => (|| {
+            let c = config::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+            match format.as_str() {
+                "tree" => write_stdout(&graph_cmd::tree(&c)),
+                "dot" => write_stdout(&graph_cmd::dot(&c)),
+                other => anyhow::bail!("unknown --format {other:?}; use tree or dot"),
+            }
+        })()
+        .map(|_| ExitCode::SUCCESS),
+        Command::Components => write_stdout(&graph_cmd::components()).map(|_| ExitCode::SUCCESS),
         Command::Queue { cmd } => queue_cmd::queue(cmd).map(|_| ExitCode::SUCCESS),
         Command::DeadLetter { cmd } => queue_cmd::dead_letter(cmd).map(|_| ExitCode::SUCCESS),
         Command::Setup { public_url, config } => setup_cmd::setup(&config, public_url).map(|_| ExitCode::SUCCESS),

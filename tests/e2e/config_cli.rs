@@ -118,3 +118,71 @@ fn help_explains_the_commands() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("OTELGATE_RECEIVERS__OTLP_HTTP__ENDPOINT"), "{text}");
 }
+
+#[test]
+fn snapshot_graph_of_the_default_config() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(bin()).args(["graph", "-c"]).arg(root.join("pipelines.yaml")).output().unwrap();
+    assert!(out.status.success());
+    let expected = "\
+pipeline logs
+├─ receiver  otlp_http
+├─ exporter  file
+└─ exporter  stdout
+pipeline metrics
+├─ receiver  otlp_http
+├─ exporter  file
+└─ exporter  stdout
+pipeline traces
+├─ receiver  otlp_http
+├─ exporter  file
+└─ exporter  stdout
+";
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    let out = Command::new(bin())
+        .args(["graph", "--format", "dot", "-c"])
+        .arg(root.join("examples/minware-relay.yaml"))
+        .env("MINWARE_API_KEY", "x")
+        .output()
+        .unwrap();
+    let dot = String::from_utf8_lossy(&out.stdout);
+    assert!(dot.starts_with("digraph otelgate {"), "{dot}");
+    assert!(dot.contains("\"otlp_http\" -> \"logs:auth\" [label=\"logs\"];"), "{dot}");
+    assert!(dot.contains("\"logs:auth\" -> \"logs:redact\";"), "{dot}");
+    assert!(dot.contains("\"logs:redact\" -> \"minware\";"), "{dot}");
+}
+
+#[test]
+fn snapshot_validate_reports_every_mistake_at_once() {
+    let (ok, _, err) = validate(
+        "receivers:
+  otlp_http:
+    endpont: 127.0.0.1:4318
+processors:
+  redact: { prompts: hide }
+exporters:
+  file:
+    path: ./x.jsonl
+  stdot: {}
+pipelines:
+  logs:
+    receivers: [otlp_http]
+    processors: [redact]
+    exporters: [file, stdout]
+  spans:
+    receivers: [otlp_http]
+    exporters: [file]
+",
+    );
+    assert!(!ok);
+    let expected_lines = [
+        "bad.yaml:3: receivers.otlp_http.endpont: unknown key `endpont`; did you mean `endpoint`? (known keys: endpoint, max_request_body_size, header_read_timeout, body_read_timeout, tls, route_root)",
+        "bad.yaml:5: processors.redact.prompts: unknown value `hide`; expected one of: keep, redact, drop",
+        "bad.yaml:9: exporters.stdot: unknown exporter type `stdot`; did you mean `stdout`? (known exporter types: file, minware, stdout, nop); a key is `TYPE` or `TYPE/NAME`",
+        "bad.yaml:14: pipelines.logs.exporters: [1] `stdout` is not defined under top-level `exporters:` (defined: file, stdot); did you mean `stdot`?",
+        "bad.yaml:15: pipelines.spans: `spans` is not a signal; a pipeline is named `logs`, `metrics` or `traces`, optionally with `/NAME`",
+    ];
+    // Paths are printed as given; compare from the file name on.
+    let got: Vec<&str> = err.lines().map(|l| &l[l.find("bad.yaml").unwrap()..]).collect();
+    assert_eq!(got, expected_lines, "\n{err}");
+}

@@ -61,6 +61,16 @@ pub fn hint<'c>(got: &str, candidates: impl IntoIterator<Item = &'c str>) -> Str
     }
 }
 
+/// `head`, then a did-you-mean when `got` is close to a candidate, then the candidates:
+/// "unknown key `endpont`; did you mean `endpoint`? (known keys: a, b)".
+pub fn choose(head: &str, got: &str, label: &str, candidates: &[&str]) -> String {
+    let list = candidates.join(", ");
+    match did_you_mean(got, candidates.iter().copied()) {
+        Some(c) => format!("{head}; did you mean `{c}`? ({label}: {list})"),
+        None => format!("{head}; {label}: {list}"),
+    }
+}
+
 /// Finds the line of a dotted key path in YAML text by following indentation. Figment names
 /// the key path but not the line, so we look it up: a best effort that never fails loading.
 pub fn locate(text: &str, path: &[String]) -> Option<usize> {
@@ -91,7 +101,12 @@ pub fn locate(text: &str, path: &[String]) -> Option<usize> {
                 break;
             }
         }
-        let (i, indent) = hit?;
+        let Some((i, indent)) = hit else {
+            // A flow mapping (`redact: { prompts: hide }`): the key is on its parent's line.
+            let parent = found?;
+            let line: &str = lines[parent - 1];
+            return line.contains(&format!("{seg}:")).then_some(parent);
+        };
         found = Some(i + 1);
         min_indent = indent;
         start = i + 1;

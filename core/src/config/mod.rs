@@ -320,17 +320,11 @@ impl Loader<'_> {
                     if path.last() != Some(field) {
                         path.push(field.clone());
                     }
-                    format!(
-                        "unknown key `{field}`{}; known keys: {}",
-                        error::hint(field, expected.iter().copied()),
-                        expected.join(", ")
-                    )
+                    error::choose(&format!("unknown key `{field}`"), field, "known keys", expected)
                 }
-                figment::error::Kind::UnknownVariant(v, expected) => format!(
-                    "unknown value `{v}`{}; expected one of: {}",
-                    error::hint(v, expected.iter().copied()),
-                    expected.join(", ")
-                ),
+                figment::error::Kind::UnknownVariant(v, expected) => {
+                    error::choose(&format!("unknown value `{v}`"), v, "expected one of", expected)
+                }
                 figment::error::Kind::MissingField(field) => {
                     if path.last().map(String::as_str) != Some(field.as_ref()) {
                         path.push(field.to_string());
@@ -654,11 +648,8 @@ fn check_auth_placement(
 }
 
 fn unknown_type(what: &str, got: &str, known: &[&str]) -> String {
-    format!(
-        "unknown {what} type `{got}`{}; known {what} types: {} (a key is `TYPE` or `TYPE/NAME`)",
-        error::hint(got, known.iter().copied()),
-        known.join(", ")
-    )
+    error::choose(&format!("unknown {what} type `{got}`"), got, &format!("known {what} types"), known)
+        + "; a key is `TYPE` or `TYPE/NAME`"
 }
 
 const COMMON_KEYS: &[&str] = &["when_full", "max_queue_bytes"];

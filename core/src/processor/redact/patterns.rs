@@ -50,11 +50,12 @@ impl Patterns {
                 PatternConfig::Builtin(n) => {
                     let (_, src) = BUILTINS.iter().find(|(b, _)| b == n).ok_or_else(|| {
                         let names: Vec<&str> = BUILTINS.iter().map(|(b, _)| *b).collect();
-                        format!(
-                            "patterns[{i}]: unknown built-in pattern `{n}`{}; built-ins: {} (or give {{ name, regex }})",
-                            crate::config::error::hint(n, names.iter().copied()),
-                            names.join(", ")
-                        )
+                        crate::config::error::choose(
+                            &format!("patterns[{i}]: unknown built-in pattern `{n}`"),
+                            n,
+                            "built-ins",
+                            &names,
+                        ) + "; or give { name, regex }"
                     })?;
                     (n.clone(), src.to_string())
                 }

@@ -30,7 +30,11 @@ fn text(status: StatusCode, content_type: &'static str, body: String) -> Respons
     r
 }
 
-fn route(req: &http::Request<hyper::body::Incoming>, t: &Arc<Telemetry>) -> Response<Full<Bytes>> {
+/// The telemetry of the current generation; a reload replaces it.
+pub type TelemetrySlot = Arc<std::sync::RwLock<Arc<Telemetry>>>;
+
+fn route(req: &http::Request<hyper::body::Incoming>, slot: &TelemetrySlot) -> Response<Full<Bytes>> {
+    let t = slot.read().unwrap_or_else(|p| p.into_inner()).clone();
     if req.method() != Method::GET {
         return text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "use GET\n".into());
     }
@@ -48,7 +52,7 @@ fn route(req: &http::Request<hyper::body::Incoming>, t: &Arc<Telemetry>) -> Resp
 }
 
 /// Serves until `stop`.
-pub async fn serve(listener: TcpListener, telemetry: Arc<Telemetry>, stop: CancellationToken) {
+pub async fn serve(listener: TcpListener, telemetry: TelemetrySlot, stop: CancellationToken) {
     loop {
         let stream = tokio::select! {
             _ = stop.cancelled() => return,

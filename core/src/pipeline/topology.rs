@@ -1,10 +1,18 @@
-//! Builds the running graph from a [`Config`] and shuts it down in order: receivers stop
-//! accepting and finish in-flight requests, then queues drain into their exporters, then
-//! exporters flush.
+//! Builds the running graph from a [`Config`], swaps it on reload, and shuts it down in order.
+//!
+//! A *generation* is one build of processors, exporters, queues and routers. Receivers outlive
+//! generations: a reload builds a new generation and swaps each receiver's router (the listening
+//! socket stays open, so clients never see a refusal), binds receivers that are new or moved,
+//! and stops the ones that are gone. The old generation then winds down without losing data:
+//! its memory queues close once the last request holding an old router ends and drain into their
+//! exporters; its disk-queue workers stop at once and leave their batches in the queue, which the
+//! new generation opened again from the same directory (disk queues are carried over by path).
+//! Shutdown: receivers stop and finish in-flight requests, queues drain, exporters flush.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -12,17 +20,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::component::Processor;
 use super::inflight::InflightBudget;
-use super::queue::{self, QueueHandle, QueueState};
+use super::queue::{self, QueueHandle};
 use super::router::{PipelineRoute, Router};
-use std::path::PathBuf;
-
 use crate::config::{ComponentId, Config, ExporterKind, ReceiverConfig};
 use crate::exporter::minware::QueueMode;
 use crate::processor::Built;
 use crate::queue::DiskQueue;
-use crate::receiver::otlp_http;
+use crate::receiver::otlp_http::{self, OtlpHttpConfig, RouterSlot};
+use crate::telemetry::{ReceiverStats, Telemetry};
 
-/// Why the topology could not start.
+/// Why the topology could not start (or a reload could not be applied).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A receiver could not listen.
@@ -49,35 +56,58 @@ pub enum StartError {
 /// How long queues may take to drain at shutdown before retries are abandoned.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A running gateway.
-pub struct Running {
-    receivers: Vec<(ComponentId, SocketAddr, JoinHandle<()>)>,
-    workers: Vec<JoinHandle<()>>,
-    queues: Vec<Arc<QueueState>>,
-    telemetry: Arc<crate::telemetry::Telemetry>,
-    admin_addr: Option<SocketAddr>,
-    disks: Vec<Arc<DiskQueue>>,
-    drain_timeout: Duration,
-    stop_receivers: CancellationToken,
-    stop_retries: CancellationToken,
+/// One exporter worker and what stops it.
+struct Worker {
+    task: JoinHandle<()>,
+    /// Cancels retries (memory) or stops taking from the disk queue (disk).
+    stop: CancellationToken,
+    durable: bool,
 }
 
-/// Builds every component, binds every receiver and starts serving.
-pub async fn start(config: &Config) -> Result<Running, StartError> {
-    let budget = InflightBudget::new(config.limits.max_inflight_bytes.as_usize());
-    let stop_receivers = CancellationToken::new();
-    let stop_retries = CancellationToken::new();
+/// One build of processors, exporters and routers.
+struct Generation {
+    routers: BTreeMap<ComponentId, Arc<Router>>,
+    workers: Vec<Worker>,
+    telemetry: Telemetry,
+    drain_timeout: Duration,
+}
 
-    let mut telemetry = crate::telemetry::Telemetry::default();
+struct RunningReceiver {
+    config: OtlpHttpConfig,
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+    slot: Arc<RouterSlot>,
+    stats: Arc<ReceiverStats>,
+    stop: CancellationToken,
+}
+
+/// A running gateway.
+pub struct Running {
+    receivers: BTreeMap<ComponentId, RunningReceiver>,
+    current: Generation,
+    retired: Vec<Worker>,
+    disks: BTreeMap<PathBuf, Arc<DiskQueue>>,
+    budget: InflightBudget,
+    telemetry: Arc<RwLock<Arc<Telemetry>>>,
+    admin_addr: Option<SocketAddr>,
+    admin_stop: CancellationToken,
+}
+
+fn component_error<'a>(section: &'static str, id: &'a ComponentId) -> impl FnOnce(String) -> StartError + 'a {
+    move |message| StartError::Component { section, id: id.clone(), message }
+}
+
+/// Builds processors, exporters, queues and routers; disk queues already open are reused.
+fn build(
+    config: &Config,
+    budget: &InflightBudget,
+    disks: &mut BTreeMap<PathBuf, Arc<DiskQueue>>,
+) -> Result<Generation, StartError> {
+    let mut telemetry = Telemetry::default();
     let mut processors: BTreeMap<&ComponentId, Arc<dyn Processor>> = BTreeMap::new();
     let mut authenticators = BTreeMap::new();
     for (id, c) in &config.processors {
-        let p = crate::processor::build(c).map_err(|message| StartError::Component {
-            section: "processors",
-            id: id.clone(),
-            message,
-        })?;
-        match p {
+        match crate::processor::build(c).map_err(component_error("processors", id))? {
             Built::Inline(p) => {
                 telemetry.processors.push((id.clone(), p.clone()));
                 processors.insert(id, p);
@@ -91,33 +121,35 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let integration = Arc::new(config.integration.clone());
 
     let mut handles: BTreeMap<&ComponentId, QueueHandle> = BTreeMap::new();
-    let mut disks = Vec::new();
-    let mut drain_timeout = DRAIN_TIMEOUT;
     let mut workers = Vec::new();
-    let mut queues = Vec::new();
+    let mut drain_timeout = DRAIN_TIMEOUT;
     for (id, c) in &config.exporters {
-        let exporter = crate::exporter::build(id, c, &stop_retries).map_err(|message| StartError::Component {
-            section: "exporters",
-            id: id.clone(),
-            message,
-        })?;
+        let stop = CancellationToken::new();
+        let exporter = crate::exporter::build(id, c, &stop).map_err(component_error("exporters", id))?;
+        let mut durable = false;
         let (handle, worker) = match &c.kind {
             ExporterKind::Minware(m) => {
                 drain_timeout = drain_timeout.max(m.shutdown_timeout.0);
-                let (h, w) =
-                    match m.queue {
-                        QueueMode::Disk => {
-                            let dir = m.queue_dir.clone().unwrap_or_else(|| {
-                                PathBuf::from(format!("./data/queue/{}", id.to_string().replace('/', "_")))
-                            });
-                            let (disk, recovered) = DiskQueue::open(&dir, m.fsync).map_err(|e| {
-                                StartError::Component { section: "exporters", id: id.clone(), message: e.to_string() }
-                            })?;
-                            disks.push(disk.clone());
-                            queue::disk_queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full, disk, recovered)
-                        }
-                        QueueMode::Memory => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
-                    };
+                let (h, w) = match m.queue {
+                    QueueMode::Disk => {
+                        durable = true;
+                        let dir = m.queue_dir.clone().unwrap_or_else(|| {
+                            PathBuf::from(format!("./data/queue/{}", id.to_string().replace('/', "_")))
+                        });
+                        let (disk, recovered) = match disks.get(&dir) {
+                            // Carried over from the previous generation: same directory, same queue.
+                            Some(d) => (d.clone(), d.pending_bytes()),
+                            None => {
+                                let (d, r) = DiskQueue::open(&dir, m.fsync)
+                                    .map_err(|e| component_error("exporters", id)(e.to_string()))?;
+                                disks.insert(dir, d.clone());
+                                (d, r)
+                            }
+                        };
+                        queue::disk_queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full, disk, recovered)
+                    }
+                    QueueMode::Memory => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
+                };
                 (
                     h,
                     w.with_max_in_flight(m.max_in_flight)
@@ -126,14 +158,14 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             }
             _ => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
         };
-        queues.push(handle.state.clone());
+        telemetry.queues.push(handle.state.clone());
         telemetry.exporters.push((id.clone(), exporter.clone()));
-        workers.push(tokio::spawn(worker.run(exporter, stop_retries.clone())));
+        workers.push(Worker { task: tokio::spawn(worker.run(exporter, stop.clone())), stop, durable });
         handles.insert(id, handle);
     }
 
-    let mut receivers = Vec::new();
-    for (id, rc) in &config.receivers {
+    let mut routers = BTreeMap::new();
+    for id in config.receivers.keys() {
         let routes: Vec<PipelineRoute> = config
             .pipelines
             .iter()
@@ -149,27 +181,49 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             continue; // unused receiver: validation already warned
         }
         let auth = config.receiver_auth.get(id).map(|a| authenticators[a].clone());
-        let router = Arc::new(Router::new(routes, budget.clone(), auth, integration.clone()));
-        match rc {
-            ReceiverConfig::OtlpHttp(c) => {
-                let listener =
-                    otlp_http::bind(c).await.map_err(|source| StartError::Bind { id: id.clone(), source })?;
-                let addr = listener.local_addr().map_err(|source| StartError::Bind {
-                    id: id.clone(),
-                    source: otlp_http::BindError { endpoint: c.endpoint.clone(), source },
-                })?;
-                let stats = Arc::new(crate::telemetry::ReceiverStats::default());
-                telemetry.receivers.push((id.clone(), stats.clone()));
-                let task = tokio::spawn(otlp_http::serve(listener, router, stats, c.clone(), stop_receivers.clone()));
-                receivers.push((id.clone(), addr, task));
-            }
-        }
+        routers.insert(id.clone(), Arc::new(Router::new(routes, budget.clone(), auth, integration.clone())));
     }
-    // Only routers hold queue handles now, so queues close when the receivers stop.
+    // Only routers hold queue handles now, so memory queues close when their routers are gone.
     drop(handles);
+    Ok(Generation { routers, workers, telemetry, drain_timeout })
+}
 
-    telemetry.queues = queues.clone();
-    let telemetry = Arc::new(telemetry);
+async fn bind_receiver(
+    id: &ComponentId,
+    c: &OtlpHttpConfig,
+    router: Arc<Router>,
+) -> Result<RunningReceiver, StartError> {
+    let listener = otlp_http::bind(c).await.map_err(|source| StartError::Bind { id: id.clone(), source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        id: id.clone(),
+        source: otlp_http::BindError { endpoint: c.endpoint.clone(), source },
+    })?;
+    let slot = RouterSlot::new(router);
+    let stats = Arc::new(ReceiverStats::default());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(otlp_http::serve(listener, slot.clone(), stats.clone(), c.clone(), stop.clone()));
+    Ok(RunningReceiver { config: c.clone(), addr, task, slot, stats, stop })
+}
+
+fn receiver_config(r: &ReceiverConfig) -> &OtlpHttpConfig {
+    match r {
+        ReceiverConfig::OtlpHttp(c) => c,
+    }
+}
+
+/// Builds every component, binds every receiver and starts serving.
+pub async fn start(config: &Config) -> Result<Running, StartError> {
+    let budget = InflightBudget::new(config.limits.max_inflight_bytes.as_usize());
+    let mut disks = BTreeMap::new();
+    let mut generation = build(config, &budget, &mut disks)?;
+    let mut receivers = BTreeMap::new();
+    for (id, router) in &generation.routers {
+        let r = bind_receiver(id, receiver_config(&config.receivers[id]), router.clone()).await?;
+        generation.telemetry.receivers.push((id.clone(), r.stats.clone()));
+        receivers.insert(id.clone(), r);
+    }
+    let telemetry = Arc::new(RwLock::new(Arc::new(std::mem::take(&mut generation.telemetry))));
+    let admin_stop = CancellationToken::new();
     let mut admin_addr = None;
     if let Some(a) = &config.admin {
         let admin_error = |source| StartError::Bind {
@@ -178,26 +232,24 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         };
         let listener = tokio::net::TcpListener::bind(&a.endpoint).await.map_err(admin_error)?;
         admin_addr = Some(listener.local_addr().map_err(admin_error)?);
-        tokio::spawn(crate::admin::serve(listener, telemetry.clone(), stop_retries.clone()));
+        tokio::spawn(crate::admin::serve(listener, telemetry.clone(), admin_stop.clone()));
     }
-
     Ok(Running {
         receivers,
-        workers,
-        queues,
+        current: generation,
+        retired: Vec::new(),
+        disks,
+        budget,
         telemetry,
         admin_addr,
-        disks,
-        drain_timeout,
-        stop_receivers,
-        stop_retries,
+        admin_stop,
     })
 }
 
 impl Running {
     /// The address each receiver listens on (useful when the config asked for port 0).
     pub fn local_addrs(&self) -> Vec<(ComponentId, SocketAddr)> {
-        self.receivers.iter().map(|(id, a, _)| (id.clone(), *a)).collect()
+        self.receivers.iter().map(|(id, r)| (id.clone(), r.addr)).collect()
     }
 
     /// The admin listener's address, if one is configured.
@@ -205,43 +257,104 @@ impl Running {
         self.admin_addr
     }
 
-    /// Self-metrics and health.
-    pub fn telemetry(&self) -> &Arc<crate::telemetry::Telemetry> {
-        &self.telemetry
+    /// Self-metrics and health of the current generation.
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        self.telemetry.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Exporter queues, for counters.
-    pub fn queues(&self) -> &[Arc<QueueState>] {
-        &self.queues
+    /// Applies a new configuration without closing unchanged listeners and without refusing
+    /// requests meanwhile. On error the running configuration stays in force untouched.
+    /// (The admin listener and `limits` keep their start-up settings.)
+    pub async fn reload(&mut self, config: &Config) -> Result<(), StartError> {
+        let mut next = build(config, &self.budget, &mut self.disks)?;
+        // Bind what is new or moved before touching anything running, so a failure leaves
+        // the old topology as it was.
+        let mut fresh = BTreeMap::new();
+        for (id, router) in &next.routers {
+            let c = receiver_config(&config.receivers[id]);
+            let same = self.receivers.get(id).is_some_and(|r| &r.config == c);
+            if !same {
+                match bind_receiver(id, c, router.clone()).await {
+                    Ok(r) => {
+                        fresh.insert(id.clone(), r);
+                    }
+                    Err(e) => {
+                        for r in fresh.into_values() {
+                            r.stop.cancel();
+                        }
+                        for w in &next.workers {
+                            w.stop.cancel();
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        // Swap routers of the receivers that stay; stop the ones that are gone or moved.
+        let old_ids: Vec<ComponentId> = self.receivers.keys().cloned().collect();
+        for id in old_ids {
+            let keep = next.routers.contains_key(&id) && !fresh.contains_key(&id);
+            if keep {
+                let r = &self.receivers[&id];
+                r.slot.set(next.routers[&id].clone());
+            } else if let Some(r) = self.receivers.remove(&id) {
+                r.stop.cancel(); // finishes its in-flight requests, then its task ends
+            }
+        }
+        self.receivers.extend(fresh);
+        for (id, r) in &self.receivers {
+            next.telemetry.receivers.push((id.clone(), r.stats.clone()));
+        }
+        // The old generation winds down: disk workers stop now (their batches stay queued for
+        // the new workers); memory workers drain once the old routers are gone.
+        let old = std::mem::replace(&mut self.current, next);
+        for w in old.workers {
+            if w.durable {
+                w.stop.cancel();
+            }
+            self.retired.push(w);
+        }
+        self.retired.retain(|w| !w.task.is_finished());
+        *self.telemetry.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(std::mem::take(&mut self.current.telemetry));
+        tracing::info!(pipelines = config.pipelines.len(), "Configuration reloaded.");
+        Ok(())
     }
 
     /// Stops accepting, finishes in-flight requests, drains queues and flushes exporters.
-    pub async fn shutdown(self) {
-        self.stop_receivers.cancel();
-        for (id, _, task) in self.receivers {
-            if let Err(e) = task.await {
+    pub async fn shutdown(mut self) {
+        for r in self.receivers.values() {
+            r.stop.cancel();
+        }
+        for (id, r) in std::mem::take(&mut self.receivers) {
+            if let Err(e) = r.task.await {
                 tracing::error!(receiver = %id, error = %e, "Receiver task failed during shutdown.");
             }
         }
-        // No more appends: disk queues end once drained (or on stop_retries).
-        for d in &self.disks {
+        self.current.routers.clear();
+        // No more appends: disk queues end once drained (or when their workers are stopped).
+        for d in self.disks.values() {
             d.close();
         }
-        let stop_retries = self.stop_retries.clone();
-        let drain_timeout = self.drain_timeout;
+        let workers: Vec<Worker> = self.current.workers.drain(..).chain(self.retired.drain(..)).collect();
+        let stops: Vec<CancellationToken> = workers.iter().map(|w| w.stop.clone()).collect();
+        let drain_timeout = self.current.drain_timeout;
         let drain = async {
-            for w in self.workers {
-                let _ = w.await;
+            for w in workers {
+                let _ = w.task.await;
             }
         };
         tokio::pin!(drain);
         tokio::select! {
-            _ = &mut drain => return,
+            _ = &mut drain => {}
             _ = tokio::time::sleep(drain_timeout) => {
                 tracing::warn!(timeout_s = drain_timeout.as_secs(), "Queues did not drain in time; what is on disk stays there for the next start, memory batches get one last try.");
-                stop_retries.cancel();
+                for s in &stops {
+                    s.cancel();
+                }
+                drain.await;
             }
         }
-        drain.await;
+        self.admin_stop.cancel();
     }
 }

@@ -281,6 +281,12 @@ impl DiskQueue {
         }
     }
 
+    /// Bytes of the records waiting (as charged to the queue's bound).
+    pub fn pending_bytes(&self) -> usize {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.pending.iter().map(|e| e.at.charged).chain(g.deferred.iter().map(|(_, e)| e.at.charged)).sum()
+    }
+
     /// Records waiting to be taken by the worker.
     pub fn pending(&self) -> usize {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).pending.len()

@@ -96,6 +96,27 @@ pub struct BindError {
     pub source: std::io::Error,
 }
 
+/// The router a running receiver hands requests to; a reload swaps it without touching the
+/// listening socket, and requests in flight finish with the router they started with.
+pub struct RouterSlot(std::sync::RwLock<Arc<Router>>);
+
+impl RouterSlot {
+    /// A slot holding `router`.
+    pub fn new(router: Arc<Router>) -> Arc<Self> {
+        Arc::new(RouterSlot(std::sync::RwLock::new(router)))
+    }
+
+    /// The current router.
+    pub fn get(&self) -> Arc<Router> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the router for requests that start from now on.
+    pub fn set(&self, router: Arc<Router>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = router;
+    }
+}
+
 /// Binds the listening socket (separately from serving, so start-up fails before anything
 /// runs), after checking the TLS files if any.
 pub async fn bind(config: &OtlpHttpConfig) -> Result<TcpListener, BindError> {
@@ -107,7 +128,7 @@ pub async fn bind(config: &OtlpHttpConfig) -> Result<TcpListener, BindError> {
 }
 
 struct Shared {
-    router: Arc<Router>,
+    router: Arc<RouterSlot>,
     stats: Arc<ReceiverStats>,
     max_body: usize,
     body_timeout: Duration,
@@ -119,7 +140,7 @@ struct Shared {
 /// Serves requests until `stop` is cancelled, then finishes in-flight requests and returns.
 pub async fn serve(
     listener: TcpListener,
-    router: Arc<Router>,
+    router: Arc<RouterSlot>,
     stats: Arc<ReceiverStats>,
     config: OtlpHttpConfig,
     stop: CancellationToken,
@@ -280,6 +301,9 @@ fn media_type(v: &HeaderValue) -> String {
 }
 
 async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Result<Option<String>, Rejection> {
+    // One router for the whole request, even if a reload swaps it meanwhile.
+    let router = shared.router.get();
+    let router = &*router;
     let path = req.uri().path();
     let known = signal_of(path);
     let at_root = path == "/" && shared.route_root;
@@ -294,7 +318,7 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
     }
     let headers = req.headers();
     // Who is asking, before anything else is looked at or read.
-    let auth = shared.router.authenticate(headers)?;
+    let auth = router.authenticate(headers)?;
     match headers.get(header::CONTENT_TYPE).map(media_type).as_deref() {
         Some("application/json") => {}
         Some("application/x-protobuf") | Some("application/protobuf") => {
@@ -338,12 +362,12 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
         }
     }
     if let Some(signal) = known {
-        check_accepts(shared, signal)?;
+        check_accepts(router, signal)?;
     }
 
     // Charge the raw body to the in-flight budget while it is read and decoded.
     let charge = declared.map_or(shared.max_body, |n| n as usize);
-    let request_permit = shared.router.budget().try_acquire(charge).ok_or_else(|| {
+    let request_permit = router.budget().try_acquire(charge).ok_or_else(|| {
         Rejection::unavailable(
             "the gateway is at its in-flight memory limit (limits.max_inflight_bytes); retry later",
             RETRY_AFTER,
@@ -365,7 +389,7 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
                     "posted to / and the body is not an OTLP request (no resourceLogs, resourceMetrics or resourceSpans); POST to /v1/logs, /v1/metrics or /v1/traces",
                 )
             })?;
-            check_accepts(shared, s)?;
+            check_accepts(router, s)?;
             let hint = format!("posted to /; otelgate routed it as {s}, but configure the client to post to {} (in Codex: the endpoint must end in {})", s.path(), s.path());
             let mut warned = shared.warned_root.lock().unwrap_or_else(|p| p.into_inner());
             if warned.len() < 10_000 && warned.insert(peer.ip()) {
@@ -379,10 +403,10 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
     let mut context = Context::new(Some(peer));
     context.principal = auth.principal;
     context.client_key = auth.client_key;
-    context.integration = Some(shared.router.integration().clone());
+    context.integration = Some(router.integration().clone());
     let context = Arc::new(context);
     let records = request.records() as u64;
-    match shared.router.ingest(request, context, request_permit).await {
+    match router.ingest(request, context, request_permit).await {
         Ok(_) => shared.stats.accepted[slot(signal)].fetch_add(records, Ordering::Relaxed),
         Err(rej) => {
             shared.stats.refused[slot(signal)].fetch_add(records, Ordering::Relaxed);
@@ -392,8 +416,8 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
     Ok(warning)
 }
 
-fn check_accepts(shared: &Shared, signal: Signal) -> Result<(), Rejection> {
-    if shared.router.accepts(signal) {
+fn check_accepts(router: &Router, signal: Signal) -> Result<(), Rejection> {
+    if router.accepts(signal) {
         return Ok(());
     }
     Err(Rejection::new(

@@ -281,13 +281,67 @@ fn run(path: PathBuf) -> anyhow::Result<ExitCode> {
             tracing::info!(admin = %a, "Admin listener: http://{a}/healthz, /readyz, /metrics.");
         }
         tracing::info!(config = %path.display(), "otelgate started.");
-        shutdown_signal().await;
+        let mut running = running;
+        let mut reloads = running.take_reload_requests();
+        let stop = shutdown_signal();
+        tokio::pin!(stop);
+        let mut hangup = hangup_signal();
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = recv_hangup(&mut hangup) => {
+                    let _ = reload(&mut running, &path).await;
+                }
+                Some(reply) = async { match reloads.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => {
+                    let _ = reply.send(reload(&mut running, &path).await);
+                }
+            }
+        }
         tracing::info!("Shutting down: finishing in-flight requests and flushing exporters.");
         running.shutdown().await;
         tracing::info!("otelgate stopped.");
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Re-reads `path`; a config that fails validation (or cannot start) is refused and the
+/// running one stays in force.
+async fn reload(running: &mut topology::Running, path: &std::path::Path) -> Result<(), String> {
+    tracing::info!(config = %path.display(), "Reloading the configuration.");
+    let result = match config::load(path) {
+        Ok(c) => running.reload(&c).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = &result {
+        tracing::error!(config = %path.display(), error = %e, "Reload refused; the running configuration stays in force.");
+    }
+    result
+}
+
+#[cfg(unix)]
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+
+#[cfg(not(unix))]
+fn hangup_signal() -> Option<()> {
+    None
+}
+
+#[cfg(unix)]
+async fn recv_hangup(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn recv_hangup(_: &mut Option<()>) {
+    std::future::pending().await
 }
 
 async fn shutdown_signal() {

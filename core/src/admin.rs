@@ -1,6 +1,6 @@
 //! The admin listener, off the data port: `GET /healthz` (the process is up), `GET /readyz`
-//! (every exporter can accept: 503 with the reasons otherwise) and `GET /metrics` (Prometheus
-//! text, see `telemetry`).
+//! (every exporter can accept: 503 with the reasons otherwise), `GET /metrics` (Prometheus
+//! text, see `telemetry`) and `POST /reload` (re-read the config file, like SIGHUP).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -33,6 +33,29 @@ fn text(status: StatusCode, content_type: &'static str, body: String) -> Respons
 /// The telemetry of the current generation; a reload replaces it.
 pub type TelemetrySlot = Arc<std::sync::RwLock<Arc<Telemetry>>>;
 
+/// A request to reload the configuration, answered with the outcome.
+pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+async fn reload(tx: &tokio::sync::mpsc::Sender<ReloadRequest>) -> Response<Full<Bytes>> {
+    let (reply, outcome) = tokio::sync::oneshot::channel();
+    if tx.send(reply).await.is_err() {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "application/json",
+            "{\"reloaded\":false,\"error\":\"shutting down\"}\n".into(),
+        );
+    }
+    match outcome.await {
+        Ok(Ok(())) => text(StatusCode::OK, "application/json", "{\"reloaded\":true}\n".into()),
+        Ok(Err(e)) => text(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "application/json",
+            serde_json::json!({ "reloaded": false, "error": e }).to_string() + "\n",
+        ),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "application/json", "{\"reloaded\":false}\n".into()),
+    }
+}
+
 fn route(req: &http::Request<hyper::body::Incoming>, slot: &TelemetrySlot) -> Response<Full<Bytes>> {
     let t = slot.read().unwrap_or_else(|p| p.into_inner()).clone();
     if req.method() != Method::GET {
@@ -52,7 +75,12 @@ fn route(req: &http::Request<hyper::body::Incoming>, slot: &TelemetrySlot) -> Re
 }
 
 /// Serves until `stop`.
-pub async fn serve(listener: TcpListener, telemetry: TelemetrySlot, stop: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    telemetry: TelemetrySlot,
+    reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
+    stop: CancellationToken,
+) {
     loop {
         let stream = tokio::select! {
             _ = stop.cancelled() => return,
@@ -65,10 +93,17 @@ pub async fn serve(listener: TcpListener, telemetry: TelemetrySlot, stop: Cancel
             },
         };
         let t = telemetry.clone();
+        let reloads = reloads.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
+            let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let t = t.clone();
-                async move { Ok::<_, Infallible>(route(&req, &t)) }
+                let reloads = reloads.clone();
+                async move {
+                    if req.method() == Method::POST && req.uri().path() == "/reload" {
+                        return Ok::<_, Infallible>(reload(&reloads).await);
+                    }
+                    Ok::<_, Infallible>(route(&req, &t))
+                }
             });
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), svc)

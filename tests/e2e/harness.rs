@@ -120,6 +120,11 @@ impl Gateway {
             .find_map(|l| l.split("admin=").nth(1).map(|r| r.split_whitespace().next().unwrap_or("").to_string()))
     }
 
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://ADDR` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)

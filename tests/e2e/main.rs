@@ -12,5 +12,6 @@ mod operating;
 mod otel_sdk;
 mod redaction;
 mod refusals;
+mod reload;
 mod root_routing;
 mod upstream;

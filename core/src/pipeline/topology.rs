@@ -91,6 +91,7 @@ pub struct Running {
     telemetry: Arc<RwLock<Arc<Telemetry>>>,
     admin_addr: Option<SocketAddr>,
     admin_stop: CancellationToken,
+    reloads: Option<tokio::sync::mpsc::Receiver<crate::admin::ReloadRequest>>,
 }
 
 fn component_error<'a>(section: &'static str, id: &'a ComponentId) -> impl FnOnce(String) -> StartError + 'a {
@@ -224,6 +225,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     }
     let telemetry = Arc::new(RwLock::new(Arc::new(std::mem::take(&mut generation.telemetry))));
     let admin_stop = CancellationToken::new();
+    let (reload_tx, reloads) = tokio::sync::mpsc::channel(4);
     let mut admin_addr = None;
     if let Some(a) = &config.admin {
         let admin_error = |source| StartError::Bind {
@@ -232,7 +234,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         };
         let listener = tokio::net::TcpListener::bind(&a.endpoint).await.map_err(admin_error)?;
         admin_addr = Some(listener.local_addr().map_err(admin_error)?);
-        tokio::spawn(crate::admin::serve(listener, telemetry.clone(), admin_stop.clone()));
+        tokio::spawn(crate::admin::serve(listener, telemetry.clone(), reload_tx, admin_stop.clone()));
     }
     Ok(Running {
         receivers,
@@ -243,6 +245,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         telemetry,
         admin_addr,
         admin_stop,
+        reloads: Some(reloads),
     })
 }
 
@@ -255,6 +258,12 @@ impl Running {
     /// The admin listener's address, if one is configured.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr
+    }
+
+    /// Reload requests from the admin listener (`POST /reload`); taken once by the caller that
+    /// owns the reload loop.
+    pub fn take_reload_requests(&mut self) -> Option<tokio::sync::mpsc::Receiver<crate::admin::ReloadRequest>> {
+        self.reloads.take()
     }
 
     /// Self-metrics and health of the current generation.

@@ -108,6 +108,8 @@ enum Command {
     },
     /// List the component types this build knows, with their config keys.
     Components,
+    /// Print a JSON Schema of pipelines.yaml (for editors: see README, Authoring).
+    Schema,
     /// Inspect a minware exporter's disk queue.
     Queue {
         #[command(subcommand)]
@@ -185,6 +187,10 @@ fn main() -> ExitCode {
         })()
         .map(|_| ExitCode::SUCCESS),
         Command::Components => write_stdout(&graph_cmd::components()).map(|_| ExitCode::SUCCESS),
+        Command::Schema => {
+            let s = serde_json::to_string_pretty(&config::schema::schema()).unwrap_or_default();
+            write_stdout(&(s + "\n")).map(|_| ExitCode::SUCCESS)
+        }
         Command::Queue { cmd } => queue_cmd::queue(cmd).map(|_| ExitCode::SUCCESS),
         Command::DeadLetter { cmd } => queue_cmd::dead_letter(cmd).map(|_| ExitCode::SUCCESS),
         Command::Setup { public_url, config } => setup_cmd::setup(&config, public_url).map(|_| ExitCode::SUCCESS),

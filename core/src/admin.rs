@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::telemetry::Telemetry;
 
 /// Settings of the admin listener.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Address to listen on (keep it private: it has no auth); port 0 picks a free one.

@@ -186,3 +186,55 @@ pipelines:
     let got: Vec<&str> = err.lines().map(|l| &l[l.find("bad.yaml").unwrap()..]).collect();
     assert_eq!(got, expected_lines, "\n{err}");
 }
+
+fn schema_validator() -> jsonschema::Validator {
+    let out = Command::new(bin()).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("the schema is not a valid JSON Schema: {e}"))
+}
+
+fn yaml_as_json(text: &str) -> serde_json::Value {
+    yaml_serde::from_str(text).unwrap()
+}
+
+#[test]
+fn the_json_schema_accepts_every_shipped_config_and_rejects_typos() {
+    let v = schema_validator();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("pipelines.yaml")];
+    for dir in ["examples", "bench/configs"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "yaml") {
+                files.push(p);
+            }
+        }
+    }
+    for f in &files {
+        let doc = yaml_as_json(&std::fs::read_to_string(f).unwrap());
+        let errors: Vec<String> = v.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+    }
+    for bad in [
+        BASE.replace("    path:", "    pth:"),
+        BASE.replace("  file:", "  fiel:").replace("[file]", "[fiel]"),
+        BASE.replace("endpoint: 127.0.0.1:4318", "endpoint: 127.0.0.1:4318\n    max_request_body_size: lots"),
+        BASE.replace("pipelines:\n  logs:", "pipelines:\n  spans:"),
+        format!("{BASE}extra_section: 1\n"),
+    ] {
+        assert!(!v.is_valid(&yaml_as_json(&bad)), "accepted:\n{bad}");
+    }
+}
+
+#[test]
+fn the_checked_in_schema_is_current() {
+    let out = Command::new(bin()).arg("schema").output().unwrap();
+    let checked_in =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipelines.schema.json")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        checked_in,
+        "examples/pipelines.schema.json is stale: run `cargo run -- schema > examples/pipelines.schema.json`"
+    );
+}

@@ -6,6 +6,7 @@
 //! reported at once, each with the file, the line where it can be found, the key path and a fix.
 
 pub mod error;
+pub mod schema;
 pub mod source;
 pub mod units;
 
@@ -83,7 +84,7 @@ pub enum ProcessorConfig {
 pub const PROCESSOR_TYPES: &[&str] = &["auth", "redact", "resource"];
 
 /// The integration this relay serves, as minware names it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Integration {
     /// Name shown to people (default `Codex (Otel)`).
@@ -140,7 +141,7 @@ fn is_lower_camel(name: &str) -> bool {
 }
 
 /// What an exporter queue does when it is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WhenFull {
     /// Refuse the whole request with 503 (nothing is queued anywhere): the safe default.
@@ -151,7 +152,7 @@ pub enum WhenFull {
 }
 
 /// Settings every exporter has, whatever its type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExporterCommon {
     /// What to do when the queue is full; the default depends on the exporter type.
@@ -225,7 +226,7 @@ pub struct PipelineConfig {
 }
 
 /// Process-wide limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Bytes of request bodies being processed plus batches waiting in exporter queues; past
@@ -288,7 +289,7 @@ struct RawConfig {
     admin: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawPipeline {
     #[serde(default)]

@@ -19,7 +19,7 @@ use crate::pipeline::batch::Batch;
 use crate::pipeline::component::{ExportError, Exporter};
 
 /// Size-based rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rotation {
     /// Rotate when the file would pass this many MiB (default 100).
@@ -47,7 +47,7 @@ impl Default for Rotation {
 }
 
 /// Settings of a `file` exporter.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Output file; `{signal}` is replaced by `logs`, `metrics` or `traces`.

@@ -18,7 +18,7 @@ use crate::pipeline::batch::Batch;
 use crate::pipeline::component::{ExportError, Exporter};
 
 /// How much the stdout exporter prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verbosity {
     /// One line of counts per batch.
@@ -31,7 +31,7 @@ pub enum Verbosity {
 }
 
 /// Output format of the stdout exporter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// Human-readable text, shaped by `verbosity`.
@@ -42,7 +42,7 @@ pub enum Format {
 }
 
 /// Settings of a `stdout` exporter.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StdoutConfig {
     /// How much to print (default `basic`).

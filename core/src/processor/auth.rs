@@ -19,7 +19,7 @@ use crate::pipeline::batch::Principal;
 use crate::pipeline::component::Rejection;
 
 /// How the relay decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     /// Check keys against the relay's key store.
@@ -31,7 +31,7 @@ pub enum AuthMode {
 }
 
 /// Settings of an `auth` processor.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// `local` (default) or `passthrough`.

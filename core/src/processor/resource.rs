@@ -12,7 +12,7 @@ use crate::pipeline::batch::Context;
 use crate::pipeline::component::{Processor, Rejection};
 
 /// What to do with one attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Add when absent.
@@ -26,7 +26,7 @@ pub enum Action {
 }
 
 /// A scalar attribute value from the config.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ConfigValue {
     /// `true` / `false`.
@@ -40,7 +40,7 @@ pub enum ConfigValue {
 }
 
 /// One attribute action.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttributeAction {
     /// Attribute key.
@@ -56,7 +56,7 @@ pub struct AttributeAction {
 }
 
 /// Request facts a `resource` action can copy into telemetry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 pub enum ContextField {
     /// The authenticated key's id.
     #[serde(rename = "principal.key_id")]
@@ -88,7 +88,7 @@ impl ContextField {
 }
 
 /// Settings of a `resource` processor.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceConfig {
     /// Actions, applied in order to every resource of the request.

@@ -23,7 +23,7 @@ use super::segment::{self, HEADER, RECORD_OVERHEAD};
 use crate::pipeline::batch::Batch;
 
 /// When the writer calls fsync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Fsync {
     /// Before acknowledging each group of appends: survives power loss.

@@ -30,7 +30,7 @@ use crate::telemetry::{slot, ReceiverStats};
 use std::sync::atomic::Ordering;
 
 /// Settings of an `otlp_http` receiver.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtlpHttpConfig {
     /// Address to listen on (`host:port`); port 0 picks a free port (logged at start).

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tokio_rustls::TlsAcceptor;
 
 /// The receiver's TLS settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerTls {
     /// PEM certificate chain (leaf first).

@@ -38,7 +38,7 @@ use crate::pipeline::queue::jitter;
 use crate::queue::Fsync;
 
 /// Where the exporter's queue lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueMode {
     /// Durable: on disk before the client gets 200; survives crashes and restarts.
@@ -49,7 +49,7 @@ pub enum QueueMode {
 }
 
 /// Request body compression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
     /// Plain JSON.
@@ -60,7 +60,7 @@ pub enum Compression {
 }
 
 /// Settings of a `minware` exporter.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MinwareConfig {
     /// Base URL from minware's Setup dialog; `/v1/logs`, `/v1/metrics`, `/v1/traces` are appended.

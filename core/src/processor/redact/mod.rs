@@ -28,7 +28,7 @@ use crate::pipeline::batch::Context;
 use crate::pipeline::component::{Processor, Rejection};
 
 /// What to do with a class of content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ContentPolicy {
     /// Pass it through.
@@ -40,7 +40,7 @@ pub enum ContentPolicy {
 }
 
 /// What to do with identity fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityPolicy {
     /// Pass them through.
@@ -52,7 +52,7 @@ pub enum IdentityPolicy {
 }
 
 /// Settings of a `redact` processor.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedactConfig {
     /// Prompt text (default `redact`).

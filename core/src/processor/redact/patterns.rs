@@ -21,7 +21,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
 ];
 
 /// A pattern in the config: a built-in's name, or `{ name, regex }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PatternConfig {
     /// A built-in, by name.

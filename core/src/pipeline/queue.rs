@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::batch::Batch;
 use super::component::{ExportError, Exporter};
@@ -309,6 +310,7 @@ impl QueueWorker {
                 Source::Disk(d) => (Some(d.clone()), None),
                 Source::Memory(_, w) => (None, Some(w.clone())),
             };
+            let span = tracing::Span::current();
             tasks.spawn(async move {
                 let request = merged(&unit);
                 let outcome = deliver(&state, &*exporter, &request, &stopping, disk.is_some()).await;
@@ -355,7 +357,7 @@ impl QueueWorker {
                         }
                     }
                 }
-            });
+            }.instrument(span));
             while tasks.try_join_next().is_some() {}
         }
         while tasks.join_next().await.is_some() {}

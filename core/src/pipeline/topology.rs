@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::component::Processor;
 use super::inflight::InflightBudget;
@@ -161,7 +162,10 @@ fn build(
         };
         telemetry.queues.push(handle.state.clone());
         telemetry.exporters.push((id.clone(), exporter.clone()));
-        workers.push(Worker { task: tokio::spawn(worker.run(exporter, stop.clone())), stop, durable });
+        // One span per component: every line its worker (and exporter) logs names it.
+        let span = tracing::info_span!("exporter", id = %id);
+        let task = tokio::spawn(worker.run(exporter, stop.clone()).instrument(span));
+        workers.push(Worker { task, stop, durable });
         handles.insert(id, handle);
     }
 
@@ -202,7 +206,9 @@ async fn bind_receiver(
     let slot = RouterSlot::new(router);
     let stats = Arc::new(ReceiverStats::default());
     let stop = CancellationToken::new();
-    let task = tokio::spawn(otlp_http::serve(listener, slot.clone(), stats.clone(), c.clone(), stop.clone()));
+    let span = tracing::info_span!("receiver", id = %id);
+    let task =
+        tokio::spawn(otlp_http::serve(listener, slot.clone(), stats.clone(), c.clone(), stop.clone()).instrument(span));
     Ok(RunningReceiver { config: c.clone(), addr, task, slot, stats, stop })
 }
 

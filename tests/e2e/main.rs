@@ -7,6 +7,7 @@ mod config_cli;
 mod corpus;
 mod delivery;
 mod harness;
+mod limits;
 mod minware;
 mod operating;
 mod otel_sdk;

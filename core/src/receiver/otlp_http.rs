@@ -53,6 +53,29 @@ pub struct OtlpHttpConfig {
     /// Codex CLI posts to the endpoint exactly as configured (default true).
     #[serde(default = "default_true")]
     pub route_root: bool,
+    /// Connections served at once; more wait to be accepted (default 4096).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Largest request head (request line + headers); larger gets 431 (default 64KiB).
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: ByteSize,
+    /// Most headers in a request; more gets 431 (default 100).
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
+    /// Per-key request-rate limit (429 with Retry-After); off by default, because a client
+    /// that never retries loses what is refused.
+    #[serde(default)]
+    pub rate_limit: Option<super::rate_limit::RateLimitConfig>,
+}
+
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_max_header_bytes() -> ByteSize {
+    ByteSize(64 * 1024)
+}
+fn default_max_headers() -> usize {
+    100
 }
 
 fn default_true() -> bool {
@@ -81,6 +104,10 @@ impl Default for OtlpHttpConfig {
             body_read_timeout: default_body_timeout(),
             tls: None,
             route_root: true,
+            max_connections: default_max_connections(),
+            max_header_bytes: default_max_header_bytes(),
+            max_headers: default_max_headers(),
+            rate_limit: None,
         }
     }
 }
@@ -130,6 +157,7 @@ pub async fn bind(config: &OtlpHttpConfig) -> Result<TcpListener, BindError> {
 struct Shared {
     router: Arc<RouterSlot>,
     stats: Arc<ReceiverStats>,
+    rate_limit: Option<super::rate_limit::RateLimiter>,
     max_body: usize,
     body_timeout: Duration,
     route_root: bool,
@@ -148,13 +176,22 @@ pub async fn serve(
     let shared = Arc::new(Shared {
         router,
         stats,
+        rate_limit: config.rate_limit.map(super::rate_limit::RateLimiter::new),
         max_body: config.max_request_body_size.as_usize(),
         body_timeout: config.body_read_timeout.0,
         route_root: config.route_root,
         warned_root: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout.0);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout.0)
+        .max_headers(config.max_headers)
+        // hyper's smallest read buffer is 8 KiB; the head must fit in it.
+        .max_buf_size(config.max_header_bytes.as_usize().max(8192));
+    builder.http2().max_header_list_size(u32::try_from(config.max_header_bytes.0).unwrap_or(u32::MAX));
+    let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
     builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let acceptor = match &config.tls {
@@ -170,6 +207,11 @@ pub async fn serve(
     };
     let handshake_timeout = config.header_read_timeout.0;
     loop {
+        // Excess connections wait in the kernel's backlog instead of being accepted.
+        let permit = tokio::select! {
+            _ = stop.cancelled() => break,
+            p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -192,6 +234,7 @@ pub async fn serve(
             None => {
                 let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
                 tokio::spawn(async move {
+                    let _permit = permit;
                     if let Err(e) = conn.await {
                         tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
                     }
@@ -202,6 +245,7 @@ pub async fn serve(
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let tls = match tokio::time::timeout(handshake_timeout, accept).await {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
@@ -319,6 +363,21 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
     let headers = req.headers();
     // Who is asking, before anything else is looked at or read.
     let auth = router.authenticate(headers)?;
+    if let Some(limiter) = &shared.rate_limit {
+        // Per key: the principal's key id, a forwarded key's label, else the client address.
+        let key = match (&auth.principal, &auth.client_key) {
+            (Some(p), _) => p.key_id.clone(),
+            (None, Some(k)) => crate::keys::secret::hash(k.expose()),
+            (None, None) => peer.ip().to_string(),
+        };
+        if let Err(wait) = limiter.check(&key) {
+            return Err(Rejection {
+                status: 429,
+                message: "rate limit reached for this key (receiver rate_limit); retry later".into(),
+                retry_after: Some(wait.max(Duration::from_secs(1))),
+            });
+        }
+    }
     match headers.get(header::CONTENT_TYPE).map(media_type).as_deref() {
         Some("application/json") => {}
         Some("application/x-protobuf") | Some("application/protobuf") => {

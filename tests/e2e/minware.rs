@@ -434,3 +434,17 @@ fn gzip_compression_and_extra_headers_reach_upstream() {
     assert_eq!(Request::decode(Signal::Logs, &plain).unwrap(), Request::decode(Signal::Logs, body.as_bytes()).unwrap());
     assert!(got.body.len() < plain.len());
 }
+
+#[test]
+fn the_api_key_can_come_from_a_file() {
+    let up = Upstream::start(vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("minware.key");
+    std::fs::write(&key_file, "mw-from-file-123\n").unwrap();
+    let cfg = relay_config(&up.url(), "")
+        .replace("    api_key: ${env:MINWARE_API_KEY}\n", &format!("    api_key_file: {}\n", key_file.display()));
+    let gw = Gateway::start(&cfg);
+    assert_eq!(gw.post("/v1/logs", logs(1, "f")).status, 200);
+    let got = wait_for("delivery", Duration::from_secs(20), || up.accepted().first().cloned());
+    assert_eq!(got.header("authorization"), Some("Bearer mw-from-file-123"));
+}

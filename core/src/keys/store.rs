@@ -373,6 +373,13 @@ pub struct LiveStore {
 impl LiveStore {
     /// Loads the store at `path`; fails when the file exists and is invalid.
     pub fn open(path: &Path) -> Result<LiveStore, StoreError> {
+        #[cfg(unix)]
+        if let Ok(m) = std::fs::metadata(path) {
+            use std::os::unix::fs::PermissionsExt;
+            if m.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(store = %path.display(), mode = format!("{:o}", m.permissions().mode() & 0o777), "The key store is readable by group or others; run `chmod 600` on it.");
+            }
+        }
         let fp = fingerprint(path);
         let store = Store::load(path)?;
         Ok(LiveStore { path: path.to_path_buf(), state: RwLock::new((fp, Arc::new(store))) })

@@ -78,6 +78,9 @@ pub struct MinwareConfig {
     /// The relay's minware API key (normally `${env:MINWARE_API_KEY}`).
     #[serde(default)]
     pub api_key: Option<String>,
+    /// Read the relay's key from this file instead (trimmed), e.g. a mounted secret.
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
     /// Send each client's own key instead (needs `auth: { mode: passthrough }`).
     #[serde(default)]
     pub forward_client_key: bool,
@@ -190,9 +193,12 @@ fn default_shutdown() -> Seconds {
 impl MinwareConfig {
     /// Checks what serde cannot: one key source, an endpoint for every signal.
     pub fn check(&self) -> Result<(), String> {
-        match (&self.api_key, self.forward_client_key) {
-            (Some(_), true) => return Err("give `api_key` or `forward_client_key: true`, not both".into()),
-            (None, false) => {
+        let sources = usize::from(self.api_key.is_some())
+            + usize::from(self.api_key_file.is_some())
+            + usize::from(self.forward_client_key);
+        match (sources, self.api_key.is_some() || self.api_key_file.is_some()) {
+            (2.., _) => return Err("give one of `api_key`, `api_key_file` or `forward_client_key: true`".into()),
+            (0, _) => {
                 return Err(
                     "`api_key` is required (e.g. api_key: ${env:MINWARE_API_KEY}), or set `forward_client_key: true`"
                         .into(),
@@ -287,6 +293,15 @@ impl MinwareExporter {
     /// Builds the HTTP client; errors name the setting.
     pub fn new(id: &str, config: MinwareConfig, stopping: CancellationToken) -> Result<Self, String> {
         config.check()?;
+        let mut config = config;
+        if let Some(path) = &config.api_key_file {
+            let key = std::fs::read_to_string(path).map_err(|e| format!("api_key_file {}: {e}", path.display()))?;
+            let key = key.trim();
+            if key.is_empty() {
+                return Err(format!("api_key_file {} is empty", path.display()));
+            }
+            config.api_key = Some(key.to_string());
+        }
         let tls = tls::client_config(config.ca_file.as_deref(), config.insecure_skip_verify)?;
         let mut b = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)

@@ -68,11 +68,11 @@ pub fn dot(c: &Config) -> String {
 pub fn components() -> String {
     let keys: &[(&str, &str)] = &[
         ("receiver otlp_http", "endpoint, max_request_body_size, header_read_timeout, body_read_timeout, tls { cert_file, key_file }, route_root, max_connections, max_header_bytes, max_headers, rate_limit { requests_per_second, burst }"),
-        ("processor auth", "mode (local|passthrough), store, stamp_principal"),
+        ("processor auth", "mode (local|passthrough), store, stamp_principal, audit_log"),
         ("processor redact", "prompts, tool_content, identity, hash_key, patterns, allowed_keys, blocked_keys"),
         ("processor resource", "attributes [ { key, value | from_context, action } ]"),
         ("exporter file", "path, rotation { max_megabytes, max_backups, compress }"),
-        ("exporter minware", "endpoint, logs_endpoint, metrics_endpoint, traces_endpoint, api_key, forward_client_key, headers, timeout, compression, ca_file, insecure_skip_verify, proxy, queue, queue_dir, fsync, max_in_flight, max_batch_bytes, max_batch_records, max_retries_5xx, max_elapsed, dead_letter_path, dead_letter_max_bytes, shutdown_timeout, max_age, max_bytes_per_key"),
+        ("exporter minware", "endpoint, logs_endpoint, metrics_endpoint, traces_endpoint, api_key, api_key_file, forward_client_key, headers, timeout, compression, ca_file, insecure_skip_verify, proxy, queue, queue_dir, fsync, max_in_flight, max_batch_bytes, max_batch_records, max_retries_5xx, max_elapsed, dead_letter_path, dead_letter_max_bytes, shutdown_timeout, max_age, max_bytes_per_key"),
         ("exporter stdout", "verbosity (basic|normal|detailed), format (text|json)"),
         ("exporter nop", "(none)"),
         ("every exporter", "max_queue_bytes, when_full (refuse|drop)"),

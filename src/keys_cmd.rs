@@ -34,6 +34,15 @@ pub enum KeysCmd {
         /// The key id (see `keys list`).
         id: String,
     },
+    /// Create a successor for a key (same user) and expire the old one after the overlap, so
+    /// clients move over without a gap. Prints the new secret once.
+    Rotate {
+        /// The key id to replace.
+        id: String,
+        /// How long the old key keeps working.
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        overlap: Duration,
+    },
 }
 
 /// User commands.
@@ -61,6 +70,23 @@ pub enum UsersCmd {
     },
     /// List users.
     List,
+}
+
+/// The audit log of the config's auth processor, if the config loads and has one.
+pub fn audit_path(config_file: &Path) -> Option<PathBuf> {
+    let c = config::load(config_file).ok()?;
+    c.processors.values().find_map(|p| match p {
+        ProcessorConfig::Auth(a) => a.audit_log.clone(),
+        _ => None,
+    })
+}
+
+fn audit(path: &Option<PathBuf>, event: &str, fields: serde_json::Value) -> anyhow::Result<()> {
+    if let Some(p) = path {
+        otelgate_core::keys::audit::append(p, event, fields)
+            .with_context(|| format!("writing the audit log {}", p.display()))?;
+    }
+    Ok(())
 }
 
 /// Where the store is: `--store`, or the one `auth` processor with a store in the config.
@@ -91,6 +117,8 @@ pub fn store_path(store: Option<PathBuf>, config_file: &Path) -> anyhow::Result<
 fn status(store: &Store, k: &otelgate_core::keys::store::KeyRecord, now: SystemTime) -> &'static str {
     if k.revoked {
         "revoked"
+    } else if k.successor.is_some() && k.expires.is_some_and(|e| e.0 > now) {
+        "rotating"
     } else if k.expires.is_some_and(|e| e.0 <= now) {
         "expired"
     } else if store.user(&k.user).is_none() {
@@ -100,14 +128,15 @@ fn status(store: &Store, k: &otelgate_core::keys::store::KeyRecord, now: SystemT
     }
 }
 
-/// Runs a key command against the store at `path`.
-pub fn keys(cmd: KeysCmd, path: &Path) -> anyhow::Result<()> {
+/// Runs a key command against the store at `path`, recording changes in `audit_log`.
+pub fn keys(cmd: KeysCmd, path: &Path, audit_log: Option<PathBuf>) -> anyhow::Result<()> {
     let mut store = Store::load(path)?;
     let now = SystemTime::now();
     match cmd {
         KeysCmd::Create { user, role, expires_in } => {
             let key = store.create_key(&user, role, expires_in, now)?;
             store.save(path)?;
+            audit(&audit_log, "key_created", serde_json::json!({ "key_id": key.id, "user": user }))?;
             let role = store.user(&user).map(|u| u.role.to_string()).unwrap_or_default();
             let expiry = expires_in
                 .map(|d| format!("expires {}", humantime::format_rfc3339_seconds(now + d)))
@@ -119,19 +148,34 @@ pub fn keys(cmd: KeysCmd, path: &Path) -> anyhow::Result<()> {
             ))?;
             out(&format!("{}\n", key.secret.expose()))?;
         }
+        KeysCmd::Rotate { id, overlap } => {
+            let key = store.rotate(&id, overlap, now)?;
+            store.save(path)?;
+            audit(&audit_log, "key_rotated", serde_json::json!({ "key_id": id, "successor": key.id }))?;
+            err(&format!(
+                "Created key {} to replace {id}, which keeps working until {}.\nThe secret below is shown once and stored nowhere: copy it now.\n",
+                key.id,
+                humantime::format_rfc3339_seconds(now + overlap)
+            ))?;
+            out(&format!("{}\n", key.secret.expose()))?;
+        }
         KeysCmd::List => {
-            let mut text =
-                format!("{:<12} {:<16} {:<7} {:<21} {:<21} {}\n", "ID", "USER", "ROLE", "CREATED", "EXPIRES", "STATUS");
+            let last_used = otelgate_core::keys::store::read_last_used(path);
+            let mut text = format!(
+                "{:<12} {:<16} {:<7} {:<21} {:<21} {:<21} {}\n",
+                "ID", "USER", "ROLE", "CREATED", "EXPIRES", "LAST USED", "STATUS"
+            );
             for k in &store.keys {
                 let role =
                     store.users.iter().find(|u| u.name == k.user).map(|u| u.role.to_string()).unwrap_or("-".into());
                 text.push_str(&format!(
-                    "{:<12} {:<16} {:<7} {:<21} {:<21} {}\n",
+                    "{:<12} {:<16} {:<7} {:<21} {:<21} {:<21} {}\n",
                     k.id,
                     k.user,
                     role,
                     k.created.to_string(),
                     k.expires.map(|e| e.to_string()).unwrap_or_else(|| "never".into()),
+                    last_used.get(&k.id).map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
                     status(&store, k, now)
                 ));
             }
@@ -140,26 +184,30 @@ pub fn keys(cmd: KeysCmd, path: &Path) -> anyhow::Result<()> {
         KeysCmd::Revoke { id } => {
             store.revoke(&id)?;
             store.save(path)?;
+            audit(&audit_log, "key_revoked", serde_json::json!({ "key_id": id }))?;
             err(&format!("Revoked key {id}.\n"))?;
         }
     }
     Ok(())
 }
 
-/// Runs a user command against the store at `path`.
-pub fn users(cmd: UsersCmd, path: &Path) -> anyhow::Result<()> {
+/// Runs a user command against the store at `path`, recording changes in `audit_log`.
+pub fn users(cmd: UsersCmd, path: &Path, audit_log: Option<PathBuf>) -> anyhow::Result<()> {
     let mut store = Store::load(path)?;
     match cmd {
         UsersCmd::Add { name, role } => {
             store.add_user(&name, role)?;
+            audit(&audit_log, "user_added", serde_json::json!({ "user": name, "role": role.to_string() }))?;
             err(&format!("Added user {name} ({role}).\n"))?;
         }
         UsersCmd::SetRole { name, role } => {
             store.set_role(&name, role)?;
+            audit(&audit_log, "user_role_changed", serde_json::json!({ "user": name, "role": role.to_string() }))?;
             err(&format!("User {name} is now {role}; this applies to all their keys.\n"))?;
         }
         UsersCmd::Remove { name } => {
             store.remove_user(&name)?;
+            audit(&audit_log, "user_removed", serde_json::json!({ "user": name }))?;
             err(&format!("Removed user {name}; their keys are refused from the next request on.\n"))?;
         }
         UsersCmd::List => {

@@ -135,6 +135,9 @@ struct StoreArgs {
     /// Key store file (default: the `store` of the auth processor in the config).
     #[arg(long, global = true)]
     store: Option<PathBuf>,
+    /// Audit log to record changes in (default: the auth processor's `audit_log`).
+    #[arg(long, global = true)]
+    audit_log: Option<PathBuf>,
     /// Pipeline configuration to find the key store in.
     #[arg(short, long, global = true, default_value = "pipelines.yaml", env = "OTELGATE_CONFIG")]
     config: PathBuf,
@@ -172,10 +175,10 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::Validate { config } => validate(config),
         Command::Keys { cmd, store } => keys_cmd::store_path(store.store, &store.config)
-            .and_then(|p| keys_cmd::keys(cmd, &p))
+            .and_then(|p| keys_cmd::keys(cmd, &p, store.audit_log.or_else(|| keys_cmd::audit_path(&store.config))))
             .map(|_| ExitCode::SUCCESS),
         Command::Users { cmd, store } => keys_cmd::store_path(store.store, &store.config)
-            .and_then(|p| keys_cmd::users(cmd, &p))
+            .and_then(|p| keys_cmd::users(cmd, &p, store.audit_log.or_else(|| keys_cmd::audit_path(&store.config))))
             .map(|_| ExitCode::SUCCESS),
         Command::Graph { config, format } => (|| {
             let c = config::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -309,3 +309,57 @@ fn setup_commands_print_working_client_configs() {
     let (_, text, _) = cli(&["setup", "-c", p.to_str().unwrap(), "--public-url", "https://otel.acme.dev/"]);
     assert!(text.contains("Endpoint URL: https://otel.acme.dev\n"), "{text}");
 }
+
+#[test]
+fn keys_rotate_with_overlap_last_use_is_listed_and_everything_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("keys.yaml");
+    let audit = dir.path().join("audit.jsonl");
+    let s = store.to_str().unwrap();
+    let a = audit.to_str().unwrap();
+    let (ok, old, e) = cli(&["keys", "--store", s, "--audit-log", a, "create", "--user", "ops", "--role", "owner"]);
+    assert!(ok, "{e}");
+    let old = old.trim().to_string();
+    let old_id = old[3..3 + old[3..].find('_').unwrap()].to_string();
+    let cfg =
+        config(&store).replace("    stamp_principal: true", &format!("    stamp_principal: true\n    audit_log: {a}"));
+    let gw = Gateway::start(&cfg);
+    let post = |key: &str| {
+        let h = bearer(key);
+        gw.post_with("/v1/logs", "application/json", &[("authorization", h.as_str())], LOG).status
+    };
+    assert_eq!(post(&old), 200);
+    // Rotate: the successor works at once, the old key until the overlap ends.
+    let (ok, new, e) = cli(&["keys", "--store", s, "--audit-log", a, "rotate", &old_id, "--overlap", "2s"]);
+    assert!(ok, "{e}");
+    assert!(e.contains("keeps working until"), "{e}");
+    let new = new.trim().to_string();
+    assert_ne!(new, old);
+    assert_eq!(post(&new), 200);
+    assert_eq!(post(&old), 200, "the old key still works during the overlap");
+    wait_for("the old key to expire", Duration::from_secs(10), || (post(&old) == 401).then_some(()));
+    assert_eq!(post(&new), 200);
+    assert_eq!(post("og_nope_zzzz"), 401);
+    let (_, gw) = gw.stop();
+
+    // Last use is kept (flushed at shutdown) and listed; nothing lists a secret.
+    let (ok, list, e) = cli(&["keys", "--store", s, "list"]);
+    assert!(ok, "{e}");
+    assert!(list.contains("LAST USED"), "{list}");
+    let old_line = list.lines().find(|l| l.starts_with(&old_id)).unwrap();
+    assert!(
+        old_line.contains("20") && old_line.matches("20").count() >= 3,
+        "created, expires and last used: {old_line}"
+    );
+    assert!(!list.contains(&old) && !list.contains(&new));
+
+    let lines = json_lines(&audit);
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert!(events.contains(&"key_created") && events.contains(&"key_rotated"), "{events:?}");
+    let refused: Vec<&serde_json::Value> = lines.iter().filter(|l| l["event"] == "request_refused").collect();
+    assert!(refused.iter().any(|l| l["reason"] == "expired" && l["key_id"] == old_id.as_str()), "{refused:?}");
+    assert!(refused.iter().any(|l| l["reason"] == "unknown" && l["client"] == "127.0.0.1"), "{refused:?}");
+    let text = std::fs::read_to_string(&audit).unwrap();
+    assert!(!text.contains(&old) && !text.contains(&new), "a secret reached the audit log");
+    assert!(!gw.logs().join("\n").contains(&new));
+}

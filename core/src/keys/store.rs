@@ -100,6 +100,9 @@ pub struct KeyRecord {
     pub revoked: bool,
     /// Lower-case hex SHA-256 of the secret.
     pub sha256: String,
+    /// The key that replaced this one (`keys rotate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
 }
 
 /// The whole file.
@@ -307,6 +310,7 @@ impl Store {
             expires: expires_in.map(|d| Timestamp(now + d)),
             revoked: false,
             sha256: secret::hash(key.secret.expose()),
+            successor: None,
         });
         Ok(key)
     }
@@ -320,6 +324,33 @@ impl Store {
             .ok_or_else(|| StoreError::Rule(format!("no key {id}; see `otelgate keys list`")))?;
         k.revoked = true;
         Ok(())
+    }
+
+    /// Creates a successor for key `id` (same user) and makes the old key expire after
+    /// `overlap`, so clients can move over without a gap.
+    pub fn rotate(&mut self, id: &str, overlap: Duration, now: SystemTime) -> Result<NewKey, StoreError> {
+        let old = self
+            .keys
+            .iter()
+            .find(|k| k.id == id)
+            .ok_or_else(|| StoreError::Rule(format!("no key {id}; see `otelgate keys list`")))?
+            .clone();
+        if old.revoked {
+            return Err(StoreError::Rule(format!("key {id} is revoked; create a new key instead")));
+        }
+        let user = self
+            .user(&old.user)
+            .ok_or_else(|| StoreError::Rule(format!("the user of key {id} was removed")))?
+            .name
+            .clone();
+        let remaining = old.expires.map(|e| e.0.duration_since(now).unwrap_or_default());
+        let new = self.create_key(&user, None, remaining, now)?;
+        let until = Timestamp(now + overlap);
+        if let Some(k) = self.keys.iter_mut().find(|k| k.id == id) {
+            k.expires = Some(k.expires.map_or(until, |e| e.min(until)));
+            k.successor = Some(new.id.clone());
+        }
+        Ok(new)
     }
 
     /// Decides on a presented secret: the principal, or why not.
@@ -368,6 +399,21 @@ fn fingerprint(path: &Path) -> Option<Fingerprint> {
 pub struct LiveStore {
     path: PathBuf,
     state: RwLock<(Option<Fingerprint>, Arc<Store>)>,
+    /// When each key was last accepted; flushed to the state file by a background task.
+    last_used: std::sync::Mutex<(bool, std::collections::BTreeMap<String, SystemTime>)>,
+}
+
+/// The file beside a store that keeps last-used times (separate, so the request path never
+/// rewrites the store).
+pub fn state_path(store: &Path) -> PathBuf {
+    let mut s = store.as_os_str().to_owned();
+    s.push(".state.json");
+    PathBuf::from(s)
+}
+
+/// Last-used times from a store's state file (empty when there is none).
+pub fn read_last_used(store: &Path) -> std::collections::BTreeMap<String, Timestamp> {
+    std::fs::read(state_path(store)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 impl LiveStore {
@@ -382,7 +428,35 @@ impl LiveStore {
         }
         let fp = fingerprint(path);
         let store = Store::load(path)?;
-        Ok(LiveStore { path: path.to_path_buf(), state: RwLock::new((fp, Arc::new(store))) })
+        let previous = read_last_used(path).into_iter().map(|(k, t)| (k, t.0)).collect();
+        Ok(LiveStore {
+            path: path.to_path_buf(),
+            state: RwLock::new((fp, Arc::new(store))),
+            last_used: std::sync::Mutex::new((false, previous)),
+        })
+    }
+
+    /// Notes that key `id` was just accepted (memory only; see [`LiveStore::flush_last_used`]).
+    pub fn touch(&self, id: &str) {
+        let mut g = self.last_used.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 = true;
+        g.1.insert(id.to_string(), SystemTime::now());
+    }
+
+    /// Writes last-used times to the state file if they changed (atomic write + rename).
+    pub fn flush_last_used(&self) -> std::io::Result<()> {
+        let snapshot: std::collections::BTreeMap<String, Timestamp> = {
+            let mut g = self.last_used.lock().unwrap_or_else(|p| p.into_inner());
+            if !g.0 {
+                return Ok(());
+            }
+            g.0 = false;
+            g.1.iter().map(|(k, t)| (k.clone(), Timestamp(*t))).collect()
+        };
+        let path = state_path(&self.path);
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::other)?)?;
+        std::fs::rename(&tmp, &path)
     }
 
     /// The store file.

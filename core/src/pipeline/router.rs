@@ -70,9 +70,13 @@ impl Router {
     }
 
     /// Runs this receiver's auth on the request headers (before the body is read).
-    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Authenticated, Rejection> {
+    pub fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        client: std::net::SocketAddr,
+    ) -> Result<Authenticated, Rejection> {
         match &self.auth {
-            Some(a) => a.authenticate(headers),
+            Some(a) => a.authenticate(headers, Some(client)),
             None => Ok(Authenticated::default()),
         }
     }

@@ -43,6 +43,9 @@ pub struct AuthConfig {
     /// Add `otelgate.key_id` and `otelgate.user` resource attributes to accepted data.
     #[serde(default)]
     pub stamp_principal: bool,
+    /// JSON-lines audit log of refused requests (and, from the CLI, key and user changes).
+    #[serde(default)]
+    pub audit_log: Option<PathBuf>,
 }
 
 /// What auth learned about a request.
@@ -57,7 +60,8 @@ pub struct Authenticated {
 /// The running auth check.
 pub struct Authenticator {
     mode: AuthMode,
-    store: Option<LiveStore>,
+    store: Option<Arc<LiveStore>>,
+    audit: Option<crate::keys::audit::AuditLog>,
     stamp_principal: bool,
     /// Refusals by reason, in the order of [`REASONS`].
     refusals: [std::sync::atomic::AtomicU64; 7],
@@ -101,18 +105,42 @@ impl Authenticator {
                         .into(),
                 )
             }
-            (AuthMode::Local, Some(p)) => Some(LiveStore::open(p).map_err(|e: StoreError| e.to_string())?),
+            (AuthMode::Local, Some(p)) => Some(Arc::new(LiveStore::open(p).map_err(|e: StoreError| e.to_string())?)),
             (AuthMode::Passthrough, _) => None,
         };
+        if let (Some(store), Ok(rt)) = (&store, tokio::runtime::Handle::try_current()) {
+            // Last-used times reach disk at most once a minute, never on the request path.
+            let weak = Arc::downgrade(store);
+            rt.spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let Some(s) = weak.upgrade() else { break };
+                    if let Err(e) = s.flush_last_used() {
+                        tracing::warn!(error = %e, "Cannot save key last-used times.");
+                    }
+                }
+            });
+        }
+        let audit = config.audit_log.clone().map(crate::keys::audit::AuditLog::open);
         Ok(Authenticator {
             mode: config.mode,
             store,
+            audit,
             stamp_principal: config.stamp_principal,
             refusals: Default::default(),
         })
     }
 
-    fn refused(&self, reason: &str) {
+    fn refused(&self, reason: &str, token: Option<&str>, client: Option<std::net::SocketAddr>) {
+        if let Some(a) = &self.audit {
+            let key_id = token.and_then(crate::keys::secret::id_of);
+            a.record(
+                "request_refused",
+                serde_json::json!({ "reason": reason, "key_id": key_id, "client": client.map(|c| c.ip().to_string()) }),
+            );
+        }
         if let Some(i) = REASONS.iter().position(|r| *r == reason) {
             self.refusals[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -128,25 +156,34 @@ impl Authenticator {
     }
 
     /// Decides on a request from its headers alone.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Authenticated, Rejection> {
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        client: Option<std::net::SocketAddr>,
+    ) -> Result<Authenticated, Rejection> {
         let token = bearer_token(headers).inspect_err(|r| {
-            self.refused(if r.message.starts_with("several") { "several_headers" } else { "missing_or_malformed" })
+            let reason = if r.message.starts_with("several") { "several_headers" } else { "missing_or_malformed" };
+            self.refused(reason, None, client)
         })?;
         match (self.mode, &self.store) {
             (AuthMode::Local, Some(store)) => match store.current().check(token, SystemTime::now()) {
-                Ok(p) => Ok(Authenticated { principal: Some(p), client_key: None }),
+                Ok(p) => {
+                    store.touch(&p.key_id);
+                    Ok(Authenticated { principal: Some(p), client_key: None })
+                }
                 Err(f @ AuthFailure::NotOwner) => {
-                    self.refused("not_owner");
+                    self.refused("not_owner", Some(token), client);
                     Err(Rejection::new(403, f.to_string()))
                 }
                 Err(f) => {
-                    self.refused(match f {
+                    let reason = match f {
                         AuthFailure::Unknown => "unknown",
                         AuthFailure::Expired { .. } => "expired",
                         AuthFailure::Revoked { .. } => "revoked",
                         AuthFailure::UserRemoved { .. } => "removed_user",
                         AuthFailure::NotOwner => "not_owner",
-                    });
+                    };
+                    self.refused(reason, Some(token), client);
                     tracing::debug!(reason = %f, "Request refused by auth.");
                     Err(unauthorized(f.to_string()))
                 }
@@ -163,6 +200,14 @@ impl Authenticator {
                 KeyValue::string("otelgate.user", p.user.clone()),
             ],
             _ => Vec::new(),
+        }
+    }
+}
+
+impl Drop for Authenticator {
+    fn drop(&mut self) {
+        if let Some(s) = &self.store {
+            let _ = s.flush_last_used();
         }
     }
 }

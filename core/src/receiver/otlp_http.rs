@@ -362,7 +362,7 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
     }
     let headers = req.headers();
     // Who is asking, before anything else is looked at or read.
-    let auth = router.authenticate(headers)?;
+    let auth = router.authenticate(headers, peer)?;
     if let Some(limiter) = &shared.rate_limit {
         // Per key: the principal's key id, a forwarded key's label, else the client address.
         let key = match (&auth.principal, &auth.client_key) {

@@ -6,6 +6,7 @@
 //! or knows about HTTP.
 
 pub mod common;
+pub mod fuzzing;
 pub mod id;
 pub mod json;
 pub mod logs;
@@ -437,5 +438,24 @@ mod proptests {
             prop_assert_eq!(&req, &back);
             prop_assert_eq!(&bytes, &back.encode());
         }
+    }
+}
+
+#[cfg(test)]
+mod fuzz_corpus {
+    /// Replays the fuzz corpus and every past finding (`fuzz/artifacts`) as ordinary tests.
+    #[test]
+    fn fuzz_corpus_and_findings_replay_cleanly() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        let mut n = 0;
+        for dir in ["corpus/decode", "artifacts/decode"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+            for e in entries {
+                let p = e.unwrap().path();
+                super::fuzzing::decode_roundtrip(&std::fs::read(&p).unwrap());
+                n += 1;
+            }
+        }
+        assert!(n >= 18, "the fuzz corpus is missing ({n} files)");
     }
 }

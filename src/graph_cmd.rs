@@ -67,8 +67,8 @@ pub fn dot(c: &Config) -> String {
 /// Built-in component types and their config keys.
 pub fn components() -> String {
     let keys: &[(&str, &str)] = &[
-        ("receiver otlp_http", "endpoint, max_request_body_size, header_read_timeout, body_read_timeout, tls { cert_file, key_file }, route_root, max_connections, max_header_bytes, max_headers, rate_limit { requests_per_second, burst }"),
-        ("processor auth", "mode (local|passthrough), store, stamp_principal, audit_log"),
+        ("receiver otlp_http", "endpoint, max_request_body_size, header_read_timeout, body_read_timeout, tls { cert_file, key_file, client_ca_file }, route_root, max_connections, max_header_bytes, max_headers, rate_limit { requests_per_second, burst }"),
+        ("processor auth", "mode (local|passthrough), store, stamp_principal, audit_log, require (key|cert|key_and_cert)"),
         ("processor redact", "prompts, tool_content, identity, hash_key, patterns, allowed_keys, blocked_keys"),
         ("processor resource", "attributes [ { key, value | from_context, action } ]"),
         ("exporter file", "path, rotation { max_megabytes, max_backups, compress }"),

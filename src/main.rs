@@ -96,6 +96,15 @@ enum Command {
         /// Print the org-wide managed form (users cannot override it), with where it goes.
         #[arg(long)]
         managed: bool,
+        /// CA certificate (PEM path on the developer's machine) that signed the relay's certificate.
+        #[arg(long)]
+        ca_cert: Option<String>,
+        /// Client certificate for mTLS (PEM path on the developer's machine).
+        #[arg(long)]
+        client_cert: Option<String>,
+        /// Client private key for mTLS (PEM path on the developer's machine).
+        #[arg(long)]
+        client_key: Option<String>,
     },
     /// Print the pipelines as a tree (receiver → processors → exporters), or Graphviz dot.
     Graph {
@@ -197,18 +206,22 @@ fn main() -> ExitCode {
         Command::Queue { cmd } => queue_cmd::queue(cmd).map(|_| ExitCode::SUCCESS),
         Command::DeadLetter { cmd } => queue_cmd::dead_letter(cmd).map(|_| ExitCode::SUCCESS),
         Command::Setup { public_url, config } => setup_cmd::setup(&config, public_url).map(|_| ExitCode::SUCCESS),
-        Command::CodexConfig { client, log_user_prompt, environment, managed } => (|| {
-            let base = setup_cmd::base_url(&client.endpoint)?;
-            let key = setup_cmd::resolve_key(client.key, client.key_env)?;
-            write_stdout(&setup_cmd::codex_config(
-                &base,
-                key.as_deref(),
-                log_user_prompt,
-                environment.as_deref(),
-                managed,
-            ))
-        })()
-        .map(|_| ExitCode::SUCCESS),
+        Command::CodexConfig { client, log_user_prompt, environment, managed, ca_cert, client_cert, client_key } => {
+            (|| {
+                let tls = setup_cmd::CodexTls { ca_cert, client_cert, client_key };
+                let base = setup_cmd::base_url(&client.endpoint)?;
+                let key = setup_cmd::resolve_key(client.key, client.key_env)?;
+                write_stdout(&setup_cmd::codex_config(
+                    &base,
+                    key.as_deref(),
+                    log_user_prompt,
+                    environment.as_deref(),
+                    managed,
+                    &tls,
+                ))
+            })()
+            .map(|_| ExitCode::SUCCESS)
+        }
         Command::ClaudeConfig { client, log_user_prompts } => (|| {
             let base = setup_cmd::base_url(&client.endpoint)?;
             let key = setup_cmd::resolve_key(client.key, client.key_env)?;

@@ -42,6 +42,17 @@ fn toml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
+/// Client TLS files for Codex's exporters (a private CA, and a client certificate for mTLS).
+#[derive(Default)]
+pub struct CodexTls {
+    /// CA certificate that signed the relay's certificate.
+    pub ca_cert: Option<String>,
+    /// Client certificate (mTLS).
+    pub client_cert: Option<String>,
+    /// Client private key (mTLS).
+    pub client_key: Option<String>,
+}
+
 /// The `[otel]` block for Codex's config.toml, in the shape minware documents.
 pub fn codex_config(
     base: &str,
@@ -49,6 +60,7 @@ pub fn codex_config(
     log_user_prompt: bool,
     environment: Option<&str>,
     managed: bool,
+    tls: &CodexTls,
 ) -> String {
     let mut s = String::new();
     if managed {
@@ -65,10 +77,21 @@ pub fn codex_config(
         s.push_str(&format!("environment = {}\n", toml_str(env)));
     }
     s.push_str(&format!("log_user_prompt = {log_user_prompt}\n"));
-    let headers = match key {
+    let mut headers = match key {
         Some(k) => format!(", headers = {{ \"Authorization\" = {} }}", toml_str(&format!("Bearer {k}"))),
         None => String::new(),
     };
+    let tls_fields: Vec<String> = [
+        ("ca-certificate", &tls.ca_cert),
+        ("client-certificate", &tls.client_cert),
+        ("client-private-key", &tls.client_key),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {}", toml_str(v))))
+    .collect();
+    if !tls_fields.is_empty() {
+        headers.push_str(&format!(", tls = {{ {} }}", tls_fields.join(", ")));
+    }
     for (name, signal) in
         [("exporter", Signal::Logs), ("trace_exporter", Signal::Traces), ("metrics_exporter", Signal::Metrics)]
     {

@@ -363,3 +363,28 @@ fn keys_rotate_with_overlap_last_use_is_listed_and_everything_is_audited() {
     assert!(!text.contains(&old) && !text.contains(&new), "a secret reached the audit log");
     assert!(!gw.logs().join("\n").contains(&new));
 }
+
+#[test]
+fn codex_config_can_carry_tls_files() {
+    let (ok, text, e) = cli(&[
+        "codex-config",
+        "--endpoint",
+        "https://relay.example.com",
+        "--key",
+        "og_a_b",
+        "--ca-cert",
+        "/etc/otelgate/ca.pem",
+        "--client-cert",
+        "/home/dev/.codex/me.pem",
+        "--client-key",
+        "/home/dev/.codex/me.key",
+    ]);
+    assert!(ok, "{e}");
+    let v: toml::Value = toml::from_str(&text).unwrap();
+    for k in ["exporter", "trace_exporter", "metrics_exporter"] {
+        let tls = &v["otel"][k]["otlp-http"]["tls"];
+        assert_eq!(tls["ca-certificate"].as_str(), Some("/etc/otelgate/ca.pem"));
+        assert_eq!(tls["client-certificate"].as_str(), Some("/home/dev/.codex/me.pem"));
+        assert_eq!(tls["client-private-key"].as_str(), Some("/home/dev/.codex/me.key"));
+    }
+}

@@ -259,3 +259,39 @@ pipelines:
   metrics: { receivers: [otlp_http], exporters: [file] }
   traces: { receivers: [otlp_http], exporters: [file] }
 ";
+
+/// A certificate authority made at test time (rcgen), issuing PEM files into a directory.
+pub struct TestCa {
+    dir: PathBuf,
+    name: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// The CA certificate (PEM file).
+    pub cert: PathBuf,
+}
+
+impl TestCa {
+    /// A new CA called `name`, written to `dir/name-ca.pem`.
+    pub fn new(dir: &Path, name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, format!("{name} test CA"));
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let path = dir.join(format!("{name}-ca.pem"));
+        std::fs::write(&path, cert.pem()).unwrap();
+        TestCa { dir: dir.to_path_buf(), name: name.into(), issuer: rcgen::Issuer::new(params, key), cert: path }
+    }
+
+    /// Issues a certificate with common name `cn` and SANs; returns (cert, key) PEM paths.
+    pub fn issue(&self, cn: &str, sans: &[&str]) -> (PathBuf, PathBuf) {
+        let mut params = rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let (c, k) =
+            (self.dir.join(format!("{}-{cn}.pem", self.name)), self.dir.join(format!("{}-{cn}.key", self.name)));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
+}

@@ -15,4 +15,5 @@ mod redaction;
 mod refusals;
 mod reload;
 mod root_routing;
+mod tls;
 mod upstream;

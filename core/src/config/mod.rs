@@ -429,7 +429,8 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
             }
             "auth" => {
                 if let Some(c) = l.parse::<AuthConfig>(&path, v) {
-                    if c.mode == crate::processor::auth::AuthMode::Local && c.store.is_none() {
+                    let needs_store = c.require != crate::processor::auth::Require::Cert;
+                    if c.mode == crate::processor::auth::AuthMode::Local && needs_store && c.store.is_none() {
                         l.issue(
                             &path,
                             "`store` is required in local mode: the key store file, e.g. `store: ./keys.yaml` (created by `otelgate keys create`)".into(),

@@ -74,10 +74,12 @@ impl Router {
         &self,
         headers: &http::HeaderMap,
         client: std::net::SocketAddr,
+        cert: Option<&str>,
     ) -> Result<Authenticated, Rejection> {
         match &self.auth {
-            Some(a) => a.authenticate(headers, Some(client)),
-            None => Ok(Authenticated::default()),
+            Some(a) => a.authenticate(headers, Some(client), cert),
+            // Without auth, a client certificate (mTLS) still names the sender.
+            None => Ok(Authenticated { principal: cert.map(crate::processor::auth::cert_principal), client_key: None }),
         }
     }
 

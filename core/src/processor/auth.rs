@@ -46,6 +46,28 @@ pub struct AuthConfig {
     /// JSON-lines audit log of refused requests (and, from the CLI, key and user changes).
     #[serde(default)]
     pub audit_log: Option<PathBuf>,
+    /// What a client must present: `key` (default), `cert` (an mTLS client certificate stands
+    /// in for the key) or `key_and_cert` (both).
+    #[serde(default)]
+    pub require: Require,
+}
+
+/// What identifies a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Require {
+    /// An API key (Bearer).
+    #[default]
+    Key,
+    /// A client certificate (needs the receiver's `tls.client_ca_file`).
+    Cert,
+    /// Both.
+    KeyAndCert,
+}
+
+/// The principal a client certificate stands for.
+pub fn cert_principal(subject: &str) -> Principal {
+    Principal { key_id: format!("cert:{subject}"), user: subject.to_string(), role: "owner".into() }
 }
 
 /// What auth learned about a request.
@@ -63,6 +85,7 @@ pub struct Authenticator {
     store: Option<Arc<LiveStore>>,
     audit: Option<crate::keys::audit::AuditLog>,
     stamp_principal: bool,
+    require: Require,
     /// Refusals by reason, in the order of [`REASONS`].
     refusals: [std::sync::atomic::AtomicU64; 7],
 }
@@ -99,6 +122,7 @@ impl Authenticator {
     /// Opens the key store (local mode); errors name the problem and the fix.
     pub fn new(config: &AuthConfig) -> Result<Self, String> {
         let store = match (config.mode, &config.store) {
+            (AuthMode::Local, None) if config.require == Require::Cert => None,
             (AuthMode::Local, None) => {
                 return Err(
                     "`store` is required in local mode: the key store file (create it with `otelgate keys create`)"
@@ -128,6 +152,7 @@ impl Authenticator {
             mode: config.mode,
             store,
             audit,
+            require: config.require,
             stamp_principal: config.stamp_principal,
             refusals: Default::default(),
         })
@@ -160,7 +185,20 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
         client: Option<std::net::SocketAddr>,
+        cert: Option<&str>,
     ) -> Result<Authenticated, Rejection> {
+        match (self.require, cert) {
+            (Require::Cert, Some(subject)) => {
+                return Ok(Authenticated { principal: Some(cert_principal(subject)), client_key: None })
+            }
+            (Require::Cert | Require::KeyAndCert, None) => {
+                self.refused("missing_or_malformed", None, client);
+                return Err(unauthorized(
+                    "a client certificate is required (mTLS); configure the client's certificate",
+                ));
+            }
+            _ => {}
+        }
         let token = bearer_token(headers).inspect_err(|r| {
             let reason = if r.message.starts_with("several") { "several_headers" } else { "missing_or_malformed" };
             self.refused(reason, None, client)

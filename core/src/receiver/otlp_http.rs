@@ -226,13 +226,17 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let shared = shared.clone();
-            async move { Ok::<_, Infallible>(handle(req, &shared, peer).await) }
-        });
+        // The client certificate's subject (mTLS) is known only after the handshake.
+        let service = move |subject: Option<Arc<str>>| {
+            hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                let subject = subject.clone();
+                async move { Ok::<_, Infallible>(handle(req, &shared, peer, subject.as_deref()).await) }
+            })
+        };
         match &acceptor {
             None => {
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service(None)).into_owned());
                 tokio::spawn(async move {
                     let _permit = permit;
                     if let Err(e) = conn.await {
@@ -254,7 +258,15 @@ pub async fn serve(
                         }
                         Err(_) => return,
                     };
-                    let conn = watcher.watch(builder.serve_connection(TokioIo::new(tls), service).into_owned());
+                    let subject = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .and_then(super::tls::subject_of)
+                        .map(Arc::<str>::from);
+                    let conn =
+                        watcher.watch(builder.serve_connection(TokioIo::new(tls), service(subject)).into_owned());
                     if let Err(e) = conn.await {
                         tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
                     }
@@ -293,14 +305,24 @@ pub fn status_response(rej: &Rejection) -> Response<Full<Bytes>> {
     r
 }
 
-async fn handle(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Response<Full<Bytes>> {
-    let r = respond(req, shared, peer).await;
+async fn handle(
+    req: http::Request<Incoming>,
+    shared: &Shared,
+    peer: SocketAddr,
+    cert: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let r = respond(req, shared, peer, cert).await;
     shared.stats.response(r.status().as_u16());
     r
 }
 
-async fn respond(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Response<Full<Bytes>> {
-    match receive(req, shared, peer).await {
+async fn respond(
+    req: http::Request<Incoming>,
+    shared: &Shared,
+    peer: SocketAddr,
+    cert: Option<&str>,
+) -> Response<Full<Bytes>> {
+    match receive(req, shared, peer, cert).await {
         Ok(None) => json(200, Bytes::from_static(b"{}")),
         // A partial success with nothing rejected carries a warning, as the spec allows.
         Ok(Some(warning)) => {
@@ -344,7 +366,12 @@ fn media_type(v: &HeaderValue) -> String {
     s.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
-async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr) -> Result<Option<String>, Rejection> {
+async fn receive(
+    req: http::Request<Incoming>,
+    shared: &Shared,
+    peer: SocketAddr,
+    cert: Option<&str>,
+) -> Result<Option<String>, Rejection> {
     // One router for the whole request, even if a reload swaps it meanwhile.
     let router = shared.router.get();
     let router = &*router;
@@ -362,7 +389,7 @@ async fn receive(req: http::Request<Incoming>, shared: &Shared, peer: SocketAddr
     }
     let headers = req.headers();
     // Who is asking, before anything else is looked at or read.
-    let auth = router.authenticate(headers, peer)?;
+    let auth = router.authenticate(headers, peer, cert)?;
     if let Some(limiter) = &shared.rate_limit {
         // Per key: the principal's key id, a forwarded key's label, else the client address.
         let key = match (&auth.principal, &auth.client_key) {

@@ -448,11 +448,16 @@ mod fuzz_corpus {
     fn fuzz_corpus_and_findings_replay_cleanly() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
         let mut n = 0;
-        for dir in ["corpus/decode", "artifacts/decode"] {
+        for (dir, check) in [
+            ("corpus/decode", super::fuzzing::decode_roundtrip as fn(&[u8])),
+            ("artifacts/decode", super::fuzzing::decode_roundtrip),
+            ("corpus/request", crate::receiver::otlp_http::fuzz_request),
+            ("artifacts/request", crate::receiver::otlp_http::fuzz_request),
+        ] {
             let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
             for e in entries {
                 let p = e.unwrap().path();
-                super::fuzzing::decode_roundtrip(&std::fs::read(&p).unwrap());
+                check(&std::fs::read(&p).unwrap());
                 n += 1;
             }
         }

@@ -68,6 +68,19 @@ struct LoadOpts {
     seconds: u64,
 }
 
+impl LoadOpts {
+    /// Drives `url` with `body` as these options say.
+    fn drive(&self, rt: &tokio::runtime::Runtime, url: &str, body: &body::Body) -> anyhow::Result<load::Report> {
+        rt.block_on(load::run(
+            url,
+            body.bytes.clone(),
+            body.records,
+            self.connections,
+            Duration::from_secs(self.seconds),
+        ))
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
@@ -75,13 +88,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Sink { addr } => rt.block_on(sink::serve(addr)),
         Cmd::Load { url, opts } => {
             let b = body::named(&opts.body)?;
-            let r = rt.block_on(load::run(
-                &url,
-                b.bytes.clone(),
-                b.records,
-                opts.connections,
-                Duration::from_secs(opts.seconds),
-            ))?;
+            let r = opts.drive(&rt, &url, &b)?;
             println!("{}", load::Report::header());
             println!("{}", r.row("target", None, None));
             Ok(())
@@ -208,13 +215,7 @@ fn compare(
         let before = proc_stats::cpu_ticks(t.child.id());
         let up_before = rt.block_on(sink::stats(up_port));
         let wall = std::time::Instant::now();
-        let r = rt.block_on(load::run(
-            &url,
-            b.bytes.clone(),
-            b.records,
-            opts.connections,
-            Duration::from_secs(opts.seconds),
-        ))?;
+        let r = opts.drive(rt, &url, &b)?;
         let elapsed = wall.elapsed().as_secs_f64();
         let after = proc_stats::cpu_ticks(t.child.id());
         let up_after = rt.block_on(sink::stats(up_port));

@@ -5,10 +5,11 @@
 
 mod body;
 mod load;
+mod peers;
 mod proc_stats;
 mod sink;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -49,6 +50,10 @@ enum Cmd {
         /// port). Default: pipelines.yaml and examples/nop.yaml.
         #[arg(long = "config")]
         configs: Vec<PathBuf>,
+        /// Also measure Rotel (receive → blackhole, receive → forward to the upstream sink),
+        /// fetched with pip into target/peers on first use.
+        #[arg(long)]
+        with_peers: bool,
         #[command(flatten)]
         opts: LoadOpts,
     },
@@ -93,7 +98,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", r.row("target", None, None));
             Ok(())
         }
-        Cmd::Compare { otelgate, configs, opts } => compare(&rt, otelgate, configs, opts),
+        Cmd::Compare { otelgate, configs, with_peers, opts } => compare(&rt, otelgate, configs, with_peers, opts),
     }
 }
 
@@ -138,10 +143,18 @@ impl Drop for Target {
     }
 }
 
+/// What `compare` measures, in order.
+enum Spec<'a> {
+    Sink,
+    Otelgate(&'a PathBuf),
+    Rotel { forward: bool },
+}
+
 fn compare(
     rt: &tokio::runtime::Runtime,
     otelgate: PathBuf,
     mut configs: Vec<PathBuf>,
+    with_peers: bool,
     opts: LoadOpts,
 ) -> anyhow::Result<()> {
     if !otelgate.exists() {
@@ -175,11 +188,29 @@ fn compare(
         opts.seconds
     );
     let mut reports = Vec::new();
-    let specs: Vec<Option<&PathBuf>> = std::iter::once(None).chain(configs.iter().map(Some)).collect();
+    let rotel = if with_peers { Some(peers::fetch_rotel(Path::new("target/peers"))?) } else { None };
+    let mut specs: Vec<Spec> = std::iter::once(Spec::Sink).chain(configs.iter().map(Spec::Otelgate)).collect();
+    if rotel.is_some() {
+        specs.push(Spec::Rotel { forward: false });
+        specs.push(Spec::Rotel { forward: true });
+    } else {
+        println!("peers: not measured (pass --with-peers for Rotel {}); the OpenTelemetry Collector cannot be measured here (no installable build with an OTLP receiver)", peers::ROTEL_VERSION);
+    }
     for spec in specs {
         let port = free_port()?;
         let t = match spec {
-            None => Target {
+            Spec::Rotel { forward } => Target {
+                name: format!("rotel {}", if forward { "→ forward" } else { "→ blackhole" }),
+                child: pinned("0", rotel.as_deref().unwrap_or(Path::new("rotel-agent")))
+                    .args(peers::rotel_args(port, free_port()?, forward.then_some(up_port)))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .context("starting rotel")?,
+                port,
+                _dir: None,
+            },
+            Spec::Sink => Target {
                 name: "bare sink".into(),
                 child: pinned("0", &me)
                     .args(["sink", "--addr", &format!("127.0.0.1:{port}")])
@@ -189,7 +220,7 @@ fn compare(
                 port,
                 _dir: None,
             },
-            Some(cfg) => {
+            Spec::Otelgate(cfg) => {
                 let text = std::fs::read_to_string(cfg).with_context(|| format!("reading {}", cfg.display()))?;
                 let dir = std::env::temp_dir().join(format!("otelgate-bench-{}-{port}", std::process::id()));
                 std::fs::create_dir_all(&dir)?;
@@ -223,9 +254,10 @@ fn compare(
             (Some(a), Some(b)) => Some((b - a) as f64 / proc_stats::ticks_per_sec() / elapsed * 100.0),
             _ => None,
         };
-        // Forwarding targets: what reached the upstream sink over the same window.
+        // Forwarding targets: body bytes that reached the upstream sink over the same window
+        // (peers may batch differently, so requests are not comparable).
         let forwarded = match (up_before, up_after) {
-            (Some(x), Some(y)) if y.0 > x.0 => Some((y.0 - x.0) as f64 / elapsed),
+            (Some(x), Some(y)) if y.1 > x.1 => Some((y.1 - x.1) as f64 / elapsed / 1e6),
             _ => None,
         };
         reports.push((t.name.clone(), r, cpu, proc_stats::peak_rss_kib(t.child.id()), forwarded));
@@ -240,13 +272,13 @@ fn compare(
     for (name, r, _, _, fwd) in &reports[1..] {
         print!("{name}: {:.3}× the bare sink's requests/s ({:.0} MB/s of body)", r.rps() / sink_rps, r.mbps());
         if let Some(f) = fwd {
-            print!("; forwarded upstream {f:.0} req/s = {:.0} records/s", f * b.records as f64);
+            print!("; forwarded upstream {f:.0} MB/s");
         }
         println!();
     }
     let fwd: Vec<(&String, f64)> = reports.iter().filter_map(|(n, _, _, _, f)| f.map(|f| (n, f))).collect();
     if fwd.len() > 1 {
-        println!("\nforwarded records/s relative to {}:", fwd[0].0);
+        println!("\nforwarded MB/s relative to {} (otelgate forwards OTLP/JSON, Rotel OTLP/protobuf, which is smaller for the same records):", fwd[0].0);
         for (n, f) in &fwd {
             println!("  {n}: {:.2}×", f / fwd[0].1);
         }

@@ -92,7 +92,29 @@ pub struct Metric<'a> {
     pub metadata: Vec<KeyValue<'a>>,
 }
 
-impl Metric<'_> {
+impl<'a> Metric<'a> {
+    /// The attribute lists of every data point, whatever the kind (for processors that
+    /// rewrite attributes).
+    pub fn point_attributes_mut(&mut self) -> Vec<&mut Vec<KeyValue<'a>>> {
+        let mut out = Vec::new();
+        if let Some(g) = &mut self.gauge {
+            out.extend(g.data_points.iter_mut().map(|p| &mut p.attributes));
+        }
+        if let Some(g) = &mut self.sum {
+            out.extend(g.data_points.iter_mut().map(|p| &mut p.attributes));
+        }
+        if let Some(g) = &mut self.histogram {
+            out.extend(g.data_points.iter_mut().map(|p| &mut p.attributes));
+        }
+        if let Some(g) = &mut self.exponential_histogram {
+            out.extend(g.data_points.iter_mut().map(|p| &mut p.attributes));
+        }
+        if let Some(g) = &mut self.summary {
+            out.extend(g.data_points.iter_mut().map(|p| &mut p.attributes));
+        }
+        out
+    }
+
     /// Number of data points, whatever the kind (the unit the Collector counts metrics in).
     pub fn data_points(&self) -> usize {
         self.gauge.as_ref().map_or(0, |g| g.data_points.len())

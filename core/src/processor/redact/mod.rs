@@ -477,30 +477,8 @@ impl RedactProcessor {
     }
 
     fn metric_points(&self, m: &mut crate::otlp::metrics::Metric<'_>) {
-        if let Some(g) = &mut m.gauge {
-            for p in &mut g.data_points {
-                self.record(&mut p.attributes, None, None);
-            }
-        }
-        if let Some(g) = &mut m.sum {
-            for p in &mut g.data_points {
-                self.record(&mut p.attributes, None, None);
-            }
-        }
-        if let Some(g) = &mut m.histogram {
-            for p in &mut g.data_points {
-                self.record(&mut p.attributes, None, None);
-            }
-        }
-        if let Some(g) = &mut m.exponential_histogram {
-            for p in &mut g.data_points {
-                self.record(&mut p.attributes, None, None);
-            }
-        }
-        if let Some(g) = &mut m.summary {
-            for p in &mut g.data_points {
-                self.record(&mut p.attributes, None, None);
-            }
+        for attrs in m.point_attributes_mut() {
+            self.record(attrs, None, None);
         }
     }
 }

@@ -190,3 +190,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn metric_point_and_span_event_attributes_are_redacted_too() {
+    let p = processor("patterns: [email]\nidentity: redact");
+    let body = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[
+        {"name":"g","gauge":{"dataPoints":[{"asInt":"1","attributes":[{"key":"who","value":{"stringValue":"a@b.io"}}]}]}},
+        {"name":"h","histogram":{"dataPoints":[{"count":"1","attributes":[{"key":"user.email","value":{"stringValue":"x"}}]}]}}]}]}]}"#;
+    let mut r = Request::decode(Signal::Metrics, body).unwrap();
+    p.redact(&mut r);
+    let out = String::from_utf8(r.encode()).unwrap();
+    assert!(!out.contains("a@b.io") && !out.contains(r#""stringValue":"x""#), "{out}");
+    assert!(out.contains("redaction.masked.keys"), "{out}");
+    let body = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"s","events":[
+        {"name":"codex.tool_result","attributes":[{"key":"output","value":{"stringValue":"secret output"}}]}]}]}]}]}"#;
+    let mut r = Request::decode(Signal::Traces, body).unwrap();
+    p.redact(&mut r);
+    let out = String::from_utf8(r.encode()).unwrap();
+    assert!(!out.contains("secret output"), "{out}");
+}

@@ -1,9 +1,10 @@
-//! The otelgate plugin SDK (skeleton).
+//! The otelgate plugin SDK.
 //!
-//! Plugins are shared libraries that otelgate loads at run time through a plain C ABI, so a
-//! plugin built with another compiler or language still loads. This crate will hold the
-//! `#[repr(C)]` ABI types, safe `Processor`/`Exporter` traits and the export macros (see
-//! `DESIGN.md`, section Plugins). For now it pins the ABI version the host will check.
+//! Plugins are shared libraries that otelgate loads at run time through a plain C ABI (see
+//! `otelgate_plugin.h`), so a plugin built with another compiler or language still loads.
+//! This crate holds the `#[repr(C)]` ABI types ([`abi`]); the safe `Processor`/`Exporter`
+//! traits and the export macros come next (see `DESIGN.md`, section Plugins).
 
-/// The plugin ABI version this SDK speaks; the host refuses a plugin whose version differs.
-pub const ABI_VERSION: u32 = 1;
+pub mod abi;
+
+pub use abi::ABI_VERSION;

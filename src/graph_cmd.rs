@@ -71,6 +71,7 @@ pub fn components() -> String {
         ("processor auth", "mode (local|passthrough), store, stamp_principal, audit_log, require (key|cert|key_and_cert)"),
         ("processor redact", "prompts, tool_content, identity, hash_key, patterns, allowed_keys, blocked_keys"),
         ("processor resource", "attributes [ { key, value | from_context, action } ]"),
+        ("processor plugin", "path, sha256, on_error (fail|drop|passthrough), max_concurrency, config"),
         ("exporter file", "path, rotation { max_megabytes, max_backups, compress }"),
         ("exporter minware", "endpoint, logs_endpoint, metrics_endpoint, traces_endpoint, api_key, api_key_file, forward_client_key, headers, timeout, compression, ca_file, insecure_skip_verify, proxy, queue, queue_dir, fsync, max_in_flight, max_batch_bytes, max_batch_records, max_retries_5xx, max_elapsed, dead_letter_path, dead_letter_max_bytes, shutdown_timeout, max_age, max_bytes_per_key"),
         ("exporter stdout", "verbosity (basic|normal|detailed), format (text|json)"),
@@ -78,7 +79,7 @@ pub fn components() -> String {
         ("every exporter", "max_queue_bytes, when_full (refuse|drop)"),
     ];
     debug_assert_eq!(RECEIVER_TYPES.len() + PROCESSOR_TYPES.len() + EXPORTER_TYPES.len() + 1, keys.len());
-    let mut out = String::from("Built-in components (plugins: none loaded in this build)\n");
+    let mut out = String::from("Built-in components (processors can also be plugins: plugin/NAME)\n");
     for (name, k) in keys {
         out.push_str(&format!("  {name:<20} {k}\n"));
     }

@@ -11,6 +11,9 @@ pub mod exporter;
 pub mod keys;
 pub mod otlp;
 pub mod pipeline;
+/// The plugin boundary: the only module allowed `unsafe` (each block has a SAFETY comment).
+#[allow(unsafe_code)]
+pub mod plugin;
 pub mod processor;
 pub mod queue;
 pub mod receiver;

@@ -11,6 +11,7 @@ mod limits;
 mod minware;
 mod operating;
 mod otel_sdk;
+mod plugins;
 mod redaction;
 mod refusals;
 mod reload;

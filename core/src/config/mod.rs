@@ -78,10 +78,12 @@ pub enum ProcessorConfig {
     Resource(ResourceConfig),
     /// `redact`: prompts, tool content, identity, secrets in text.
     Redact(RedactConfig),
+    /// `plugin/NAME`: a processor loaded from a shared library.
+    Plugin(Box<crate::plugin::PluginConfig>),
 }
 
 /// Processor types this build knows.
-pub const PROCESSOR_TYPES: &[&str] = &["auth", "redact", "resource"];
+pub const PROCESSOR_TYPES: &[&str] = &["auth", "plugin", "redact", "resource"];
 
 /// The integration this relay serves, as minware names it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -266,6 +268,8 @@ pub struct Config {
     pub receiver_auth: BTreeMap<ComponentId, ComponentId>,
     /// The admin listener (health and metrics), if configured.
     pub admin: Option<crate::admin::AdminConfig>,
+    /// Where plugin libraries may be loaded from (none: anywhere).
+    pub plugin_dir: Option<PathBuf>,
     /// Things that work but are probably not meant (unused components).
     pub warnings: Vec<String>,
 }
@@ -287,6 +291,8 @@ struct RawConfig {
     integration: Option<Value>,
     #[serde(default)]
     admin: Option<Value>,
+    #[serde(default)]
+    plugin_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -416,6 +422,11 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
             "resource" => {
                 if let Some(c) = l.parse(&path, v) {
                     processors.insert(id, ProcessorConfig::Resource(c));
+                }
+            }
+            "plugin" => {
+                if let Some(c) = l.parse::<crate::plugin::PluginConfig>(&path, v) {
+                    processors.insert(id, ProcessorConfig::Plugin(Box::new(c)));
                 }
             }
             "redact" => {
@@ -595,6 +606,7 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         integration,
         receiver_auth,
         admin,
+        plugin_dir: raw.plugin_dir,
         warnings,
     })
 }

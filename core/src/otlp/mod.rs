@@ -132,6 +132,24 @@ impl<'a> Request<'a> {
         fast.map_err(|e| Self::explain(signal, body, e))
     }
 
+    /// Decodes into a request that owns all its strings (for bytes that do not outlive the
+    /// request, such as a plugin's output).
+    pub fn decode_owned(signal: Signal, body: &[u8]) -> Result<Request<'static>, DecodeError> {
+        // A reader never lends strings out, so every string is owned and 'static works.
+        fn owned<T: serde::Deserialize<'static>>(body: &[u8]) -> Result<T, serde_json::Error> {
+            let mut de = serde_json::Deserializer::from_reader(std::io::Cursor::new(body));
+            let v = T::deserialize(&mut de)?;
+            de.end()?;
+            Ok(v)
+        }
+        let fast = match signal {
+            Signal::Logs => owned(body).map(Request::Logs),
+            Signal::Metrics => owned(body).map(Request::Metrics),
+            Signal::Traces => owned(body).map(Request::Traces),
+        };
+        fast.map_err(|e| Self::explain(signal, body, e))
+    }
+
     #[cold]
     fn explain(signal: Signal, body: &[u8], first: serde_json::Error) -> DecodeError {
         fn tracked<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> Option<(String, serde_json::Error)> {

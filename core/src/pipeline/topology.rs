@@ -109,7 +109,7 @@ fn build(
     let mut processors: BTreeMap<&ComponentId, Arc<dyn Processor>> = BTreeMap::new();
     let mut authenticators = BTreeMap::new();
     for (id, c) in &config.processors {
-        match crate::processor::build(c).map_err(component_error("processors", id))? {
+        match crate::processor::build(id, c, config.plugin_dir.as_deref()).map_err(component_error("processors", id))? {
             Built::Inline(p) => {
                 telemetry.processors.push((id.clone(), p.clone()));
                 processors.insert(id, p);

@@ -18,8 +18,15 @@ pub enum Built {
 }
 
 /// Builds a processor from its config; the error says what in the config is wrong.
-pub fn build(config: &ProcessorConfig) -> Result<Built, String> {
+pub fn build(
+    id: &crate::config::ComponentId,
+    config: &ProcessorConfig,
+    plugin_dir: Option<&std::path::Path>,
+) -> Result<Built, String> {
     match config {
+        ProcessorConfig::Plugin(c) => {
+            Ok(Built::Inline(Arc::new(crate::plugin::PluginProcessor::new(&id.to_string(), c, plugin_dir)?)))
+        }
         ProcessorConfig::Resource(c) => Ok(Built::Inline(Arc::new(resource::ResourceProcessor::new(c.clone())?))),
         ProcessorConfig::Auth(c) => Ok(Built::Auth(Arc::new(auth::Authenticator::new(c)?))),
         ProcessorConfig::Redact(c) => Ok(Built::Inline(Arc::new(redact::RedactProcessor::new(c.clone())?))),

@@ -119,6 +119,11 @@ enum Command {
     Components,
     /// Print a JSON Schema of pipelines.yaml (for editors: see README, Authoring).
     Schema,
+    /// Work with plugins.
+    Plugins {
+        #[command(subcommand)]
+        cmd: PluginsCmd,
+    },
     /// Inspect a minware exporter's disk queue.
     Queue {
         #[command(subcommand)]
@@ -136,6 +141,16 @@ enum Command {
         /// Whether Claude Code sends prompt text.
         #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
         log_user_prompts: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCmd {
+    /// Print a plugin's name, version, kind, signals, capabilities, ABI version and SHA-256
+    /// (its table is read; no instance is created).
+    Inspect {
+        /// The plugin's shared library.
+        path: PathBuf,
     },
 }
 
@@ -203,6 +218,21 @@ fn main() -> ExitCode {
             let s = serde_json::to_string_pretty(&config::schema::schema()).unwrap_or_default();
             write_stdout(&(s + "\n")).map(|_| ExitCode::SUCCESS)
         }
+        Command::Plugins { cmd: PluginsCmd::Inspect { path } } => otelgate_core::plugin::inspect(&path)
+            .map_err(|e| anyhow::anyhow!(e))
+            .and_then(|i| {
+                write_stdout(&format!(
+                    "name:         {}\nversion:      {}\nkind:         {}\nsignals:      {}\ncapabilities: {}\nabi:          {}\nsha256:       {}\n",
+                    i.name,
+                    i.version,
+                    i.kind,
+                    i.signals.join(", "),
+                    i.capabilities.join(", "),
+                    i.abi_version,
+                    i.sha256
+                ))
+            })
+            .map(|_| ExitCode::SUCCESS),
         Command::Queue { cmd } => queue_cmd::queue(cmd).map(|_| ExitCode::SUCCESS),
         Command::DeadLetter { cmd } => queue_cmd::dead_letter(cmd).map(|_| ExitCode::SUCCESS),
         Command::Setup { public_url, config } => setup_cmd::setup(&config, public_url).map(|_| ExitCode::SUCCESS),

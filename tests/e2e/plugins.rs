@@ -108,3 +108,42 @@ fn bad_plugins_are_refused_with_a_reason() {
     );
     assert!(e.contains("is outside plugin_dir"), "{e}");
 }
+
+#[test]
+fn a_plugin_written_in_c_loads_and_drops_by_rule() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let so = dir.path().join("libc_drop.so");
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-I"])
+        .arg(root.join("plugins/sdk"))
+        .arg(root.join("plugins/c-drop/drop.c"))
+        .arg("-o")
+        .arg(&so)
+        .output()
+        .expect("cc is needed for the C plugin");
+    assert!(cc.status.success(), "{}", String::from_utf8_lossy(&cc.stderr));
+    let out = Command::new(bin()).args(["plugins", "inspect"]).arg(&so).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("name:         c-drop")
+            && text.contains("kind:         processor")
+            && text.contains("abi:          1"),
+        "{text}"
+    );
+
+    let cfg = config(&format!("    path: {}\n    config: {{ contains: codex.sse_event }}", so.display()));
+    let gw = Gateway::start(&cfg);
+    let with_sse = std::fs::read(corpus("codex/codex-logs-2.json")).unwrap();
+    let without = std::fs::read(corpus("codex/codex-logs-1.json")).unwrap();
+    assert!(String::from_utf8_lossy(&with_sse).contains("codex.sse_event"));
+    assert!(!String::from_utf8_lossy(&without).contains("codex.sse_event"));
+    assert_eq!(gw.post("/v1/logs", with_sse).status, 200);
+    assert_eq!(gw.post("/v1/logs", without).status, 200);
+    let (_, gw) = gw.stop();
+    let lines = json_lines(&gw.path("out.jsonl"));
+    let text: String = lines.iter().map(|l| l.to_string()).collect();
+    assert!(!text.contains("codex.sse_event"), "the marked batch was dropped");
+    assert!(text.contains("codex.conversation_starts"), "the other batch went through");
+    assert_eq!(lines.len(), 1, "a dropped batch is not delivered at all");
+}

@@ -160,6 +160,10 @@ impl Router {
         // nothing behind.
         let mut reserved = Vec::new();
         for (route, (body, records)) in routes.iter().zip(&outputs) {
+            // Processors dropped everything: nothing to deliver for this pipeline.
+            if *records == 0 && !route.processors.is_empty() && accepted.records > 0 {
+                continue;
+            }
             for q in &route.exporters {
                 match q.try_reserve(body.len()) {
                     Some(r) => reserved.push((r, route, body, *records)),

@@ -155,6 +155,51 @@ fn load(path: &Path, sha256: Option<&str>, plugin_dir: Option<&Path>) -> Result<
     Ok((Table(unsafe { &*table }), digest))
 }
 
+/// What `otelgate plugins inspect` shows: read from the table, `create` is not called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// `processor` or `exporter`.
+    pub kind: String,
+    /// Signals it handles.
+    pub signals: Vec<&'static str>,
+    /// Capabilities it declares.
+    pub capabilities: Vec<&'static str>,
+    /// Its ABI version.
+    pub abi_version: u32,
+    /// SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// Loads a library and reads its table without creating an instance.
+pub fn inspect(path: &Path) -> Result<Inspection, String> {
+    let (Table(t), sha256) = load(path, None, None)?;
+    let bits =
+        |v: u32, names: &[(u32, &'static str)]| names.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| *n).collect();
+    Ok(Inspection {
+        name: c_str(t.name),
+        version: c_str(t.version),
+        kind: match t.kind {
+            abi::KIND_PROCESSOR => "processor".into(),
+            abi::KIND_EXPORTER => "exporter".into(),
+            other => format!("unknown ({other})"),
+        },
+        signals: bits(
+            t.signals,
+            &[(abi::SIGNAL_LOGS, "logs"), (abi::SIGNAL_METRICS, "metrics"), (abi::SIGNAL_TRACES, "traces")],
+        ),
+        capabilities: bits(
+            t.capabilities,
+            &[(abi::CAP_THREAD_SAFE, "thread_safe"), (abi::CAP_MUTATES, "mutates"), (abi::CAP_REDACTS, "redacts")],
+        ),
+        abi_version: t.abi_version,
+        sha256,
+    })
+}
+
 fn c_str(p: *const std::ffi::c_char) -> String {
     if p.is_null() {
         return String::new();

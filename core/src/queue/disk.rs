@@ -416,14 +416,38 @@ impl DiskQueue {
         let _ = std::fs::remove_file(ack_path(&self.dir, seq));
     }
 
+    /// Takes the front entry, keeping the cache counter right.
+    fn pop(g: &mut Inner) -> Option<Entry> {
+        let e = g.pending.pop_front()?;
+        if let Some(b) = &e.cached {
+            g.cached_bytes = g.cached_bytes.saturating_sub(b.body.len());
+        }
+        Some(e)
+    }
+
+    /// The batch of an entry: cached, or read back from its segment. An unreadable record is
+    /// reported, acknowledged (so it is not read again) and skipped.
+    fn materialize(&self, e: Entry) -> Option<(RecordRef, Batch)> {
+        match e {
+            Entry { at, cached: Some(b) } => Some((at, b)),
+            Entry { at, cached: None } => match self.read(&at) {
+                Some(b) => Some((at, b)),
+                None => {
+                    tracing::error!(segment = at.seg, offset = at.offset, "Queue record unreadable; skipped.");
+                    self.ack(&at);
+                    None
+                }
+            },
+        }
+    }
+
     /// The next record in FIFO order, waiting for one; `None` once closed and drained.
     pub async fn next(&self) -> Option<(RecordRef, Batch)> {
         loop {
             let notified = self.ready.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let mut wake_at = None;
-            let entry = {
+            let (entry, wake_at) = {
                 let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
                 let now = Instant::now();
                 // Due deferred records go back to the front, oldest first.
@@ -433,27 +457,18 @@ impl DiskQueue {
                 for (_, e) in due.into_iter().rev() {
                     g.pending.push_front(e);
                 }
-                wake_at = g.deferred.iter().map(|(t, _)| *t).min().or(wake_at);
-                match g.pending.pop_front() {
-                    Some(e) => {
-                        if let Some(b) = &e.cached {
-                            g.cached_bytes = g.cached_bytes.saturating_sub(b.body.len());
-                        }
-                        Some(e)
-                    }
+                let wake_at = g.deferred.iter().map(|(t, _)| *t).min();
+                match Self::pop(&mut g) {
                     None if g.closed && g.deferred.is_empty() => return None,
-                    None => None,
+                    e => (e, wake_at),
                 }
             };
             match entry {
-                Some(Entry { at, cached: Some(b) }) => return Some((at, b)),
-                Some(Entry { at, cached: None }) => match self.read(&at) {
-                    Some(b) => return Some((at, b)),
-                    None => {
-                        tracing::error!(segment = at.seg, offset = at.offset, "Queue record unreadable; skipped.");
-                        self.ack(&at);
+                Some(e) => {
+                    if let Some(found) = self.materialize(e) {
+                        return Some(found);
                     }
-                },
+                }
                 None => match wake_at {
                     Some(t) => {
                         let _ = tokio::time::timeout_at(tokio::time::Instant::from_std(t), notified).await;
@@ -467,23 +482,9 @@ impl DiskQueue {
     /// The next record if one is ready now (for merging several into one request).
     pub fn try_next(&self) -> Option<(RecordRef, Batch)> {
         loop {
-            let e = {
-                let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-                let e = g.pending.pop_front()?;
-                if let Some(b) = &e.cached {
-                    g.cached_bytes = g.cached_bytes.saturating_sub(b.body.len());
-                }
-                e
-            };
-            match e {
-                Entry { at, cached: Some(b) } => return Some((at, b)),
-                Entry { at, cached: None } => match self.read(&at) {
-                    Some(b) => return Some((at, b)),
-                    None => {
-                        tracing::error!(segment = at.seg, offset = at.offset, "Queue record unreadable; skipped.");
-                        self.ack(&at);
-                    }
-                },
+            let e = Self::pop(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()))?;
+            if let Some(found) = self.materialize(e) {
+                return Some(found);
             }
         }
     }

@@ -231,15 +231,6 @@ impl<'a> Request<'a> {
             f(res.get_or_insert_with(Resource::default));
         }
     }
-
-    /// Number of resources in the request (the stdout exporter's basic line reports it).
-    pub fn resources(&self) -> usize {
-        match self {
-            Request::Logs(r) => r.resource_logs.len(),
-            Request::Metrics(r) => r.resource_metrics.len(),
-            Request::Traces(r) => r.resource_spans.len(),
-        }
-    }
 }
 
 fn envelope(signal: Signal) -> &'static [u8] {

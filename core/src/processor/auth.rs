@@ -265,9 +265,6 @@ pub fn stamp_resources(request: &mut Request<'_>, attrs: &[KeyValue<'static>]) {
     });
 }
 
-/// Shared handle used by routers.
-pub type SharedAuthenticator = Arc<Authenticator>;
-
 #[cfg(test)]
 mod tests {
     use super::*;

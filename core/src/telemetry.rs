@@ -7,9 +7,8 @@
 //! `sizer: bytes`. otelgate's own counters are beside them under `otelgate_…`. Everything is read
 //! from the components' atomics at scrape time: nothing on the hot path but relaxed adds.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -43,20 +42,41 @@ pub fn slot(s: Signal) -> usize {
 }
 
 /// What one receiver counts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReceiverStats {
     /// Items accepted, per signal.
     pub accepted: [AtomicU64; 3],
     /// Items decoded but refused (queue full, in-flight limit, processor refusal), per signal.
     pub refused: [AtomicU64; 3],
-    /// Responses by HTTP status.
-    pub responses: Mutex<BTreeMap<u16, u64>>,
+    /// Responses by HTTP status (index: status − 100), lock-free on the request path.
+    responses: Box<[AtomicU64]>,
+}
+
+impl Default for ReceiverStats {
+    fn default() -> Self {
+        ReceiverStats {
+            accepted: Default::default(),
+            refused: Default::default(),
+            responses: (100..600).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
 }
 
 impl ReceiverStats {
     /// Counts one response.
     pub fn response(&self, status: u16) {
-        *self.responses.lock().unwrap_or_else(|p| p.into_inner()).entry(status).or_default() += 1;
+        if let Some(n) = usize::from(status).checked_sub(100).and_then(|i| self.responses.get(i)) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Responses so far, by status (only statuses seen).
+    pub fn responses(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.responses
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as u16 + 100, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
     }
 }
 
@@ -127,13 +147,13 @@ impl Telemetry {
                     r.refused[i].load(Ordering::Relaxed),
                 );
             }
-            for (status, n) in r.responses.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            for (status, n) in r.responses() {
                 push(
                     "otelgate_http_responses".into(),
                     "HTTP responses by status code.",
                     false,
                     labels(&[("receiver", &id), ("status", &status.to_string())]),
-                    *n,
+                    n,
                 );
             }
         }

@@ -9,7 +9,8 @@ pub mod admin;
 pub mod config;
 pub mod exporter;
 pub mod keys;
-pub mod otlp;
+/// The OTLP/JSON data model (its own crate, so plugins can use it without the engine).
+pub use otelgate_otlp as otlp;
 pub mod pipeline;
 /// The plugin boundary: the only module allowed `unsafe` (each block has a SAFETY comment).
 #[allow(unsafe_code)]
@@ -18,3 +19,6 @@ pub mod processor;
 pub mod queue;
 pub mod receiver;
 pub mod telemetry;
+
+#[cfg(test)]
+mod fuzz_replay;

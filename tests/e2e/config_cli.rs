@@ -178,7 +178,7 @@ pipelines:
     let expected_lines = [
         "bad.yaml:3: receivers.otlp_http.endpont: unknown key `endpont`; did you mean `endpoint`? (known keys: endpoint, max_request_body_size, header_read_timeout, body_read_timeout, tls, route_root, max_connections, max_header_bytes, max_headers, rate_limit)",
         "bad.yaml:5: processors.redact.prompts: unknown value `hide`; expected one of: keep, redact, drop",
-        "bad.yaml:9: exporters.stdot: unknown exporter type `stdot`; did you mean `stdout`? (known exporter types: file, minware, stdout, nop); a key is `TYPE` or `TYPE/NAME`",
+        "bad.yaml:9: exporters.stdot: unknown exporter type `stdot`; did you mean `stdout`? (known exporter types: file, minware, stdout, nop, plugin); a key is `TYPE` or `TYPE/NAME`",
         "bad.yaml:14: pipelines.logs.exporters: [1] `stdout` is not defined under top-level `exporters:` (defined: file, stdot); did you mean `stdot`?",
         "bad.yaml:15: pipelines.spans: `spans` is not a signal; a pipeline is named `logs`, `metrics` or `traces`, optionally with `/NAME`",
     ];

@@ -1,20 +1,40 @@
-//! Plugins loaded into the real gateway: the example `hello` processor (a cdylib workspace
-//! member, built by `cargo build --workspace` before the tests), and every refusal.
+//! Plugins loaded into the real gateway: the example plugins (cdylib workspace members, built by
+//! `cargo build --workspace` before the tests), one written in C, and every refusal.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::harness::{bin, corpus, json_lines, Gateway};
 
-/// The hello plugin's shared library, next to this test binary.
-fn hello_so() -> PathBuf {
+/// An example plugin's shared library (`lib<crate>.so`), next to this test binary.
+fn plugin_so(crate_name: &str) -> PathBuf {
+    let file = format!("lib{crate_name}.so");
     let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    let candidates =
-        [deps.join("libotelgate_plugin_hello.so"), deps.parent().unwrap().join("libotelgate_plugin_hello.so")];
+    let candidates = [deps.join(&file), deps.parent().unwrap().join(&file)];
     candidates
         .into_iter()
         .find(|p| p.exists())
-        .expect("libotelgate_plugin_hello.so not built: run `cargo build --workspace` before the tests")
+        .unwrap_or_else(|| panic!("{file} not built: run `cargo build --workspace` before the tests"))
+}
+
+fn hello_so() -> PathBuf {
+    plugin_so("otelgate_plugin_hello")
+}
+
+/// Compiles a C plugin against the checked-in header into `dir`.
+fn build_c(dir: &std::path::Path, name: &str, source: &std::path::Path) -> PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let so = dir.join(format!("lib{name}.so"));
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-I"])
+        .arg(root.join("plugins/sdk"))
+        .arg(source)
+        .arg("-o")
+        .arg(&so)
+        .output()
+        .expect("cc is needed for the C plugins");
+    assert!(cc.status.success(), "{}", String::from_utf8_lossy(&cc.stderr));
+    so
 }
 
 fn config(plugin: &str) -> String {
@@ -113,16 +133,7 @@ fn bad_plugins_are_refused_with_a_reason() {
 fn a_plugin_written_in_c_loads_and_drops_by_rule() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    let so = dir.path().join("libc_drop.so");
-    let cc = Command::new("cc")
-        .args(["-shared", "-fPIC", "-I"])
-        .arg(root.join("plugins/sdk"))
-        .arg(root.join("plugins/c-drop/drop.c"))
-        .arg("-o")
-        .arg(&so)
-        .output()
-        .expect("cc is needed for the C plugin");
-    assert!(cc.status.success(), "{}", String::from_utf8_lossy(&cc.stderr));
+    let so = build_c(dir.path(), "c_drop", &root.join("plugins/c-drop/drop.c"));
     let out = Command::new(bin()).args(["plugins", "inspect"]).arg(&so).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -146,4 +157,170 @@ fn a_plugin_written_in_c_loads_and_drops_by_rule() {
     assert!(!text.contains("codex.sse_event"), "the marked batch was dropped");
     assert!(text.contains("codex.conversation_starts"), "the other batch went through");
     assert_eq!(lines.len(), 1, "a dropped batch is not delivered at all");
+}
+
+#[test]
+fn the_drop_processor_and_the_file_sink_exporter_plugins_carry_codex_traffic() {
+    let sink = tempfile::tempdir().unwrap();
+    let sink_file = sink.path().join("sink.jsonl");
+    let cfg = format!(
+        "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+processors:
+  plugin/drop:
+    path: {drop}
+    config:
+      rules:
+        - event: codex.sse_event
+exporters:
+  file: {{ path: '{{dir}}/out.jsonl' }}
+  plugin/sink:
+    path: {sink_so}
+    config: {{ path: {sink_file} }}
+pipelines:
+  logs: {{ receivers: [otlp_http], processors: [plugin/drop], exporters: [file, plugin/sink] }}
+  traces: {{ receivers: [otlp_http], exporters: [plugin/sink] }}
+",
+        drop = plugin_so("otelgate_plugin_drop").display(),
+        sink_so = plugin_so("otelgate_plugin_file_sink").display(),
+        sink_file = sink_file.display(),
+    );
+    let gw = Gateway::start(&cfg);
+    for f in ["codex/codex-logs-2.json", "codex/codex-logs-3.json"] {
+        let body = std::fs::read(corpus(f)).unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("codex.sse_event"));
+        assert_eq!(gw.post("/v1/logs", body).status, 200);
+    }
+    assert_eq!(gw.post("/v1/traces", std::fs::read(corpus("codex/codex-traces-2.json")).unwrap()).status, 200);
+    let (status, gw) = gw.stop();
+    assert!(status.success());
+    let file_lines = json_lines(&gw.path("out.jsonl"));
+    assert_eq!(file_lines.len(), 2);
+    let text: String = file_lines.iter().map(|l| l.to_string()).collect();
+    assert!(!text.contains("codex.sse_event"), "the drop plugin removed the sse events");
+    assert!(text.contains("codex.user_prompt") && text.contains("codex.api_request"), "the rest went through");
+    let sink_lines = json_lines(&sink_file);
+    assert_eq!(sink_lines.len(), 3, "two log batches and one trace batch reached the exporter plugin");
+    let (sink_logs, sink_traces): (Vec<_>, Vec<_>) = sink_lines.iter().partition(|l| l.get("resourceLogs").is_some());
+    assert_eq!(sink_logs.len(), 2);
+    for l in &file_lines {
+        assert!(sink_logs.contains(&l), "every exporter of the pipeline got the same batch");
+    }
+    assert!(sink_traces[0].to_string().contains("traceId"));
+    let logs = gw.logs().join("\n");
+    assert!(logs.contains("dropping log records by 1 rule(s)"), "the plugin's log reached ours: {logs}");
+    assert!(logs.contains("appending batches to"), "{logs}");
+}
+
+#[test]
+fn kind_signal_and_abi_mismatches_are_refused_naming_the_plugin() {
+    // An exporter listed as a processor.
+    let sink = plugin_so("otelgate_plugin_file_sink");
+    let e = refused(&format!("    path: {}\n    config: {{ path: /tmp/x }}", sink.display()));
+    assert!(
+        e.contains(
+            "processors.plugin/hello: plugin file-sink is an exporter, not a processor; list it under exporters"
+        ),
+        "{e}"
+    );
+    // A logs-only processor in a traces pipeline.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+processors:
+  plugin/drop:
+    path: {}
+    config: {{ rules: [{{ event: x }}] }}
+exporters:
+  nop:
+pipelines:
+  logs: {{ receivers: [otlp_http], processors: [plugin/drop], exporters: [nop] }}
+  traces: {{ receivers: [otlp_http], processors: [plugin/drop], exporters: [nop] }}
+",
+            plugin_so("otelgate_plugin_drop").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin()).args(["run", "-c"]).arg(&p).output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(e.contains("processors.plugin/drop: plugin drop handles logs but a traces pipeline uses it"), "{e}");
+    // A plugin built for another ABI version.
+    let src = dir.path().join("future.c");
+    std::fs::write(
+        &src,
+        r#"#include "otelgate_plugin.h"
+static const og_plugin TABLE = { 2, sizeof(og_plugin), "future", "9.0.0", OG_KIND_PROCESSOR, OG_SIGNAL_LOGS, 0, 0,
+    0, 0, 0, 0, 0 };
+const og_plugin *otelgate_plugin_entry_v1(const og_host *host) { (void)host; return &TABLE; }
+"#,
+    )
+    .unwrap();
+    let so = build_c(dir.path(), "future", &src);
+    let e = refused(&format!("    path: {}\n    config: {{}}", so.display()));
+    assert!(e.contains("plugin ABI version 2, otelgate speaks 1"), "{e}");
+}
+
+#[test]
+fn an_exporter_plugin_that_fails_keeps_the_batch_queued_until_it_succeeds() {
+    // A C exporter that reports RETRYABLE twice, then writes the batch to its file.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("flaky.c");
+    std::fs::write(
+        &src,
+        r#"#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "otelgate_plugin.h"
+static int calls = 0;
+static void *create(const uint8_t *c, size_t n, og_buf *e) { (void)c; (void)n; (void)e; return malloc(1); }
+static og_buf msg(const char *t) { og_buf b; b.len = b.cap = strlen(t); b.ptr = malloc(b.len); memcpy(b.ptr, t, b.len); return b; }
+static uint32_t export_batch(void *i, uint32_t s, const uint8_t *d, size_t n, uint64_t deadline, og_buf *e) {
+    (void)i; (void)s; (void)deadline;
+    if (++calls <= 2) { *e = msg("the disk is busy"); return OG_STATUS_RETRYABLE; }
+    FILE *f = fopen(getenv("FLAKY_OUT"), "ab"); fwrite(d, 1, n, f); fputc('\n', f); fclose(f);
+    return OG_STATUS_OK;
+}
+static void destroy(void *i) { free(i); }
+static void free_buf(og_buf b) { free(b.ptr); }
+static const og_plugin TABLE = { OTELGATE_PLUGIN_ABI_VERSION, sizeof(og_plugin), "flaky", "0.1.0", OG_KIND_EXPORTER,
+    OG_SIGNAL_LOGS, 0, 0, create, NULL, export_batch, destroy, free_buf };
+const og_plugin *otelgate_plugin_entry_v1(const og_host *host) { (void)host; return &TABLE; }
+"#,
+    )
+    .unwrap();
+    let so = build_c(dir.path(), "flaky", &src);
+    let out = dir.path().join("flaky.jsonl");
+    let cfg = format!(
+        "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+exporters:
+  plugin/flaky:
+    path: {}
+pipelines:
+  logs: {{ receivers: [otlp_http], exporters: [plugin/flaky] }}
+",
+        so.display()
+    );
+    let gw = Gateway::start_with_env(&cfg, &[("FLAKY_OUT", out.to_str().unwrap())]);
+    let body = std::fs::read(corpus("codex/codex-logs-1.json")).unwrap();
+    assert_eq!(gw.post("/v1/logs", body.clone()).status, 200);
+    let (status, gw) = gw.stop();
+    assert!(status.success());
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "delivered once, after two retryable failures");
+    let sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        lines[0]["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap().len(),
+        sent["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap().len()
+    );
+    let logs = gw.logs().join("\n");
+    assert!(logs.contains("the disk is busy"), "the plugin's reason is logged: {logs}");
 }

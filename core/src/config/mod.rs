@@ -177,10 +177,12 @@ pub enum ExporterKind {
     Nop,
     /// `minware`: OTLP/JSON over HTTPS behind a durable queue.
     Minware(Box<MinwareConfig>),
+    /// `plugin/NAME`: an exporter loaded from a shared library.
+    Plugin(Box<crate::plugin::PluginConfig>),
 }
 
 /// Exporter types this build knows.
-pub const EXPORTER_TYPES: &[&str] = &["file", "minware", "stdout", "nop"];
+pub const EXPORTER_TYPES: &[&str] = &["file", "minware", "stdout", "nop", "plugin"];
 
 /// The default bound of a disk queue (the minware exporter's).
 pub const DEFAULT_DISK_QUEUE_BYTES: ByteSize = ByteSize(1 << 30);
@@ -476,6 +478,7 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
                     None
                 }
             }),
+            "plugin" => l.parse::<crate::plugin::PluginConfig>(&path, own).map(|c| ExporterKind::Plugin(Box::new(c))),
             _ => l.parse::<NopConfig>(&path, own).map(|_| ExporterKind::Nop),
         };
         if let (Some(common), Some(kind)) = (common, kind) {

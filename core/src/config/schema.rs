@@ -9,6 +9,7 @@ use crate::admin::AdminConfig;
 use crate::exporter::file::FileConfig;
 use crate::exporter::minware::MinwareConfig;
 use crate::exporter::stdout::StdoutConfig;
+use crate::plugin::PluginConfig;
 use crate::processor::auth::AuthConfig;
 use crate::processor::redact::RedactConfig;
 use crate::processor::resource::ResourceConfig;
@@ -52,15 +53,23 @@ pub fn schema() -> Value {
         (key_pattern("auth"), g.subschema_for::<AuthConfig>().to_value()),
         (key_pattern("redact"), g.subschema_for::<RedactConfig>().to_value()),
         (key_pattern("resource"), g.subschema_for::<ResourceConfig>().to_value()),
+        (key_pattern("plugin"), g.subschema_for::<PluginConfig>().to_value()),
     ]
     .into_iter()
     .collect();
+    // The plugin definition is shared with processors, so the exporter's copy is inlined.
+    let mut plugin_exporter =
+        g.definitions().get(PluginConfig::schema_name().as_ref()).cloned().unwrap_or_else(|| json!({}));
+    if let Some(props) = plugin_exporter.get_mut("properties").and_then(Value::as_object_mut) {
+        props.extend(common.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     let nop = json!({ "type": ["object", "null"], "properties": common.clone(), "additionalProperties": false });
     let exporters: Map<String, Value> = [
         (key_pattern("file"), exporter::<FileConfig>(&mut g, &common)),
         (key_pattern("stdout"), exporter::<StdoutConfig>(&mut g, &common)),
         (key_pattern("minware"), exporter::<MinwareConfig>(&mut g, &common)),
         (key_pattern("nop"), nop),
+        (key_pattern("plugin"), plugin_exporter),
     ]
     .into_iter()
     .collect();
@@ -99,7 +108,11 @@ pub fn schema() -> Value {
             },
             "limits": limits,
             "integration": integration,
-            "admin": admin
+            "admin": admin,
+            "plugin_dir": {
+                "type": "string",
+                "description": "Where plugin libraries may be loaded from: a `path` outside it is refused."
+            }
         },
         "$defs": defs
     })

@@ -18,6 +18,8 @@ pub fn build(
     id: &ComponentId,
     config: &ExporterConfig,
     stopping: &CancellationToken,
+    plugin_dir: Option<&std::path::Path>,
+    signals: &[crate::otlp::Signal],
 ) -> Result<Arc<dyn Exporter>, String> {
     Ok(match &config.kind {
         ExporterKind::File(c) => Arc::new(
@@ -28,6 +30,9 @@ pub fn build(
         ExporterKind::Nop => Arc::new(nop::NopExporter),
         ExporterKind::Minware(c) => {
             Arc::new(minware::MinwareExporter::new(&id.to_string(), (**c).clone(), stopping.clone())?)
+        }
+        ExporterKind::Plugin(c) => {
+            Arc::new(crate::plugin::PluginExporter::new(&id.to_string(), c, plugin_dir, signals)?)
         }
     })
 }

@@ -106,10 +106,24 @@ fn build(
     disks: &mut BTreeMap<PathBuf, Arc<DiskQueue>>,
 ) -> Result<Generation, StartError> {
     let mut telemetry = Telemetry::default();
+    // The signals of the pipelines that list a component (a plugin must handle them all).
+    let signals_of = |id: &ComponentId| -> Vec<crate::otlp::Signal> {
+        let mut s: Vec<_> = config
+            .pipelines
+            .iter()
+            .filter(|p| p.processors.contains(id) || p.exporters.contains(id))
+            .map(|p| p.id.signal)
+            .collect();
+        s.sort();
+        s.dedup();
+        s
+    };
     let mut processors: BTreeMap<&ComponentId, Arc<dyn Processor>> = BTreeMap::new();
     let mut authenticators = BTreeMap::new();
     for (id, c) in &config.processors {
-        match crate::processor::build(id, c, config.plugin_dir.as_deref()).map_err(component_error("processors", id))? {
+        match crate::processor::build(id, c, config.plugin_dir.as_deref(), &signals_of(id))
+            .map_err(component_error("processors", id))?
+        {
             Built::Inline(p) => {
                 telemetry.processors.push((id.clone(), p.clone()));
                 processors.insert(id, p);
@@ -127,7 +141,8 @@ fn build(
     let mut drain_timeout = DRAIN_TIMEOUT;
     for (id, c) in &config.exporters {
         let stop = CancellationToken::new();
-        let exporter = crate::exporter::build(id, c, &stop).map_err(component_error("exporters", id))?;
+        let exporter = crate::exporter::build(id, c, &stop, config.plugin_dir.as_deref(), &signals_of(id))
+            .map_err(component_error("exporters", id))?;
         let mut durable = false;
         let (handle, worker) = match &c.kind {
             ExporterKind::Minware(m) => {

@@ -22,10 +22,11 @@ pub fn build(
     id: &crate::config::ComponentId,
     config: &ProcessorConfig,
     plugin_dir: Option<&std::path::Path>,
+    signals: &[crate::otlp::Signal],
 ) -> Result<Built, String> {
     match config {
         ProcessorConfig::Plugin(c) => {
-            Ok(Built::Inline(Arc::new(crate::plugin::PluginProcessor::new(&id.to_string(), c, plugin_dir)?)))
+            Ok(Built::Inline(Arc::new(crate::plugin::PluginProcessor::new(&id.to_string(), c, plugin_dir, signals)?)))
         }
         ProcessorConfig::Resource(c) => Ok(Built::Inline(Arc::new(resource::ResourceProcessor::new(c.clone())?))),
         ProcessorConfig::Auth(c) => Ok(Built::Auth(Arc::new(auth::Authenticator::new(c)?))),

@@ -124,3 +124,22 @@ pub type EntryFn = unsafe extern "C" fn(host: *const OgHost) -> *const OgPlugin;
 
 /// The exported symbol's name.
 pub const ENTRY_SYMBOL: &str = "otelgate_plugin_entry_v1";
+
+/// Host side: copies a buffer a plugin returned and hands it back to that plugin's `free_buf`
+/// (the buffer is the plugin's: only the plugin's allocator may free it).
+///
+/// # Safety
+/// `buf` must have been filled by a call of the plugin whose `table` this is (or be empty), and
+/// not been freed yet.
+pub unsafe fn take_buf(table: &OgPlugin, buf: OgBuf) -> Vec<u8> {
+    if buf.ptr.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: per the contract, the plugin filled `buf` with `len` readable bytes.
+    let v = unsafe { std::slice::from_raw_parts(buf.ptr, buf.len) }.to_vec();
+    if let Some(free) = table.free_buf {
+        // SAFETY: the buffer came from this plugin and is freed exactly once, here.
+        unsafe { free(buf) };
+    }
+    v
+}

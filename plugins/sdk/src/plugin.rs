@@ -46,6 +46,23 @@ pub enum Failure {
     Permanent(String),
 }
 
+impl Failure {
+    /// The ABI status for this failure.
+    pub fn status(&self) -> u32 {
+        match self {
+            Failure::Retryable(_) => crate::abi::STATUS_RETRYABLE,
+            Failure::Permanent(_) => crate::abi::STATUS_PERMANENT,
+        }
+    }
+
+    /// The message, as the bytes the host reads.
+    pub fn into_message(self) -> Vec<u8> {
+        match self {
+            Failure::Retryable(m) | Failure::Permanent(m) => m.into_bytes(),
+        }
+    }
+}
+
 /// A processor plugin. One instance per configured component; `process` may be called from
 /// several threads at once when the plugin declares `CAP_THREAD_SAFE`.
 pub trait Processor: Send + Sync + Sized + 'static {

@@ -234,6 +234,8 @@ fn compare(
                     // Forwarding configs send to ${env:BENCH_UPSTREAM}.
                     .env("BENCH_UPSTREAM", format!("http://127.0.0.1:{up_port}"))
                     .env("MINWARE_API_KEY", "bench")
+                    // Plugin configs load the example plugins built next to the binary.
+                    .env("BENCH_PLUGINS", otelgate.parent().unwrap_or(Path::new(".")))
                     .stdout(Stdio::null())
                     .spawn()
                     .context("starting otelgate")?;

@@ -32,7 +32,20 @@ impl Report {
         self.rps() * self.body_len as f64 / 1e6
     }
 
-    fn pct(&self, p: f64) -> Duration {
+    /// Body megabytes per second of 2xx answers only (what the target really took).
+    pub fn accepted_mbps(&self) -> f64 {
+        (self.latencies.len() as u64).saturating_sub(self.non_2xx) as f64 * self.body_len as f64
+            / self.elapsed.as_secs_f64()
+            / 1e6
+    }
+
+    /// The 99th percentile latency.
+    pub fn p99(&self) -> Duration {
+        self.pct(0.99)
+    }
+
+    /// A latency percentile (0.0–1.0).
+    pub fn pct(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
         }

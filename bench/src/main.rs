@@ -54,6 +54,10 @@ enum Cmd {
         /// fetched with pip into target/peers on first use.
         #[arg(long)]
         with_peers: bool,
+        /// Also append one JSON object per target to this file (JSON Lines), so runs can be
+        /// compared later.
+        #[arg(long)]
+        json: Option<PathBuf>,
         #[command(flatten)]
         opts: LoadOpts,
     },
@@ -98,8 +102,24 @@ fn main() -> anyhow::Result<()> {
             println!("{}", r.row("target", None, None));
             Ok(())
         }
-        Cmd::Compare { otelgate, configs, with_peers, opts } => compare(&rt, otelgate, configs, with_peers, opts),
+        Cmd::Compare { otelgate, configs, with_peers, json, opts } => {
+            compare(&rt, otelgate, configs, with_peers, json, opts)
+        }
     }
+}
+
+/// serde_json's validation speed on `body` (MB/s, one thread): the yardstick for "decoding is
+/// nearly all the work" (a gateway cannot decode faster than a validator reads).
+fn validation_mbps(body: &[u8]) -> f64 {
+    let budget = Duration::from_millis(1000);
+    let start = std::time::Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget {
+        let v: Result<serde::de::IgnoredAny, _> = serde_json::from_slice(std::hint::black_box(body));
+        std::hint::black_box(v.is_ok());
+        n += 1;
+    }
+    n as f64 * body.len() as f64 / start.elapsed().as_secs_f64() / 1e6
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -155,6 +175,7 @@ fn compare(
     otelgate: PathBuf,
     mut configs: Vec<PathBuf>,
     with_peers: bool,
+    json: Option<PathBuf>,
     opts: LoadOpts,
 ) -> anyhow::Result<()> {
     if !otelgate.exists() {
@@ -187,7 +208,10 @@ fn compare(
         opts.connections,
         opts.seconds
     );
+    let validate = validation_mbps(&b.bytes);
+    println!("baseline: serde_json validates this body at {validate:.0} MB/s on one thread of this process (same run)");
     let mut reports = Vec::new();
+    let mut load_cpu = Vec::new();
     let rotel = if with_peers { Some(peers::fetch_rotel(Path::new("target/peers"))?) } else { None };
     let mut specs: Vec<Spec> = std::iter::once(Spec::Sink).chain(configs.iter().map(Spec::Otelgate)).collect();
     if rotel.is_some() {
@@ -246,16 +270,20 @@ fn compare(
         let path = if t.name == "bare sink" { "/v1/logs".to_string() } else { body::path_for(&opts.body).to_string() };
         let url = format!("http://127.0.0.1:{}{}", t.port, path);
         let before = proc_stats::cpu_ticks(t.child.id());
+        let me_before = proc_stats::cpu_ticks(std::process::id());
         let up_before = rt.block_on(sink::stats(up_port));
         let wall = std::time::Instant::now();
         let r = opts.drive(rt, &url, &b)?;
         let elapsed = wall.elapsed().as_secs_f64();
         let after = proc_stats::cpu_ticks(t.child.id());
+        let me_after = proc_stats::cpu_ticks(std::process::id());
         let up_after = rt.block_on(sink::stats(up_port));
-        let cpu = match (before, after) {
+        let percent = |a: Option<u64>, b: Option<u64>| match (a, b) {
             (Some(a), Some(b)) => Some((b - a) as f64 / proc_stats::ticks_per_sec() / elapsed * 100.0),
             _ => None,
         };
+        let cpu = percent(before, after);
+        load_cpu.push((t.name.clone(), percent(me_before, me_after)));
         // Forwarding targets: body bytes that reached the upstream sink over the same window
         // (peers may batch differently, so requests are not comparable).
         let forwarded = match (up_before, up_after) {
@@ -284,6 +312,69 @@ fn compare(
         for (n, f) in &fwd {
             println!("  {n}: {:.2}×", f / fwd[0].1);
         }
+    }
+    println!("\nper server core (MB/s accepted ÷ server CPU), against serde_json validation of the same body ({validate:.0} MB/s):");
+    for (name, r, cpu, _, _) in &reports[1..] {
+        if let Some(c) = cpu.filter(|c| *c > 1.0) {
+            let per_core = r.accepted_mbps() / (c / 100.0);
+            println!("  {name}: {per_core:.0} MB/s per core = {:.2}× validation", per_core / validate);
+        }
+    }
+    let peers: Vec<_> = reports.iter().filter(|(n, ..)| n.starts_with("rotel")).collect();
+    for (peer, pr, ..) in &peers {
+        println!("\nagainst {peer} (accepted MB/s; p99):");
+        for (name, r, ..) in reports.iter().filter(|(n, ..)| n.starts_with("otelgate")) {
+            let (p99, peer_p99) = (r.p99().as_secs_f64(), pr.p99().as_secs_f64());
+            println!(
+                "  {name}: {:.2}× throughput; p99 {:.1} ms vs {:.1} ms ({:.2}×)",
+                r.accepted_mbps() / pr.accepted_mbps().max(1e-9),
+                p99 * 1e3,
+                peer_p99 * 1e3,
+                p99 / peer_p99.max(1e-9)
+            );
+        }
+    }
+    println!("\nload generator CPU% while driving each target (it must not be the bottleneck):");
+    for (name, c) in &load_cpu {
+        println!("  {name}: {}", c.map_or("-".into(), |c| format!("{c:.0}%")));
+    }
+    if let Some(path) = json {
+        let when = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut out = String::new();
+        for ((name, r, cpu, rss, fwd), (_, lcpu)) in reports.iter().zip(&load_cpu) {
+            let line = serde_json::json!({
+                "unix_time": when,
+                "target": name,
+                "body": opts.body,
+                "body_bytes": b.bytes.len(),
+                "connections": opts.connections,
+                "seconds": opts.seconds,
+                "requests_per_s": r.rps(),
+                "mb_per_s": r.mbps(),
+                "accepted_mb_per_s": r.accepted_mbps(),
+                "records_per_s": r.rps() * r.records as f64,
+                "p50_ms": r.pct(0.5).as_secs_f64() * 1e3,
+                "p99_ms": r.p99().as_secs_f64() * 1e3,
+                "p999_ms": r.pct(0.999).as_secs_f64() * 1e3,
+                "server_cpu_percent": cpu,
+                "peak_rss_mib": rss.map(|k| k as f64 / 1024.0),
+                "non_2xx": r.non_2xx,
+                "forwarded_mb_per_s": fwd,
+                "ratio_to_sink_requests": r.rps() / sink_rps,
+                "validation_mb_per_s": validate,
+                "load_generator_cpu_percent": lcpu,
+            });
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(out.as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("\nresults appended to {} (JSON Lines)", path.display());
     }
     Ok(())
 }

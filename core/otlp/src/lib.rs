@@ -12,6 +12,7 @@ pub mod json;
 pub mod logs;
 pub mod metrics;
 pub mod trace;
+mod writer;
 
 use std::fmt;
 
@@ -186,9 +187,9 @@ impl<'a> Request<'a> {
     /// Canonical OTLP/JSON, appended to `out` (so callers can reuse a buffer).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let r = match self {
-            Request::Logs(r) => serde_json::to_writer(&mut *out, r),
-            Request::Metrics(r) => serde_json::to_writer(&mut *out, r),
-            Request::Traces(r) => serde_json::to_writer(&mut *out, r),
+            Request::Logs(r) => writer::to_vec_into(out, r),
+            Request::Metrics(r) => writer::to_vec_into(out, r),
+            Request::Traces(r) => writer::to_vec_into(out, r),
         };
         // Serializing our own model into a Vec cannot fail: no map has non-string keys and
         // writes to a Vec are infallible.
@@ -197,7 +198,13 @@ impl<'a> Request<'a> {
 
     /// Canonical OTLP/JSON.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4096);
+        self.encode_sized(4096)
+    }
+
+    /// Canonical OTLP/JSON into a buffer of `capacity` bytes to start with: pass the size of
+    /// the body the request was decoded from, so a large batch is not copied on every doubling.
+    pub fn encode_sized(&self, capacity: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(capacity);
         self.encode_into(&mut out);
         out
     }

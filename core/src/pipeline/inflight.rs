@@ -18,6 +18,13 @@ pub struct InflightPermit {
     permit: OwnedSemaphorePermit,
 }
 
+impl InflightPermit {
+    /// Bytes this permit holds (for a request: the size of its body).
+    pub fn bytes(&self) -> usize {
+        self.permit.num_permits()
+    }
+}
+
 impl InflightBudget {
     /// A budget of `total` bytes.
     pub fn new(total: usize) -> Self {

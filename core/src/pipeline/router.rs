@@ -125,7 +125,10 @@ impl Router {
 
         // One encoding serves every pipeline without processors; each pipeline with
         // processors works on its own copy, and the last of them takes the original.
-        let unprocessed = routes.iter().any(|r| r.processors.is_empty()).then(|| Bytes::from(request.encode()));
+        // Encodings come out about the size of the body: start there instead of doubling up.
+        let size_hint = body_permit.bytes() + body_permit.bytes() / 8;
+        let unprocessed =
+            routes.iter().any(|r| r.processors.is_empty()).then(|| Bytes::from(request.encode_sized(size_hint)));
         let mut original = Some(request);
         let mut remaining = processing;
         let mut outputs: Vec<(Bytes, usize)> = Vec::with_capacity(routes.len());
@@ -144,7 +147,7 @@ impl Router {
             for p in &route.processors {
                 p.process(&mut req, &context).await?;
             }
-            outputs.push((Bytes::from(req.encode()), req.records()));
+            outputs.push((Bytes::from(req.encode_sized(size_hint)), req.records()));
         }
 
         // Charge the encoded batches to the global budget until every exporter is done.

@@ -88,6 +88,7 @@ pub async fn run(
     records: usize,
     connections: usize,
     duration: Duration,
+    bearer: Option<String>,
 ) -> anyhow::Result<Report> {
     let uri: http::Uri = url.parse()?;
     let authority = uri.authority().ok_or_else(|| anyhow::anyhow!("no host in {url}"))?.clone();
@@ -100,6 +101,7 @@ pub async fn run(
         let body = body.clone();
         let uri = uri.clone();
         let authority = authority.clone();
+        let authorization = bearer.as_ref().map(|k| format!("Bearer {k}"));
         tasks.push(tokio::spawn(async move {
             let connect = || async {
                 let stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
@@ -116,10 +118,13 @@ pub async fn run(
                 if t0 >= end {
                     break;
                 }
-                let req = http::Request::post(uri.clone())
+                let mut req = http::Request::post(uri.clone())
                     .header("host", authority.as_str())
-                    .header("content-type", "application/json")
-                    .body(Full::new(body.clone()))?;
+                    .header("content-type", "application/json");
+                if let Some(a) = &authorization {
+                    req = req.header("authorization", a.as_str());
+                }
+                let req = req.body(Full::new(body.clone()))?;
                 let ok = match async {
                     sender.ready().await?;
                     let resp = sender.send_request(req).await?;

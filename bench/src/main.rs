@@ -75,6 +75,9 @@ struct LoadOpts {
     /// Seconds of measured load per target (after a 1 s warm-up).
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// API key sent as `Authorization: Bearer KEY` (`compare` makes one for its configs).
+    #[arg(long)]
+    bearer: Option<String>,
 }
 
 impl LoadOpts {
@@ -86,6 +89,7 @@ impl LoadOpts {
             body.records,
             self.connections,
             Duration::from_secs(self.seconds),
+            self.bearer.clone(),
         ))
     }
 }
@@ -176,7 +180,7 @@ fn compare(
     mut configs: Vec<PathBuf>,
     with_peers: bool,
     json: Option<PathBuf>,
-    opts: LoadOpts,
+    mut opts: LoadOpts,
 ) -> anyhow::Result<()> {
     if !otelgate.exists() {
         bail!("{} not found; run `cargo build --release --workspace` first or pass --otelgate", otelgate.display());
@@ -208,6 +212,21 @@ fn compare(
         opts.connections,
         opts.seconds
     );
+    // A key store for configs with `auth: { mode: local, store: ${env:BENCH_KEYS} }`; every
+    // target gets the key (the sink and peers ignore it).
+    let keys_dir = std::env::temp_dir().join(format!("otelgate-bench-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&keys_dir)?;
+    let keys = keys_dir.join("keys.yaml");
+    let created = Command::new(&otelgate)
+        .args(["keys", "create", "--user", "bench", "--role", "owner", "--store"])
+        .arg(&keys)
+        .stderr(Stdio::null())
+        .output()
+        .context("creating the bench's API key")?;
+    if !created.status.success() {
+        bail!("`otelgate keys create` failed: {}", String::from_utf8_lossy(&created.stderr));
+    }
+    opts.bearer = Some(String::from_utf8_lossy(&created.stdout).trim().to_string());
     let validate = validation_mbps(&b.bytes);
     println!("baseline: serde_json validates this body at {validate:.0} MB/s on one thread of this process (same run)");
     let mut reports = Vec::new();
@@ -258,6 +277,7 @@ fn compare(
                     // Forwarding configs send to ${env:BENCH_UPSTREAM}.
                     .env("BENCH_UPSTREAM", format!("http://127.0.0.1:{up_port}"))
                     .env("MINWARE_API_KEY", "bench")
+                    .env("BENCH_KEYS", &keys)
                     // Plugin configs load the example plugins built next to the binary.
                     .env("BENCH_PLUGINS", otelgate.parent().unwrap_or(Path::new(".")))
                     .stdout(Stdio::null())
@@ -338,6 +358,7 @@ fn compare(
     for (name, c) in &load_cpu {
         println!("  {name}: {}", c.map_or("-".into(), |c| format!("{c:.0}%")));
     }
+    let _ = std::fs::remove_dir_all(&keys_dir);
     if let Some(path) = json {
         let when = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut out = String::new();

@@ -15,6 +15,8 @@ pub struct Report {
     pub latencies: Vec<Duration>,
     /// Responses other than 2xx.
     pub non_2xx: u64,
+    /// The first refusal's status and body, to say why (e.g. which limit was hit).
+    pub first_refusal: Option<String>,
     /// Body bytes per request.
     pub body_len: usize,
     /// Records per request.
@@ -113,6 +115,7 @@ pub async fn run(
             let mut sender = connect().await?;
             let mut lat = Vec::new();
             let mut non_2xx = 0u64;
+            let mut refusal: Option<String> = None;
             loop {
                 let t0 = Instant::now();
                 if t0 >= end {
@@ -128,9 +131,12 @@ pub async fn run(
                 let ok = match async {
                     sender.ready().await?;
                     let resp = sender.send_request(req).await?;
-                    let ok = resp.status().is_success();
-                    resp.into_body().collect().await?;
-                    Ok::<_, anyhow::Error>(ok)
+                    let status = resp.status();
+                    let body = resp.into_body().collect().await?.to_bytes();
+                    if !status.is_success() && refusal.is_none() {
+                        refusal = Some(format!("{} {}", status.as_u16(), String::from_utf8_lossy(&body)));
+                    }
+                    Ok::<_, anyhow::Error>(status.is_success())
                 }
                 .await
                 {
@@ -149,13 +155,15 @@ pub async fn run(
                     }
                 }
             }
-            Ok::<_, anyhow::Error>((lat, non_2xx))
+            Ok::<_, anyhow::Error>((lat, non_2xx, refusal))
         }));
     }
     let mut latencies = Vec::new();
     let mut non_2xx = 0;
+    let mut first_refusal = None;
     for t in tasks {
-        let (l, n) = t.await??;
+        let (l, n, why) = t.await??;
+        first_refusal = first_refusal.or(why);
         latencies.extend(l);
         non_2xx += n;
     }
@@ -163,6 +171,7 @@ pub async fn run(
         elapsed: Instant::now().saturating_duration_since(measure_from).min(duration + Duration::from_millis(500)),
         latencies,
         non_2xx,
+        first_refusal,
         body_len: body.len(),
         records,
     })

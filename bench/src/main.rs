@@ -104,6 +104,9 @@ fn main() -> anyhow::Result<()> {
             let r = opts.drive(&rt, &url, &b)?;
             println!("{}", load::Report::header());
             println!("{}", r.row("target", None, None));
+            if let Some(why) = &r.first_refusal {
+                println!("first refusal: {why}");
+            }
             Ok(())
         }
         Cmd::Compare { otelgate, configs, with_peers, json, opts } => {
@@ -317,6 +320,11 @@ fn compare(
     let sink_rps = reports[0].1.rps();
     for (name, r, cpu, rss, _) in &reports {
         println!("{}", r.row(name, *cpu, *rss));
+    }
+    for (name, r, ..) in &reports {
+        if let Some(why) = &r.first_refusal {
+            println!("{name}: first refusal: {}", why.chars().take(200).collect::<String>());
+        }
     }
     println!();
     for (name, r, _, _, fwd) in &reports[1..] {

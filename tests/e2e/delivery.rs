@@ -184,3 +184,34 @@ limits:
     let r = gw.post("/v1/logs", LOG);
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[test]
+fn concurrent_requests_reach_the_file_exporter_whole_and_in_full() {
+    // Many clients at once: the file exporter's worker takes what is ready as one group, so it
+    // keeps up instead of refusing; every request is still its own line.
+    let gw = Gateway::start(
+        "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:0 }
+exporters:
+  file: { path: '{dir}/out.jsonl', max_queue_bytes: 4MiB }
+pipelines:
+  logs: { receivers: [otlp_http], exporters: [file] }
+",
+    );
+    let body = std::fs::read(corpus("codex/codex-logs-2.json")).unwrap();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..16)
+            .map(|_| s.spawn(|| (0..25).map(|_| gw.post("/v1/logs", body.clone()).status).collect::<Vec<_>>()))
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let (status, gw) = gw.stop();
+    assert!(status.success());
+    let lines = json_lines(&gw.path("out.jsonl"));
+    assert_eq!(lines.len(), 400, "one line per accepted request");
+    let want: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let records = |v: &serde_json::Value| v["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap().len();
+    assert!(lines.iter().all(|l| records(l) == records(&want)), "every line is a whole request");
+}

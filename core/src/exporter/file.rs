@@ -167,10 +167,23 @@ fn write_batch(
 #[async_trait]
 impl Exporter for FileExporter {
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
-        let path = self.path_for(batch.signal);
+        self.export_group(std::slice::from_ref(&batch)).await
+    }
+
+    fn groups(&self) -> bool {
+        true
+    }
+
+    /// Writes every batch of the group, in order, in one trip to the blocking pool.
+    async fn export_group(&self, batches: &[Batch]) -> Result<(), ExportError> {
+        let work: Vec<(PathBuf, bytes::Bytes)> =
+            batches.iter().map(|b| (self.path_for(b.signal), b.body.clone())).collect();
         let writers = self.writers.clone();
         let rotation = self.config.rotation.clone();
-        let res = tokio::task::spawn_blocking(move || write_batch(&writers, path, &rotation, &batch.body)).await;
+        let res = tokio::task::spawn_blocking(move || {
+            work.into_iter().try_for_each(|(path, body)| write_batch(&writers, path, &rotation, &body))
+        })
+        .await;
         match res {
             Ok(Ok(())) => Ok(()),
             // A full disk or a permission change may pass: retry rather than lose the batch.

@@ -95,6 +95,23 @@ pub trait Exporter: Send + Sync {
     /// Delivers one batch.
     async fn export(&self, batch: Batch) -> Result<(), ExportError>;
 
+    /// Whether the queue worker may hand this exporter several ready batches at once through
+    /// [`Exporter::export_group`]. Worth it for exporters with a fixed cost per call (a hop to
+    /// the blocking pool): under load, the worker is scheduled behind every busy connection, so
+    /// one batch per wake-up cannot keep up with what is accepted.
+    fn groups(&self) -> bool {
+        false
+    }
+
+    /// Delivers several batches, in order. On an error the whole group is retried, so the
+    /// batches before the failing one may be delivered twice (at-least-once, as the Collector).
+    async fn export_group(&self, batches: &[Batch]) -> Result<(), ExportError> {
+        for b in batches {
+            self.export(b.clone()).await?;
+        }
+        Ok(())
+    }
+
     /// Counters for self-metrics: `(metric, label name, label value, value)`.
     fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
         Vec::new()

@@ -262,6 +262,17 @@ impl QueueWorker {
         }
     }
 
+    /// Adds to `unit` what is ready now, up to the group limits, for an exporter that takes
+    /// groups (no merging: each batch stays a request of its own).
+    fn gather_group(&mut self, unit: &mut Vec<Item>) {
+        let mut bytes: usize = unit[0].0.body.len();
+        while bytes < GROUP_MAX_BYTES && unit.len() < GROUP_MAX_BATCHES {
+            let Some(item) = self.try_next() else { break };
+            bytes += item.0.body.len();
+            unit.push(item);
+        }
+    }
+
     /// Adds to `unit` what is ready now and fits with it; the first misfit waits in `stash`.
     fn gather(&mut self, unit: &mut Vec<Item>) {
         let Some((max_bytes, max_records)) = self.merge else { return };
@@ -296,13 +307,18 @@ impl QueueWorker {
     /// one last try and a disk batch stays on disk.
     pub async fn run(mut self, exporter: Arc<dyn Exporter>, stopping: CancellationToken) {
         let slots = Arc::new(Semaphore::new(self.max_in_flight));
+        let grouping = self.merge.is_none() && exporter.groups();
         let mut tasks = tokio::task::JoinSet::new();
         while let Some(first) = self.next(&stopping).await {
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 break;
             };
             let mut unit = vec![first];
-            self.gather(&mut unit);
+            if grouping {
+                self.gather_group(&mut unit);
+            } else {
+                self.gather(&mut unit);
+            }
             let state = self.state.clone();
             let exporter = exporter.clone();
             let stopping = stopping.clone();
@@ -312,10 +328,10 @@ impl QueueWorker {
             };
             let span = tracing::Span::current();
             tasks.spawn(async move {
-                let request = merged(&unit);
-                let outcome = deliver(&state, &*exporter, &request, &stopping, disk.is_some()).await;
+                let requests = if grouping { unit.iter().map(|(b, _)| b.clone()).collect() } else { vec![merged(&unit)] };
+                let outcome = deliver(&state, &*exporter, &requests, &stopping, disk.is_some()).await;
                 drop(permit);
-                drop(request);
+                drop(requests);
                 match (outcome, disk) {
                     (Outcome::Keep, Some(d)) => {
                         // Back to the front in their order: they stay on disk for the next start.
@@ -391,22 +407,33 @@ fn merged(unit: &[Item]) -> Batch {
     }
 }
 
-/// Tries until the batch is delivered or failed for good, the exporter defers it, or, for a
-/// durable queue, stopping interrupts retries.
+/// Most batches one grouped export takes (see [`Exporter::groups`]).
+const GROUP_MAX_BATCHES: usize = 256;
+/// Most bytes one grouped export takes.
+const GROUP_MAX_BYTES: usize = 8 << 20;
+
+/// Tries until the batches are delivered or failed for good, the exporter defers them, or,
+/// for a durable queue, stopping interrupts retries.
 async fn deliver(
     state: &QueueState,
     exporter: &dyn Exporter,
-    batch: &Batch,
+    batches: &[Batch],
     stopping: &CancellationToken,
     durable: bool,
 ) -> Outcome {
     let mut backoff = MIN_BACKOFF;
     loop {
-        match exporter.export(batch.clone()).await {
+        let result = match batches {
+            [one] => exporter.export(one.clone()).await,
+            group => exporter.export_group(group).await,
+        };
+        match result {
             Ok(()) => {
-                state.sent.fetch_add(1, Ordering::Relaxed);
-                state.sent_items[crate::telemetry::slot(batch.signal)]
-                    .fetch_add(batch.records as u64, Ordering::Relaxed);
+                for batch in batches {
+                    state.sent.fetch_add(1, Ordering::Relaxed);
+                    state.sent_items[crate::telemetry::slot(batch.signal)]
+                        .fetch_add(batch.records as u64, Ordering::Relaxed);
+                }
                 return Outcome::Done;
             }
             Err(ExportError::Retryable { .. } | ExportError::Deferred { .. }) if durable && stopping.is_cancelled() => {
@@ -424,10 +451,13 @@ async fn deliver(
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
             Err(e) => {
-                state.failed.fetch_add(1, Ordering::Relaxed);
-                state.failed_items[crate::telemetry::slot(batch.signal)]
-                    .fetch_add(batch.records as u64, Ordering::Relaxed);
-                tracing::error!(exporter = %state.id, records = batch.records, error = %e, "Export failed; the batch is lost.");
+                for batch in batches {
+                    state.failed.fetch_add(1, Ordering::Relaxed);
+                    state.failed_items[crate::telemetry::slot(batch.signal)]
+                        .fetch_add(batch.records as u64, Ordering::Relaxed);
+                }
+                let records: usize = batches.iter().map(|b| b.records).sum();
+                tracing::error!(exporter = %state.id, records, error = %e, "Export failed; the batch is lost.");
                 return Outcome::Done;
             }
         }

@@ -174,16 +174,7 @@ impl Router {
                         q.state.dropped.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(exporter = %q.state.id, "Queue full; batch dropped for this exporter (when_full: drop).");
                     }
-                    None => {
-                        return Err(Rejection::unavailable(
-                            format!(
-                                "the queue of exporter {} is full ({} bytes); retry later",
-                                q.state.id,
-                                q.state.capacity()
-                            ),
-                            RETRY_AFTER,
-                        ))
-                    }
+                    None => return Err(queue_full(q)),
                 }
             }
         }
@@ -212,4 +203,11 @@ impl Router {
         }
         Ok(accepted)
     }
+}
+
+fn queue_full(q: &QueueHandle) -> Rejection {
+    Rejection::unavailable(
+        format!("the queue of exporter {} is full ({} bytes); retry later", q.state.id, q.state.capacity()),
+        RETRY_AFTER,
+    )
 }

@@ -1,0 +1,15 @@
+#!/bin/sh
+# The benchmark matrix behind bench/RESULTS.md: bodies × connections × pipelines with Rotel,
+# then 30 s of overload. Needs `cargo build --release --workspace` first. Usage: bench/matrix.sh [OUT.jsonl]
+cd "$(dirname "$0")/.."
+B=./target/release/otelgate-bench
+J=${1:-bench/results.jsonl}
+rm -f $J
+CFG="--config examples/nop.yaml --config bench/configs/codex-relay-file.yaml --config bench/configs/codex-relay-memory.yaml --config bench/configs/codex-relay-disk.yaml"
+for c in 16 1 64; do
+  echo "=== codex-100k, $c connections"; $B compare --with-peers --connections $c $CFG --seconds 5 --json $J
+done
+for body in small traces-1m; do
+  echo "=== $body, 16 connections"; $B compare --with-peers --connections 16 --body $body --config examples/nop.yaml --config bench/configs/codex-relay-memory.yaml --seconds 5 --json $J
+done
+echo "=== overload: codex-100k, 256 connections, 30 s"; $B compare --with-peers --connections 256 --config bench/configs/codex-relay-memory.yaml --seconds 30 --json $J

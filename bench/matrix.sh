@@ -12,4 +12,5 @@ done
 for body in small traces-1m; do
   echo "=== $body, 16 connections"; $B compare --with-peers --connections 16 --body $body --config examples/nop.yaml --config bench/configs/codex-relay-memory.yaml --seconds 5 --json $J
 done
-echo "=== overload: codex-100k, 256 connections, 30 s"; $B compare --with-peers --connections 256 --config bench/configs/codex-relay-memory.yaml --seconds 30 --json $J
+echo "=== overload: codex-100k, 256 connections, 30 s"; $B compare --with-peers --connections 256 --config bench/configs/codex-relay-memory.yaml --config bench/configs/codex-relay-bounded.yaml --seconds 30 --json $J
+echo "=== one plugin processor hop: codex-100k, 16 connections"; $B compare --connections 16 --config examples/nop.yaml --config bench/configs/plugin-unchanged.yaml --config bench/configs/plugin-hello.yaml --seconds 5 --json $J

@@ -324,3 +324,39 @@ pipelines:
     let logs = gw.logs().join("\n");
     assert!(logs.contains("the disk is busy"), "the plugin's reason is logged: {logs}");
 }
+
+#[test]
+fn an_exporter_plugin_keeps_every_batch_under_concurrent_clients() {
+    // The queue hands the plugin what is ready as one group (one trip to the blocking pool);
+    // each batch must still arrive once, whole, as its own line.
+    let sink = tempfile::tempdir().unwrap();
+    let sink_file = sink.path().join("sink.jsonl");
+    let cfg = format!(
+        "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+exporters:
+  plugin/sink:
+    path: {}
+    config: {{ path: {} }}
+pipelines:
+  logs: {{ receivers: [otlp_http], exporters: [plugin/sink] }}
+",
+        plugin_so("otelgate_plugin_file_sink").display(),
+        sink_file.display()
+    );
+    let gw = Gateway::start(&cfg);
+    let body = std::fs::read(corpus("codex/codex-logs-3.json")).unwrap();
+    let ok = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..16)
+            .map(|_| s.spawn(|| (0..10).filter(|_| gw.post("/v1/logs", body.clone()).status == 200).count()))
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum::<usize>()
+    });
+    assert_eq!(ok, 160);
+    let (status, _gw) = gw.stop();
+    assert!(status.success());
+    let lines = json_lines(&sink_file);
+    assert_eq!(lines.len(), 160, "each accepted batch reached the plugin exactly once");
+    assert!(lines.iter().all(|l| l.to_string().contains("codex.sse_event")), "whole batches");
+}

@@ -46,21 +46,38 @@ impl PluginExporter {
 #[async_trait]
 impl Exporter for PluginExporter {
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
+        self.export_group(std::slice::from_ref(&batch)).await
+    }
+
+    fn groups(&self) -> bool {
+        true
+    }
+
+    /// Exports the batches in order in one trip to the blocking pool, stopping at the first
+    /// that does not succeed (the queue retries the group).
+    async fn export_group(&self, batches: &[Batch]) -> Result<(), ExportError> {
         if self.instance.quarantined() {
             return Err(self.panicked("the plugin is quarantined after repeated panics"));
         }
         let deadline = SystemTime::now() + EXPORT_DEADLINE;
         let deadline_ms = deadline.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let (signal, body) = (batch.signal, batch.body.clone());
+        let work: Vec<(Signal, bytes::Bytes)> = batches.iter().map(|b| (b.signal, b.body.clone())).collect();
         let after = match self.on_error {
             OnError::Drop => "batches for it are dropped and counted (on_error: drop)",
             _ => "batches for it stay queued until a restart or reload (on_error: fail)",
         };
         let call = self.instance.call(after, move |table, instance, error| {
             let export = table.export_batch.expect("checked at load");
-            // SAFETY: the instance is alive for the call, the batch and error buffer are valid
-            // for it, and calls are serialised unless the plugin is thread-safe.
-            unsafe { export(instance, signal_abi(signal), body.as_ptr(), body.len(), deadline_ms, error) }
+            for (signal, body) in &work {
+                // SAFETY: the instance is alive for the call, the batch and error buffer are
+                // valid for it, and calls are serialised unless the plugin is thread-safe.
+                let status =
+                    unsafe { export(instance, signal_abi(*signal), body.as_ptr(), body.len(), deadline_ms, error) };
+                if status != abi::STATUS_OK {
+                    return status;
+                }
+            }
+            abi::STATUS_OK
         });
         let (status, message) = call.await.map_err(|message| ExportError::Retryable { message, after: None })?;
         let message = || String::from_utf8_lossy(&message).into_owned();

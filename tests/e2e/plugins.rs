@@ -360,3 +360,29 @@ pipelines:
     assert_eq!(lines.len(), 160, "each accepted batch reached the plugin exactly once");
     assert!(lines.iter().all(|l| l.to_string().contains("codex.sse_event")), "whole batches");
 }
+
+#[test]
+fn the_shipped_plugin_example_runs_codex_traffic_end_to_end() {
+    // examples/plugins.yaml as shipped, with the plugin directory pointed at this build's.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let yaml =
+        std::fs::read_to_string(root.join("examples/plugins.yaml")).unwrap().replace("127.0.0.1:4318", "127.0.0.1:0");
+    let drop_so = plugin_so("otelgate_plugin_drop");
+    let dir = drop_so.parent().unwrap().to_str().unwrap().to_string();
+    assert_eq!(plugin_so("otelgate_plugin_file_sink").parent().unwrap().to_str().unwrap(), dir);
+    let gw = Gateway::start_with_env(&yaml, &[("OTELGATE_PLUGINS", dir.as_str())]);
+    let body = std::fs::read(corpus("codex/codex-logs-3.json")).unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("response.output_text.delta"));
+    assert_eq!(gw.post("/v1/logs", body).status, 200);
+    assert_eq!(gw.post("/v1/traces", std::fs::read(corpus("codex/codex-traces-2.json")).unwrap()).status, 200);
+    let (status, gw) = gw.stop();
+    assert!(status.success());
+    let logs = json_lines(&gw.path("data/plugins/logs.jsonl"));
+    let archive = json_lines(&gw.path("data/plugins/archive.jsonl"));
+    assert_eq!(logs.len(), 1);
+    assert_eq!(archive.len(), 2, "the archive plugin got the log and the trace batch");
+    assert!(archive.contains(&logs[0]), "both exporters got the same batch");
+    let text = logs[0].to_string();
+    assert!(!text.contains("response.output_text.delta"), "the drop plugin removed the deltas");
+    assert!(text.contains("codex.sse_event"), "other sse events stay");
+}

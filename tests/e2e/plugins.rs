@@ -209,7 +209,9 @@ pipelines:
     }
     assert!(sink_traces[0].to_string().contains("traceId"));
     let logs = gw.logs().join("\n");
-    assert!(logs.contains("dropping log records by 1 rule(s)"), "the plugin's log reached ours: {logs}");
+    let line = gw.logs().into_iter().find(|l| l.contains("dropping log records by 1 rule(s)"));
+    let line = line.unwrap_or_else(|| panic!("the plugin's log reached ours: {logs}"));
+    assert!(line.contains("component=plugin/drop"), "it names the component: {line}");
     assert!(logs.contains("appending batches to"), "{logs}");
 }
 

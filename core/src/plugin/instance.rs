@@ -45,6 +45,8 @@ pub(super) struct Instance {
     /// The plugin's own name.
     pub(super) name: String,
     live: std::sync::Arc<Live>,
+    /// Entered around every call, so what the plugin logs names the component.
+    span: tracing::Span,
     slots: tokio::sync::Semaphore,
     panics: AtomicU32,
     quarantined: AtomicBool,
@@ -107,8 +109,12 @@ impl Instance {
         };
         let config = serde_json::to_vec(&c.config).map_err(|e| e.to_string())?;
         let mut err = OgBuf::EMPTY;
+        // What the plugin logs while creating names the component.
+        let span = tracing::info_span!("plugin", component = %id);
+        let entered = span.enter();
         // SAFETY: the config bytes and the error buffer are valid for the call.
         let ptr = unsafe { create(config.as_ptr(), config.len(), &mut err) };
+        drop(entered);
         if ptr.is_null() {
             // SAFETY: `err` was filled (or left empty) by this plugin's `create`, freed once here.
             let msg = String::from_utf8_lossy(&unsafe { abi::take_buf(t, err) }).into_owned();
@@ -120,6 +126,7 @@ impl Instance {
             id: id.to_string(),
             name,
             live: std::sync::Arc::new(Live { table, ptr: InstancePtr(ptr) }),
+            span: span.clone(),
             slots: tokio::sync::Semaphore::new(concurrency),
             panics: AtomicU32::new(0),
             quarantined: AtomicBool::new(false),
@@ -151,7 +158,10 @@ impl Instance {
     {
         let _permit = self.slots.acquire().await.map_err(|_| "shutting down".to_string())?;
         let live = self.live.clone();
+        // The blocking pool does not inherit spans: carry one, so the plugin's log lines name it.
+        let span = self.span.clone();
         let (status, out) = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut out = OgBuf::EMPTY;
             let status = f(live.table.0, live.ptr.0, &mut out);
             // SAFETY: `out` was filled (or left empty) by this plugin's call, freed once here.

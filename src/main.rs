@@ -285,11 +285,39 @@ fn describe(c: &config::Config) -> Vec<String> {
         .collect()
 }
 
+/// For each plugin component: a line naming its file and SHA-256, or a problem with it.
+fn check_plugins(c: &config::Config) -> (Vec<String>, Vec<String>) {
+    let processors = c.processors.iter().filter_map(|(id, p)| match p {
+        config::ProcessorConfig::Plugin(p) => Some(("processors", id, p)),
+        _ => None,
+    });
+    let exporters = c.exporters.iter().filter_map(|(id, e)| match &e.kind {
+        config::ExporterKind::Plugin(p) => Some(("exporters", id, p)),
+        _ => None,
+    });
+    let (mut ok, mut problems) = (Vec::new(), Vec::new());
+    for (section, id, p) in processors.chain(exporters) {
+        match otelgate_core::plugin::preflight(&p.path, p.sha256.as_deref(), c.plugin_dir.as_deref()) {
+            Ok(sha) => ok.push(format!("plugin {section}.{id}: {} (sha256 {sha})", p.path.display())),
+            Err(e) => problems.push(format!("{section}.{id}: {e}")),
+        }
+    }
+    (ok, problems)
+}
+
 fn validate(path: PathBuf) -> anyhow::Result<ExitCode> {
     match config::load(&path) {
         Ok(c) => {
+            // Plugin files are checked as `run` would before loading them (no plugin code runs
+            // here, so kind and signals are checked at start-up).
+            let (plugins, problems) = check_plugins(&c);
+            if !problems.is_empty() {
+                let lines: Vec<String> = problems.iter().map(|p| format!("{}: {p}", path.display())).collect();
+                write_stderr(&format!("{}\n", lines.join("\n")))?;
+                return Ok(ExitCode::FAILURE);
+            }
             let mut out = format!("{}: valid\n", path.display());
-            for line in describe(&c) {
+            for line in describe(&c).into_iter().chain(plugins) {
                 out.push_str(&format!("  {line}\n"));
             }
             for w in &c.warnings {

@@ -388,3 +388,26 @@ fn the_shipped_plugin_example_runs_codex_traffic_end_to_end() {
     assert!(!text.contains("response.output_text.delta"), "the drop plugin removed the deltas");
     assert!(text.contains("codex.sse_event"), "other sse events stay");
 }
+
+#[test]
+fn validate_checks_plugin_files_without_running_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let so = hello_so();
+    let write = |plugin: &str| {
+        let p = dir.path().join("p.yaml");
+        std::fs::write(&p, config(plugin).replace("{dir}", dir.path().to_str().unwrap())).unwrap();
+        Command::new(bin()).args(["validate", "-c"]).arg(&p).output().unwrap()
+    };
+    let out = write(&format!("    path: {}\n    config: {{ attributes: {{ a: b }} }}", so.display()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("plugin processors.plugin/hello: ") && text.contains("(sha256 "), "{text}");
+    let out = write(&format!("    path: {}\n    sha256: {}\n    config: {{}}", so.display(), "0".repeat(64)));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("processors.plugin/hello: ") && err.contains("not the pinned"), "{err}");
+    let out = write("    path: ./no/such/plugin.so\n    config: {}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("processors.plugin/hello: ./no/such/plugin.so: No such file"), "{err}");
+}

@@ -38,8 +38,20 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Opens, checks and loads a plugin library; returns its table and SHA-256.
-pub(super) fn load(path: &Path, sha256: Option<&str>, plugin_dir: Option<&Path>) -> Result<(Table, String), String> {
+/// The checks made before a library is loaded — inside `plugin_dir`, not world-writable, the
+/// SHA-256 pin — without loading it (no plugin code runs): for `otelgate validate`. Returns the
+/// file's SHA-256.
+pub fn preflight(path: &Path, sha256: Option<&str>, plugin_dir: Option<&Path>) -> Result<String, String> {
+    open_checked(path, sha256, plugin_dir).map(|(_, _, digest)| digest)
+}
+
+/// Opens the file and checks it; returns the open file (to load through), its canonical path
+/// and its SHA-256.
+fn open_checked(
+    path: &Path,
+    sha256: Option<&str>,
+    plugin_dir: Option<&Path>,
+) -> Result<(std::fs::File, std::path::PathBuf, String), String> {
     let canonical = std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if let Some(dir) = plugin_dir {
         let dir = std::fs::canonicalize(dir).map_err(|e| format!("plugin_dir {}: {e}", dir.display()))?;
@@ -63,6 +75,12 @@ pub(super) fn load(path: &Path, sha256: Option<&str>, plugin_dir: Option<&Path>)
             return Err(format!("{}: sha256 is {digest}, not the pinned {pin}", canonical.display()));
         }
     }
+    Ok((file, canonical, digest))
+}
+
+/// Opens, checks and loads a plugin library; returns its table and SHA-256.
+pub(super) fn load(path: &Path, sha256: Option<&str>, plugin_dir: Option<&Path>) -> Result<(Table, String), String> {
+    let (file, canonical, digest) = open_checked(path, sha256, plugin_dir)?;
     // Load through the descriptor that was hashed, so the file cannot be swapped in between.
     let via_fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
     // SAFETY: loading a library runs its initialisers; the operator chose this file (inside

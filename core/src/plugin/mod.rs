@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use exporter::PluginExporter;
-pub use library::{inspect, Inspection};
+pub use library::{inspect, preflight, Inspection};
 pub use processor::PluginProcessor;
 
 /// Panics after which an instance is quarantined.

@@ -41,8 +41,20 @@ fn shipped_configs_validate() {
         }
     }
     assert!(files.len() >= 3, "{files:?}");
+    // examples/plugins.yaml finds the example plugins in ${OTELGATE_PLUGINS}: this build's.
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let plugins = [deps.clone(), deps.parent().unwrap().to_path_buf()]
+        .into_iter()
+        .find(|d| d.join("libotelgate_plugin_drop.so").exists())
+        .expect("the example plugins are built by `cargo build --workspace` before the tests");
     for f in files {
-        let out = Command::new(bin()).args(["validate", "-c"]).arg(&f).env("MINWARE_API_KEY", "test").output().unwrap();
+        let out = Command::new(bin())
+            .args(["validate", "-c"])
+            .arg(&f)
+            .env("MINWARE_API_KEY", "test")
+            .env("OTELGATE_PLUGINS", &plugins)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
     }

@@ -215,3 +215,30 @@ pipelines:
     let records = |v: &serde_json::Value| v["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap().len();
     assert!(lines.iter().all(|l| records(l) == records(&want)), "every line is a whole request");
 }
+
+#[test]
+fn a_chunked_body_without_content_length_is_accepted_and_delivered() {
+    // Without Content-Length the body is charged the maximum size while it is read (here most
+    // of the budget), then only what it really is.
+    let gw = Gateway::start(
+        "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:0, max_request_body_size: 4MiB }
+exporters:
+  file: { path: '{dir}/out.jsonl' }
+limits:
+  max_inflight_bytes: 5MiB
+pipelines:
+  logs: { receivers: [otlp_http], exporters: [file] }
+",
+    );
+    let body = std::fs::read(corpus("codex/codex-logs-2.json")).unwrap();
+    for _ in 0..3 {
+        // A reader of unknown length makes reqwest send `Transfer-Encoding: chunked`.
+        let chunked = reqwest::blocking::Body::new(std::io::Cursor::new(body.clone()));
+        assert_eq!(gw.post("/v1/logs", chunked).status, 200);
+    }
+    let (status, gw) = gw.stop();
+    assert!(status.success());
+    assert_eq!(json_lines(&gw.path("out.jsonl")).len(), 3);
+}

@@ -125,7 +125,8 @@ impl Router {
 
         // One encoding serves every pipeline without processors; each pipeline with
         // processors works on its own copy, and the last of them takes the original.
-        // Encodings come out about the size of the body: start there instead of doubling up.
+        // Encodings come out about the size of the body (what the permit holds once the body is
+        // read): start there instead of doubling up.
         let size_hint = body_permit.bytes() + body_permit.bytes() / 8;
         let unprocessed =
             routes.iter().any(|r| r.processors.is_empty()).then(|| Bytes::from(request.encode_sized(size_hint)));

@@ -466,6 +466,14 @@ async fn receive(
             Rejection::new(408, format!("the request body was not received within {:?}", shared.body_timeout))
         })??;
     let body = if gzip { gunzip(&body, shared.max_body)? } else { body };
+    // A body without Content-Length was charged the maximum: hold only what it really is.
+    let request_permit = if body.len() < request_permit.bytes() {
+        router.budget().resize(request_permit, body.len()).ok_or_else(|| {
+            Rejection::unavailable("the in-flight budget could not be adjusted; retry later", RETRY_AFTER)
+        })?
+    } else {
+        request_permit
+    };
     let (signal, warning) = match known {
         Some(s) => (s, None),
         None => {

@@ -23,13 +23,30 @@ fn mbps(bytes: usize, budget: Duration, mut f: impl FnMut()) -> f64 {
     n as f64 * bytes as f64 / start.elapsed().as_secs_f64() / 1e6
 }
 
+/// `--decode-only N`: decodes every case N times and exits, so that an instruction count
+/// (`perf stat -e instructions:u`, or `valgrind --tool=callgrind`) compares decoder changes
+/// exactly, where timings on a shared machine drift by ±10 %.
+fn decode_only(n: usize, cases: &[(&str, Signal, Vec<u8>)]) {
+    for (_, signal, body) in cases {
+        let canon = Request::decode(*signal, body).unwrap().encode();
+        for _ in 0..n {
+            black_box(Request::decode(*signal, black_box(&canon)).unwrap());
+        }
+    }
+}
+
 fn main() {
-    let budget = Duration::from_millis(if std::env::args().any(|a| a == "--quick") { 200 } else { 1500 });
+    let args: Vec<String> = std::env::args().collect();
+    let budget = Duration::from_millis(if args.iter().any(|a| a == "--quick") { 200 } else { 1500 });
     let cases = [
         ("codex logs 25KB", Signal::Logs, corpus("codex/codex-logs-2.json")),
         ("codex metrics 630KB", Signal::Metrics, corpus("codex/codex-metrics-1.json")),
         ("codex traces 1.2MB", Signal::Traces, corpus("codex/codex-redacted-traces-1.json")),
     ];
+    if let Some(n) = args.iter().position(|a| a == "--decode-only").and_then(|i| args.get(i + 1)) {
+        decode_only(n.parse().expect("--decode-only N"), &cases);
+        return;
+    }
     println!("{:<22} {:>12} {:>12} {:>12} {:>12} {:>10}", "body", "validate", "decode", "encode", "dec+enc", "ratio");
     for (name, signal, body) in cases {
         // Canonical (compact) form: what a re-encode produces and what most SDKs send.

@@ -191,7 +191,7 @@ pub struct InstrumentationScope<'a> {
     #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub version: Cow<'a, str>,
     /// Scope attributes.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(
@@ -244,7 +244,7 @@ pub struct EntityRef<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Resource<'a> {
     /// Resource attributes (`service.name`, `host.name`, …).
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(
@@ -259,7 +259,7 @@ pub struct Resource<'a> {
         borrow,
         default,
         alias = "entity_refs",
-        deserialize_with = "json::null_default",
+        deserialize_with = "json::vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub entity_refs: Vec<EntityRef<'a>>,

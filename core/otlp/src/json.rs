@@ -22,6 +22,35 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// A list; `null` decodes as empty (proto3 JSON); reserves room for 16 at the first element.
+pub fn vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(x) = seq.next_element()? {
+                if out.capacity() == 0 {
+                    out.reserve(16);
+                }
+                out.push(x);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V(std::marker::PhantomData))
+}
+
 /// A string that borrows from the request body when it has no escapes (the common case), so
 /// decoding a batch does not allocate per attribute.
 pub fn str<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Cow<'a, str>, D::Error> {

@@ -13,7 +13,7 @@ use super::json;
 #[serde(rename_all = "camelCase")]
 pub struct LogsRequest<'a> {
     /// Logs grouped by resource.
-    #[serde(borrow, default, alias = "resource_logs", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "resource_logs", deserialize_with = "json::vec")]
     pub resource_logs: Vec<ResourceLogs<'a>>,
 }
 
@@ -25,7 +25,7 @@ pub struct ResourceLogs<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource<'a>>,
     /// Logs grouped by instrumentation scope.
-    #[serde(borrow, default, alias = "scope_logs", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "scope_logs", deserialize_with = "json::vec")]
     pub scope_logs: Vec<ScopeLogs<'a>>,
     /// Schema of the resource.
     #[serde(
@@ -46,7 +46,7 @@ pub struct ScopeLogs<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<InstrumentationScope<'a>>,
     /// The records.
-    #[serde(borrow, default, alias = "log_records", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "log_records", deserialize_with = "json::vec")]
     pub log_records: Vec<LogRecord<'a>>,
     /// Schema of the scope.
     #[serde(
@@ -90,7 +90,7 @@ pub struct LogRecord<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub body: Option<AnyValue<'a>>,
     /// Record attributes (Codex's `event.name`, `prompt`, …).
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(

@@ -13,7 +13,7 @@ use super::json;
 #[serde(rename_all = "camelCase")]
 pub struct MetricsRequest<'a> {
     /// Metrics grouped by resource.
-    #[serde(borrow, default, alias = "resource_metrics", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "resource_metrics", deserialize_with = "json::vec")]
     pub resource_metrics: Vec<ResourceMetrics<'a>>,
 }
 
@@ -25,7 +25,7 @@ pub struct ResourceMetrics<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource<'a>>,
     /// Metrics grouped by instrumentation scope.
-    #[serde(borrow, default, alias = "scope_metrics", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "scope_metrics", deserialize_with = "json::vec")]
     pub scope_metrics: Vec<ScopeMetrics<'a>>,
     /// Schema of the resource.
     #[serde(
@@ -46,7 +46,7 @@ pub struct ScopeMetrics<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<InstrumentationScope<'a>>,
     /// The metrics.
-    #[serde(borrow, default, deserialize_with = "json::null_default")]
+    #[serde(borrow, default, deserialize_with = "json::vec")]
     pub metrics: Vec<Metric<'a>>,
     /// Schema of the scope.
     #[serde(
@@ -88,7 +88,7 @@ pub struct Metric<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary<'a>>,
     /// Extra metadata about the metric.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub metadata: Vec<KeyValue<'a>>,
 }
 
@@ -130,7 +130,7 @@ impl<'a> Metric<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Gauge<'a> {
     /// Points.
-    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::vec")]
     pub data_points: Vec<NumberDataPoint<'a>>,
 }
 
@@ -139,7 +139,7 @@ pub struct Gauge<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Sum<'a> {
     /// Points.
-    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::vec")]
     pub data_points: Vec<NumberDataPoint<'a>>,
     /// `AggregationTemporality`.
     #[serde(
@@ -164,7 +164,7 @@ pub struct Sum<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Histogram<'a> {
     /// Points.
-    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::vec")]
     pub data_points: Vec<HistogramDataPoint<'a>>,
     /// `AggregationTemporality`.
     #[serde(
@@ -181,7 +181,7 @@ pub struct Histogram<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ExponentialHistogram<'a> {
     /// Points.
-    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::vec")]
     pub data_points: Vec<ExponentialHistogramDataPoint<'a>>,
     /// `AggregationTemporality`.
     #[serde(
@@ -198,7 +198,7 @@ pub struct ExponentialHistogram<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Summary<'a> {
     /// Points.
-    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "data_points", deserialize_with = "json::vec")]
     pub data_points: Vec<SummaryDataPoint<'a>>,
 }
 
@@ -207,7 +207,7 @@ pub struct Summary<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct NumberDataPoint<'a> {
     /// Point attributes.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Start of the aggregation window.
     #[serde(default, alias = "start_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
@@ -222,7 +222,7 @@ pub struct NumberDataPoint<'a> {
     #[serde(default, alias = "as_int", with = "json::opt_i64_str", skip_serializing_if = "Option::is_none")]
     pub as_int: Option<i64>,
     /// Exemplars.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub exemplars: Vec<Exemplar<'a>>,
     /// `DataPointFlags`.
     #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
@@ -234,7 +234,7 @@ pub struct NumberDataPoint<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct HistogramDataPoint<'a> {
     /// Point attributes.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Start of the aggregation window.
     #[serde(default, alias = "start_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
@@ -255,7 +255,7 @@ pub struct HistogramDataPoint<'a> {
     #[serde(default, alias = "explicit_bounds", with = "json::f64_vec", skip_serializing_if = "Vec::is_empty")]
     pub explicit_bounds: Vec<f64>,
     /// Exemplars.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub exemplars: Vec<Exemplar<'a>>,
     /// `DataPointFlags`.
     #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
@@ -273,7 +273,7 @@ pub struct HistogramDataPoint<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ExponentialHistogramDataPoint<'a> {
     /// Point attributes.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Start of the aggregation window.
     #[serde(default, alias = "start_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
@@ -303,7 +303,7 @@ pub struct ExponentialHistogramDataPoint<'a> {
     #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
     pub flags: u32,
     /// Exemplars.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub exemplars: Vec<Exemplar<'a>>,
     /// Minimum, when known.
     #[serde(default, with = "json::opt_f64", skip_serializing_if = "Option::is_none")]
@@ -333,7 +333,7 @@ pub struct Buckets {
 #[serde(rename_all = "camelCase")]
 pub struct SummaryDataPoint<'a> {
     /// Point attributes.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Start of the aggregation window.
     #[serde(default, alias = "start_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
@@ -348,12 +348,7 @@ pub struct SummaryDataPoint<'a> {
     #[serde(default, with = "json::f64_num", skip_serializing_if = "json::is_zero")]
     pub sum: f64,
     /// Quantiles.
-    #[serde(
-        default,
-        alias = "quantile_values",
-        deserialize_with = "json::null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(default, alias = "quantile_values", deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub quantile_values: Vec<ValueAtQuantile>,
     /// `DataPointFlags`.
     #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]
@@ -381,7 +376,7 @@ pub struct Exemplar<'a> {
         borrow,
         default,
         alias = "filtered_attributes",
-        deserialize_with = "json::null_default",
+        deserialize_with = "json::vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub filtered_attributes: Vec<KeyValue<'a>>,

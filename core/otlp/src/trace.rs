@@ -13,7 +13,7 @@ use super::json;
 #[serde(rename_all = "camelCase")]
 pub struct TracesRequest<'a> {
     /// Spans grouped by resource.
-    #[serde(borrow, default, alias = "resource_spans", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "resource_spans", deserialize_with = "json::vec")]
     pub resource_spans: Vec<ResourceSpans<'a>>,
 }
 
@@ -25,7 +25,7 @@ pub struct ResourceSpans<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource<'a>>,
     /// Spans grouped by instrumentation scope.
-    #[serde(borrow, default, alias = "scope_spans", deserialize_with = "json::null_default")]
+    #[serde(borrow, default, alias = "scope_spans", deserialize_with = "json::vec")]
     pub scope_spans: Vec<ScopeSpans<'a>>,
     /// Schema of the resource.
     #[serde(
@@ -46,7 +46,7 @@ pub struct ScopeSpans<'a> {
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<InstrumentationScope<'a>>,
     /// The spans.
-    #[serde(borrow, default, deserialize_with = "json::null_default")]
+    #[serde(borrow, default, deserialize_with = "json::vec")]
     pub spans: Vec<Span<'a>>,
     /// Schema of the scope.
     #[serde(
@@ -97,7 +97,7 @@ pub struct Span<'a> {
     #[serde(default, alias = "end_time_unix_nano", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub end_time_unix_nano: u64,
     /// Span attributes.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(
@@ -108,7 +108,7 @@ pub struct Span<'a> {
     )]
     pub dropped_attributes_count: u32,
     /// Timed events.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Event<'a>>,
     /// Events the sender dropped.
     #[serde(
@@ -119,7 +119,7 @@ pub struct Span<'a> {
     )]
     pub dropped_events_count: u32,
     /// Links to other spans.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link<'a>>,
     /// Links the sender dropped.
     #[serde(
@@ -145,7 +145,7 @@ pub struct Event<'a> {
     #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub name: Cow<'a, str>,
     /// Event attributes.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(
@@ -177,7 +177,7 @@ pub struct Link<'a> {
     )]
     pub trace_state: Cow<'a, str>,
     /// Link attributes.
-    #[serde(borrow, default, deserialize_with = "json::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue<'a>>,
     /// Attributes the sender dropped.
     #[serde(

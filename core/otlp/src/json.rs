@@ -123,6 +123,13 @@ where
         }
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        // Fast path for what SDKs send (timestamps: up to 19 plain digits, which cannot
+        // overflow a u64); anything else takes the general parse below.
+        let digits = v.as_bytes();
+        if !digits.is_empty() && digits.len() <= 19 && digits.iter().all(u8::is_ascii_digit) {
+            let n = digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            return self.visit_u64(n);
+        }
         let t = v.trim();
         if let Ok(n) = t.parse::<T>() {
             return Ok(n);
@@ -486,4 +493,30 @@ pub fn temporality<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
 /// `skip_serializing_if` helper: proto3 omits zero scalars.
 pub fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Deserialize)]
+    struct U(#[serde(with = "super::u64_str")] u64);
+
+    fn u(json: &str) -> Result<u64, String> {
+        serde_json::from_str::<U>(json).map(|u| u.0).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn integers_in_strings_take_the_fast_path_or_the_general_one_with_the_same_result() {
+        assert_eq!(u(r#""0""#), Ok(0));
+        assert_eq!(u(r#""007""#), Ok(7));
+        assert_eq!(u(r#""1795540845099145601""#), Ok(1_795_540_845_099_145_601));
+        assert_eq!(u(r#""9999999999999999999""#), Ok(9_999_999_999_999_999_999)); // 19 digits
+        assert_eq!(u(r#""18446744073709551615""#), Ok(u64::MAX)); // 20 digits: general parse
+        assert_eq!(u(r#""+5""#), Ok(5));
+        assert_eq!(u(r#"" 5 ""#), Ok(5));
+        assert_eq!(u(r#""1e3""#), Ok(1000));
+        assert_eq!(u("42"), Ok(42));
+        assert!(u(r#""18446744073709551616""#).is_err(), "overflow");
+        assert!(u(r#""""#).is_err());
+        assert!(u(r#""-1""#).is_err());
+    }
 }

@@ -37,26 +37,39 @@ impl<const N: usize> Id<N> {
         }
         let mut out = [0u8; N];
         let b = s.as_bytes();
-        for (i, o) in out.iter_mut().enumerate() {
-            let hi = hex_val(b[2 * i]);
-            let lo = hex_val(b[2 * i + 1]);
-            match (hi, lo) {
-                (Some(h), Some(l)) => *o = (h << 4) | l,
-                _ => return Err(format!("invalid hex id {s:?}: only 0-9, a-f, A-F allowed")),
-            }
+        let mut bad = 0u8;
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let (hi, lo) = (HEX_VAL[pair[0] as usize], HEX_VAL[pair[1] as usize]);
+            bad |= hi | lo;
+            *o = (hi << 4) | (lo & 0x0f);
+        }
+        if bad & INVALID != 0 {
+            return Err(format!("invalid hex id {s:?}: only 0-9, a-f, A-F allowed"));
         }
         Ok(Id(Some(out)))
     }
 }
 
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// Marks a byte that is not a hex digit in [`HEX_VAL`] (a digit's value fits in the low bits).
+const INVALID: u8 = 0x80;
+
+/// Each byte's hex value, or [`INVALID`]: a table lookup per digit instead of three range
+/// tests (ids are in every span and most log records).
+static HEX_VAL: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let mut c = 0;
+    while c < 10 {
+        t[b'0' as usize + c] = c as u8;
+        c += 1;
     }
-}
+    let mut c = 0;
+    while c < 6 {
+        t[b'a' as usize + c] = 10 + c as u8;
+        t[b'A' as usize + c] = 10 + c as u8;
+        c += 1;
+    }
+    t
+};
 
 impl<const N: usize> fmt::Display for Id<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

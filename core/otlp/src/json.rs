@@ -126,9 +126,17 @@ where
         // Fast path for what SDKs send (timestamps: up to 19 plain digits, which cannot
         // overflow a u64); anything else takes the general parse below.
         let digits = v.as_bytes();
-        if !digits.is_empty() && digits.len() <= 19 && digits.iter().all(u8::is_ascii_digit) {
-            let n = digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-            return self.visit_u64(n);
+        if !digits.is_empty() && digits.len() <= 19 {
+            // One pass: accumulate while checking that every byte was a digit.
+            let (mut n, mut all_digits) = (0u64, true);
+            for &d in digits {
+                let x = d.wrapping_sub(b'0');
+                all_digits &= x < 10;
+                n = n.wrapping_mul(10).wrapping_add(u64::from(x));
+            }
+            if all_digits {
+                return self.visit_u64(n);
+            }
         }
         let t = v.trim();
         if let Ok(n) = t.parse::<T>() {

@@ -35,6 +35,19 @@ fn decode_only(n: usize, cases: &[(&str, Signal, Vec<u8>)]) {
     }
 }
 
+/// `--encode-only N`: the same for the encoder (each case decoded once, encoded N times).
+fn encode_only(n: usize, cases: &[(&str, Signal, Vec<u8>)]) {
+    for (_, signal, body) in cases {
+        let req = Request::decode(*signal, body).unwrap();
+        let mut out = Vec::with_capacity(body.len() * 2);
+        for _ in 0..n {
+            out.clear();
+            black_box(&req).encode_into(&mut out);
+            black_box(&out);
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let budget = Duration::from_millis(if args.iter().any(|a| a == "--quick") { 200 } else { 1500 });
@@ -45,6 +58,10 @@ fn main() {
     ];
     if let Some(n) = args.iter().position(|a| a == "--decode-only").and_then(|i| args.get(i + 1)) {
         decode_only(n.parse().expect("--decode-only N"), &cases);
+        return;
+    }
+    if let Some(n) = args.iter().position(|a| a == "--encode-only").and_then(|i| args.get(i + 1)) {
+        encode_only(n.parse().expect("--encode-only N"), &cases);
         return;
     }
     println!("{:<22} {:>12} {:>12} {:>12} {:>12} {:>10}", "body", "validate", "decode", "encode", "dec+enc", "ratio");

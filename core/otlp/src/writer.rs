@@ -40,16 +40,17 @@ struct Writer<'o> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any of the eight bytes is `"`, `\` or below 0x20 (exact: the classic "has zero
-/// byte" / "has byte less than n" word tricks, which never miss one).
+/// The high bit of each of the eight bytes that may need escaping (`"`, `\`, below 0x20):
+/// the classic "has zero byte" / "has byte less than n" word tricks. Never misses one; a byte
+/// above a real one may be flagged too, so only the lowest flag is exact.
 #[inline]
-fn word_needs_escape(w: u64) -> bool {
+fn escape_mask(w: u64) -> u64 {
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
     let q = w ^ (ONES * u64::from(b'"'));
     let quote = q.wrapping_sub(ONES) & !q & HIGHS;
     let b = w ^ (ONES * u64::from(b'\\'));
     let backslash = b.wrapping_sub(ONES) & !b & HIGHS;
-    below_space | quote | backslash != 0
+    below_space | quote | backslash
 }
 
 #[inline(always)]
@@ -78,7 +79,8 @@ fn escape_of(byte: u8) -> Option<&'static [u8]> {
 }
 
 /// Writes `s` as a JSON string with serde_json's escaping: clean 8-byte words are skipped
-/// whole, and only a word holding a byte to escape is looked at byte by byte.
+/// whole, a word holding a byte to escape jumps straight to it, and the tail (short strings
+/// are mostly tail) is checked against a table.
 fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let n = bytes.len();
@@ -86,24 +88,44 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let mut start = 0;
     let mut i = 0;
-    while i < n {
-        if let Some(word) = bytes.get(i..i + 8) {
-            let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-            if !word_needs_escape(w) {
-                i += 8;
-                continue;
-            }
+    while let Some(word) = bytes.get(i..i + 8) {
+        let mask = escape_mask(u64::from_le_bytes(word.try_into().expect("eight bytes")));
+        if mask == 0 {
+            i += 8;
+            continue;
         }
-        if let Some(e) = escape_of(bytes[i]) {
-            out.extend_from_slice(&bytes[start..i]);
+        // The lowest flagged byte is always a real one (borrows only run upwards).
+        let j = i + (mask.trailing_zeros() / 8) as usize;
+        if let Some(e) = escape_of(bytes[j]) {
+            out.extend_from_slice(&bytes[start..j]);
             out.extend_from_slice(e);
-            start = i + 1;
+            start = j + 1;
         }
-        i += 1;
+        i = j + 1;
+    }
+    for (j, &b) in bytes.iter().enumerate().skip(i) {
+        if NEEDS_ESCAPE[b as usize] {
+            out.extend_from_slice(&bytes[start..j]);
+            out.extend_from_slice(escape_of(b).expect("flagged in the table"));
+            start = j + 1;
+        }
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
+
+/// Bytes JSON requires escaped: `"`, `\` and controls below 0x20.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Writes a struct field name: our model's names are plain identifiers, never escaped.
 #[inline]

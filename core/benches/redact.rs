@@ -39,6 +39,19 @@ fn per_run(budget: Duration, mut f: impl FnMut()) -> Duration {
 fn main() {
     let budget = Duration::from_millis(if std::env::args().any(|a| a == "--quick") { 200 } else { 2000 });
     let body = body();
+    // `--redact-only N`: N redactions of the decoded body with the first config and nothing
+    // else timed, for instruction counts (`valgrind --tool=callgrind`), which do not drift.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(n) = args.iter().position(|a| a == "--redact-only").and_then(|i| args.get(i + 1)) {
+        let p = RedactProcessor::new(yaml_serde::from_str("prompts: redact\ntool_content: redact").unwrap()).unwrap();
+        let decoded = Request::decode(Signal::Logs, &body).unwrap();
+        for _ in 0..n.parse::<usize>().expect("--redact-only N") {
+            let mut r = decoded.clone();
+            p.redact(black_box(&mut r));
+            black_box(r);
+        }
+        return;
+    }
     let configs = [
         ("prompts+tool_content: redact", "prompts: redact\ntool_content: redact"),
         ("+ identity hash, 6 built-in patterns", "prompts: redact\ntool_content: redact\nidentity: hash\nhash_key: 0123456789abcdef\npatterns: [email, bearer_token, aws_access_key, private_key_block, openai_key, github_token]"),

@@ -54,6 +54,22 @@ pub enum StartError {
     },
 }
 
+/// The runtime exporter workers run on: a thread of their own, so that on a saturated core the
+/// OS shares time between receiving and forwarding. On the receivers' runtime a worker is one
+/// task among every connection's and gets one poll per round of their decodes, so it falls
+/// behind and its queue (memory) grows or refuses.
+fn exporter_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("otelgate-export")
+            .enable_all()
+            .build()
+            .expect("starting the exporters' runtime")
+    })
+}
+
 /// How long queues may take to drain at shutdown before retries are abandoned.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -179,7 +195,7 @@ fn build(
         telemetry.exporters.push((id.clone(), exporter.clone()));
         // One span per component: every line its worker (and exporter) logs names it.
         let span = tracing::info_span!("exporter", id = %id);
-        let task = tokio::spawn(worker.run(exporter, stop.clone()).instrument(span));
+        let task = exporter_runtime().spawn(worker.run(exporter, stop.clone()).instrument(span));
         workers.push(Worker { task, stop, durable });
         handles.insert(id, handle);
     }

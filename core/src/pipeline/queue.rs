@@ -241,7 +241,20 @@ impl QueueWorker {
             return Some(item);
         }
         match &mut self.source {
-            Source::Memory(rx, _) => rx.recv().await.map(|b| (b, None)),
+            Source::Memory(rx, _) => {
+                // Poll for a little while before parking: the worker runs on its own thread, and
+                // once parked every batch sent must wake it (a futex and a context switch each,
+                // which small requests at tens of thousands a second pay dearly). While it
+                // sleeps, batches pile up and are taken together.
+                for _ in 0..LINGER_POLLS {
+                    match rx.try_recv() {
+                        Ok(b) => return Some((b, None)),
+                        Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                        Err(mpsc::error::TryRecvError::Empty) => tokio::time::sleep(LINGER_STEP).await,
+                    }
+                }
+                rx.recv().await.map(|b| (b, None))
+            }
             Source::Disk(d) => {
                 // Once stopping, what is still on disk stays there for the next start.
                 if stopping.is_cancelled() {
@@ -406,6 +419,11 @@ fn merged(unit: &[Item]) -> Batch {
         None => first.clone(),
     }
 }
+
+/// How often, and how long, an idle memory-queue worker polls before parking (see `next`).
+const LINGER_POLLS: usize = 5;
+/// One poll's sleep (tokio's timer rounds it up to its 1 ms tick).
+const LINGER_STEP: Duration = Duration::from_millis(1);
 
 /// Most batches one grouped export takes (see [`Exporter::groups`]).
 const GROUP_MAX_BATCHES: usize = 256;

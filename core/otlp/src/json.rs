@@ -87,8 +87,7 @@ pub fn str_vec<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Vec<Cow<'a, st
             str(d).map(Item)
         }
     }
-    let items: Option<Vec<Item<'a>>> = Option::deserialize(d)?;
-    Ok(items.unwrap_or_default().into_iter().map(|i| i.0).collect())
+    Ok(vec::<D, Item<'a>>(d)?.into_iter().map(|i| i.0).collect())
 }
 
 /// Parses an integer that arrived as a JSON number or a decimal string; never through `f64`

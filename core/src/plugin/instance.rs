@@ -62,11 +62,7 @@ fn kind_name(kind: u32) -> &'static str {
 
 /// The bit of `signal` in a plugin's `signals` mask.
 pub(super) fn signal_abi(s: Signal) -> u32 {
-    match s {
-        Signal::Logs => abi::SIGNAL_LOGS,
-        Signal::Metrics => abi::SIGNAL_METRICS,
-        Signal::Traces => abi::SIGNAL_TRACES,
-    }
+    otelgate_plugin_sdk::Signal::from(s).to_abi()
 }
 
 impl Instance {

@@ -28,6 +28,17 @@ pub use abi::ABI_VERSION;
 pub use plugin::{Exporter, Failure, Processed, Processor, Signal};
 
 #[cfg(feature = "model")]
+impl From<otelgate_otlp::Signal> for Signal {
+    fn from(s: otelgate_otlp::Signal) -> Self {
+        match s {
+            otelgate_otlp::Signal::Logs => Signal::Logs,
+            otelgate_otlp::Signal::Metrics => Signal::Metrics,
+            otelgate_otlp::Signal::Traces => Signal::Traces,
+        }
+    }
+}
+
+#[cfg(feature = "model")]
 impl From<Signal> for otelgate_otlp::Signal {
     fn from(s: Signal) -> Self {
         match s {

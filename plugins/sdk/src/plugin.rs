@@ -15,6 +15,15 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// The ABI value (a bit of a plugin's `signals` mask).
+    pub fn to_abi(self) -> u32 {
+        match self {
+            Signal::Logs => crate::abi::SIGNAL_LOGS,
+            Signal::Metrics => crate::abi::SIGNAL_METRICS,
+            Signal::Traces => crate::abi::SIGNAL_TRACES,
+        }
+    }
+
     /// From the ABI value.
     pub fn from_abi(v: u32) -> Option<Signal> {
         match v {

@@ -45,14 +45,6 @@ unsafe extern "C" fn test_log(level: u32, msg: *const u8, len: usize) {
 static TEST_HOST: OgHost =
     OgHost { abi_version: abi::ABI_VERSION, struct_size: size_of::<OgHost>() as u32, log: Some(test_log) };
 
-fn signal_abi(s: Signal) -> u32 {
-    match s {
-        Signal::Logs => abi::SIGNAL_LOGS,
-        Signal::Metrics => abi::SIGNAL_METRICS,
-        Signal::Traces => abi::SIGNAL_TRACES,
-    }
-}
-
 impl Loaded {
     /// Finds `lib<crate_name>.so` (`.dylib` on macOS) in the target directory of the running
     /// test, where cargo put it.
@@ -110,7 +102,7 @@ impl Loaded {
         let process = self.table.process.ok_or(CallError::Failed(Failure::Permanent("not a processor".into())))?;
         let mut out = OgBuf::EMPTY;
         // SAFETY: the instance is alive, the batch and output buffer are valid for the call.
-        let status = unsafe { process(self.instance, signal_abi(signal), batch.as_ptr(), batch.len(), &mut out) };
+        let status = unsafe { process(self.instance, signal.to_abi(), batch.as_ptr(), batch.len(), &mut out) };
         // SAFETY: `out` was filled (or left empty) by this plugin's call, freed once here.
         let bytes = unsafe { abi::take_buf(self.table, out) };
         match status {
@@ -126,9 +118,8 @@ impl Loaded {
         let export = self.table.export_batch.ok_or(CallError::Failed(Failure::Permanent("not an exporter".into())))?;
         let mut err = OgBuf::EMPTY;
         // SAFETY: the instance is alive, the batch and error buffer are valid for the call.
-        let status = unsafe {
-            export(self.instance, signal_abi(signal), batch.as_ptr(), batch.len(), deadline_unix_ms, &mut err)
-        };
+        let status =
+            unsafe { export(self.instance, signal.to_abi(), batch.as_ptr(), batch.len(), deadline_unix_ms, &mut err) };
         // SAFETY: `err` was filled (or left empty) by this plugin's call, freed once here.
         let bytes = unsafe { abi::take_buf(self.table, err) };
         match status {

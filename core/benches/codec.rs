@@ -64,12 +64,18 @@ fn main() {
         encode_only(n.parse().expect("--encode-only N"), &cases);
         return;
     }
-    println!("{:<22} {:>12} {:>12} {:>12} {:>12} {:>10}", "body", "validate", "decode", "encode", "dec+enc", "ratio");
+    println!(
+        "{:<22} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10}",
+        "body", "validate", "scan", "decode", "encode", "dec+enc", "ratio", "scan ratio"
+    );
     for (name, signal, body) in cases {
         // Canonical (compact) form: what a re-encode produces and what most SDKs send.
         let canon = Request::decode(signal, &body).unwrap().encode();
         let base = mbps(canon.len(), budget, || {
             let _: serde::de::IgnoredAny = serde_json::from_slice(black_box(&canon)).unwrap();
+        });
+        let scanned = mbps(canon.len(), budget, || {
+            black_box(otelgate_core::otlp::scan::scan(signal, black_box(&canon)).unwrap());
         });
         let dec = mbps(canon.len(), budget, || {
             black_box(Request::decode(signal, black_box(&canon)).unwrap());
@@ -86,14 +92,17 @@ fn main() {
             black_box(r.encode());
         });
         println!(
-            "{:<22} {:>9.0} MB/s {:>7.0} MB/s {:>7.0} MB/s {:>7.0} MB/s {:>9.2}×",
+            "{:<22} {:>7.0} MB/s {:>7.0} MB/s {:>7.0} MB/s {:>7.0} MB/s {:>7.0} MB/s {:>9.2}× {:>9.2}×",
             name,
             base,
+            scanned,
             dec,
             enc,
             both,
-            both / base
+            both / base,
+            scanned / base
         );
     }
-    println!("ratio = decode+encode throughput / serde_json validation throughput (same run)");
+    println!("ratio = decode+encode throughput / serde_json validation throughput (same run);");
+    println!("scan ratio = the validating scan (bodies forwarded as received) / serde_json validation");
 }

@@ -448,3 +448,38 @@ fn the_api_key_can_come_from_a_file() {
     let got = wait_for("delivery", Duration::from_secs(20), || up.accepted().first().cloned());
     assert_eq!(got.header("authorization"), Some("Bearer mw-from-file-123"));
 }
+
+/// A pipeline that changes nothing hands minware the client's bytes exactly as they came (the
+/// validating scan checked them: no decode, no encode). A body the scan is unsure about is
+/// decoded and forwarded in canonical form; an invalid one is refused with where it is wrong,
+/// and nothing of it is forwarded.
+#[test]
+fn unchanged_requests_reach_minware_exactly_as_the_client_sent_them() {
+    let up = Upstream::start(vec![]);
+    let gw = start_relay(&up.url(), "");
+    let delivered = |n: usize| wait_for("delivery", Duration::from_secs(20), || up.accepted().get(n).cloned());
+
+    // Not canonical, all valid: upper-case hex, an integer as a number, an escape, a snake_case
+    // key, a field newer than our model. Forwarded byte for byte.
+    let original = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":1700000000000000000,"traceId":"5B8EFFF798038103D269B633813FC60C","body":{"stringValue":"caf\u00e9 \"x\""},"severity_number":9,"fieldFromTheFuture":{"kept":[1,2]}}]}]}]}"#;
+    assert_eq!(gw.post("/v1/logs", original).status, 200);
+    assert_eq!(String::from_utf8(delivered(0).body).unwrap(), original);
+
+    // An enum by name is left to the decoder: forwarded in canonical form, same content.
+    let by_name = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":"SEVERITY_NUMBER_WARN","body":{"stringValue":"w"}}]}]}]}"#;
+    assert_eq!(gw.post("/v1/logs", by_name).status, 200);
+    let got = delivered(1);
+    assert_eq!(
+        String::from_utf8(got.body.clone()).unwrap(),
+        r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":13,"body":{"stringValue":"w"}}]}]}]}"#
+    );
+
+    // Invalid deep inside a record: refused with the field's path, nothing forwarded.
+    let bad = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"ok"}},{"spanId":"xyz"}]}]}]}"#;
+    let r = gw.post("/v1/logs", bad);
+    assert_eq!(r.status, 400);
+    let (_, message) = r.status_json();
+    assert!(message.contains("logRecords[1].spanId"), "{message}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(up.accepted().len(), 2, "the refused request reached upstream");
+}

@@ -10,8 +10,20 @@ pub fn decode_roundtrip(data: &[u8]) {
         Some((b, rest)) => (Signal::ALL[(*b % 3) as usize], rest),
         None => return,
     };
+    scan_agrees(signal, body);
     let Ok(first) = Request::decode(signal, body) else { return };
     let once = first.encode();
     let again = Request::decode(signal, &once).unwrap_or_else(|e| panic!("our own encoding does not decode: {e}"));
     assert_eq!(once, again.encode(), "encoding is not a fixed point");
+}
+
+/// Whatever the validating scan accepts, the typed decoder accepts too, with the same record
+/// count (the scan may be unsure about more, never about less).
+pub fn scan_agrees(signal: Signal, body: &[u8]) {
+    if let Some(crate::scan::Scanned { records: n, .. }) = crate::scan::scan(signal, body) {
+        match Request::decode(signal, body) {
+            Ok(r) => assert_eq!(r.records(), n, "the scan and the decoder count different records"),
+            Err(e) => panic!("the scan accepted a body the decoder refuses: {e}"),
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod id;
 pub mod json;
 pub mod logs;
 pub mod metrics;
+pub mod scan;
 pub mod trace;
 mod writer;
 
@@ -240,7 +241,7 @@ impl<'a> Request<'a> {
     }
 }
 
-fn envelope(signal: Signal) -> &'static [u8] {
+pub(crate) fn envelope(signal: Signal) -> &'static [u8] {
     match signal {
         Signal::Logs => b"{\"resourceLogs\":[",
         Signal::Metrics => b"{\"resourceMetrics\":[",
@@ -293,7 +294,8 @@ impl Serialize for Request<'_> {
 mod tests {
     use super::*;
 
-    fn corpus() -> Vec<(std::path::PathBuf, Signal)> {
+    /// The shared corpus bodies with the signal each is posted as.
+    pub(crate) fn corpus() -> Vec<(std::path::PathBuf, Signal)> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/corpus");
         let mut out = Vec::new();
         for dir in ["otlp", "codex"] {

@@ -181,6 +181,16 @@ pub enum ExporterKind {
     Plugin(Box<crate::plugin::PluginConfig>),
 }
 
+impl ExporterKind {
+    /// Whether the exporter may receive a request exactly as the client sent it (when no
+    /// processor changed it and the validating scan accepted it): minware ingests any valid
+    /// OTLP/JSON, and `nop` discards it. File and stdout write canonical JSON, and plugins get
+    /// canonical JSON, so they always get an encoding of the decoded request.
+    pub fn takes_original_bytes(&self) -> bool {
+        matches!(self, ExporterKind::Minware(_) | ExporterKind::Nop)
+    }
+}
+
 /// Exporter types this build knows.
 pub const EXPORTER_TYPES: &[&str] = &["file", "minware", "stdout", "nop", "plugin"];
 

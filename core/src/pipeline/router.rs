@@ -1,7 +1,9 @@
-//! What a receiver hands a decoded request to: the pipelines it feeds, per signal. Runs the
+//! What a receiver hands a request to: the pipelines it feeds, per signal. Runs the
 //! processors inline, encodes once per pipeline and enqueues into every exporter queue, all
-//! or nothing. Architecture Invariant: processors run before anything is queued, and a
-//! request is either in every queue it should reach or in none.
+//! or nothing. When every pipeline of a signal would pass the request on unchanged to
+//! exporters that take the client's bytes, the body is checked by the validating scan and
+//! queued as received (no decode, no encode). Architecture Invariant: processors run before
+//! anything is queued, and a request is either in every queue it should reach or in none.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -29,6 +31,9 @@ pub struct PipelineRoute {
     pub processors: Vec<Arc<dyn Processor>>,
     /// Its exporters' queues.
     pub exporters: Vec<QueueHandle>,
+    /// Every exporter takes the client's bytes as they came (see
+    /// [`crate::config::ExporterKind::takes_original_bytes`]).
+    pub takes_original: bool,
 }
 
 /// The pipelines one receiver feeds.
@@ -37,6 +42,8 @@ pub struct Router {
     budget: InflightBudget,
     auth: Option<Arc<Authenticator>>,
     integration: Arc<Integration>,
+    /// Per signal: requests pass through unchanged (see [`Router::scan_original`]).
+    originals: [bool; 3],
 }
 
 /// What an accepted request turned into.
@@ -66,7 +73,42 @@ impl Router {
         for r in routes {
             by_signal[slot(r.id.signal)].push(r);
         }
-        Router { by_signal, budget, auth, integration }
+        // Stamps (principal, integration) change every request; so does any processor.
+        let stamps = integration.stamp_integration || auth.as_ref().is_some_and(|a| a.stamps_principal());
+        let originals = by_signal.each_ref().map(|routes| {
+            !stamps && !routes.is_empty() && routes.iter().all(|r| r.processors.is_empty() && r.takes_original)
+        });
+        Router { by_signal, budget, auth, integration, originals }
+    }
+
+    /// When this signal's pipelines pass requests on unchanged to exporters that take the
+    /// client's bytes, checks `body` with the validating scan ([`crate::otlp::scan`]) and
+    /// returns its record count: the body can then go to [`Router::ingest_original`] without
+    /// being decoded. `None`: decode it (other pipelines, a body the scan is unsure about, or
+    /// one that could not be merged with others upstream as it is).
+    pub fn scan_original(&self, signal: Signal, body: &[u8]) -> Option<usize> {
+        if !self.originals[slot(signal)] {
+            return None;
+        }
+        crate::otlp::scan::scan(signal, body).filter(|s| s.mergeable).map(|s| s.records)
+    }
+
+    /// Queues a body that [`Router::scan_original`] accepted, as received, into every exporter
+    /// of every pipeline of `signal`. It is charged to the in-flight budget once, however many
+    /// queues share it.
+    pub async fn ingest_original(
+        &self,
+        signal: Signal,
+        body: Bytes,
+        records: usize,
+        context: Arc<Context>,
+        body_permit: InflightPermit,
+    ) -> Result<Accepted, Rejection> {
+        let routes = &self.by_signal[slot(signal)];
+        let outputs = routes.iter().map(|_| (body.clone(), records)).collect();
+        let charge = body.len();
+        self.enqueue(signal, outputs, records, charge, context, body_permit).await?;
+        Ok(Accepted { records })
     }
 
     /// Runs this receiver's auth on the request headers (before the body is read).
@@ -153,7 +195,24 @@ impl Router {
 
         // Charge the encoded batches to the global budget until every exporter is done.
         let total: usize = outputs.iter().map(|(b, _)| b.len()).sum();
-        let permit = self.budget.resize(body_permit, total).map(Arc::new).ok_or_else(|| {
+        self.enqueue(signal, outputs, accepted.records, total, context, body_permit).await?;
+        Ok(accepted)
+    }
+
+    /// Puts `outputs` (one per route of `signal`, in order; the request had `received` records)
+    /// into every exporter queue of their routes, all or nothing, holding `charge` bytes of the in-flight budget until the last
+    /// exporter is done with them.
+    async fn enqueue(
+        &self,
+        signal: Signal,
+        outputs: Vec<(Bytes, usize)>,
+        received: usize,
+        charge: usize,
+        context: Arc<Context>,
+        body_permit: InflightPermit,
+    ) -> Result<(), Rejection> {
+        let routes = &self.by_signal[slot(signal)];
+        let permit = self.budget.resize(body_permit, charge).map(Arc::new).ok_or_else(|| {
             Rejection::unavailable(
                 "the gateway is at its in-flight memory limit (limits.max_inflight_bytes); retry later",
                 RETRY_AFTER,
@@ -165,7 +224,7 @@ impl Router {
         let mut reserved = Vec::new();
         for (route, (body, records)) in routes.iter().zip(&outputs) {
             // Processors dropped everything: nothing to deliver for this pipeline.
-            if *records == 0 && !route.processors.is_empty() && accepted.records > 0 {
+            if *records == 0 && !route.processors.is_empty() && received > 0 {
                 continue;
             }
             for q in &route.exporters {
@@ -202,7 +261,7 @@ impl Router {
                 )
             })?;
         }
-        Ok(accepted)
+        Ok(())
     }
 }
 

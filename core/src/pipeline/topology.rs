@@ -211,6 +211,7 @@ fn build(
                 // Auth is not inline: the receiver runs it before reading the body.
                 processors: p.processors.iter().filter_map(|x| processors.get(x).cloned()).collect(),
                 exporters: p.exporters.iter().map(|x| handles[x].clone()).collect(),
+                takes_original: p.exporters.iter().all(|x| config.exporters[x].kind.takes_original_bytes()),
             })
             .collect();
         if routes.is_empty() {

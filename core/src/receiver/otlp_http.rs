@@ -493,14 +493,22 @@ async fn receive(
         }
     };
 
-    let request = Request::decode(signal, &body).map_err(|e| Rejection::new(400, e.to_string()))?;
     let mut context = Context::new(Some(peer));
     context.principal = auth.principal;
     context.client_key = auth.client_key;
     context.integration = Some(router.integration().clone());
     let context = Arc::new(context);
-    let records = request.records() as u64;
-    match router.ingest(request, context, request_permit).await {
+    // Pipelines that pass the body on unchanged take it as received once the scan checked it.
+    let (records, ingested) = match router.scan_original(signal, &body) {
+        Some(records) => (records, router.ingest_original(signal, body, records, context, request_permit).await),
+        None => {
+            let request = Request::decode(signal, &body).map_err(|e| Rejection::new(400, e.to_string()))?;
+            let records = request.records();
+            (records, router.ingest(request, context, request_permit).await)
+        }
+    };
+    let records = records as u64;
+    match ingested {
         Ok(_) => shared.stats.accepted[slot(signal)].fetch_add(records, Ordering::Relaxed),
         Err(rej) => {
             shared.stats.refused[slot(signal)].fetch_add(records, Ordering::Relaxed);

@@ -1,0 +1,983 @@
+//! A validating scan of an OTLP/JSON body that builds nothing: it checks the body against the
+//! same model [`Request::decode`](crate::Request::decode) decodes into and counts its records,
+//! at several times the speed of a typed decode. It lets a pipeline that changes nothing and
+//! forwards the client's bytes (see `Router::ingest_original` in the core crate) skip the
+//! decode and the encode.
+//!
+//! The scan accepts a *subset* of what the typed decoder accepts: the canonical forms every
+//! SDK sends (camelCase or snake_case keys, integers as numbers or plain decimal strings,
+//! enums as integers, hex ids). Anything else — a key with escapes, an enum by name, a number
+//! in exponent notation, `bytesValue`, a duplicate field, a syntax error — makes it answer
+//! "unsure" (`None`), and the caller decodes the body the typed way, which either accepts it
+//! or reports the error with its line, column and field path.
+//!
+//! Architecture Invariant: when [`scan`] returns `Some(n)`, [`Request::decode`] accepts the
+//! same body and its `records()` is `n` (checked by `fuzzing::scan_agrees` on the corpus,
+//! mutations of it and the fuzz corpus).
+
+use crate::Signal;
+
+/// What the scan of a valid body found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scanned {
+    /// Records in the request (log records, spans, data points), as `Request::records` counts.
+    pub records: usize,
+    /// The body is exactly `{"resourceLogs":[…]}` (or the signal's list) on one line, compact
+    /// at both ends: [`crate::merge_encoded`] can join it with others as it is, and it can be
+    /// embedded in a JSON Lines file (the dead letter) unchanged.
+    pub mergeable: bool,
+}
+
+/// Checks `body` as an OTLP/JSON `signal` request and counts its records. `None` means "not
+/// sure": decode it the typed way to get the verdict.
+pub fn scan(signal: Signal, body: &[u8]) -> Option<Scanned> {
+    // UTF-8 once for the whole body (fast on ASCII); strings then only need their escapes checked.
+    std::str::from_utf8(body).ok()?;
+    let mut s = Scanner { b: body, i: 0, depth: 0, records: 0, top_members: 0 };
+    s.ws();
+    let top = match signal {
+        Signal::Logs => Msg::LogsRequest,
+        Signal::Metrics => Msg::MetricsRequest,
+        Signal::Traces => Msg::TracesRequest,
+    };
+    if s.peek()? != b'{' {
+        return None;
+    }
+    s.message(top)?;
+    s.ws();
+    if s.i != body.len() {
+        return None;
+    }
+    let mergeable =
+        s.top_members == 1 && crate::is_mergeable(signal, body) && memchr::memchr2(b'\n', b'\r', body).is_none() && {
+            let inner = &body[crate::envelope(signal).len()..body.len() - 2];
+            !inner.first().is_some_and(u8::is_ascii_whitespace) && !inner.last().is_some_and(u8::is_ascii_whitespace)
+        };
+    Some(Scanned { records: s.records, mergeable })
+}
+
+/// Deeper than this, the scan gives up (serde_json's own limit is 128 levels).
+const MAX_DEPTH: u32 = 100;
+
+/// The messages of the model, each with its field table.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Msg {
+    LogsRequest,
+    ResourceLogs,
+    ScopeLogs,
+    LogRecord,
+    TracesRequest,
+    ResourceSpans,
+    ScopeSpans,
+    Span,
+    Event,
+    Link,
+    Status,
+    MetricsRequest,
+    ResourceMetrics,
+    ScopeMetrics,
+    Metric,
+    NumberPoints,
+    Sum,
+    HistogramPoints,
+    ExpHistogramPoints,
+    SummaryPoints,
+    NumberDataPoint,
+    HistogramDataPoint,
+    ExpHistogramDataPoint,
+    Buckets,
+    SummaryDataPoint,
+    ValueAtQuantile,
+    Exemplar,
+    Resource,
+    EntityRef,
+    Scope,
+    KeyValue,
+    /// `arrayValue`: `{"values": [AnyValue…]}`.
+    ArrayValues,
+    /// `kvlistValue`: `{"values": [KeyValue…]}`.
+    KvValues,
+}
+
+/// What a field holds, and so how its value is checked.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// `json::str`: a string or null.
+    Str,
+    /// Integers (`json::u64_str`, `u32`, `i32`, `i64_str`): a number or a decimal string.
+    U64,
+    U32,
+    I32,
+    I64,
+    /// `json::enum_value`: an integer (names are left to the typed decoder).
+    Enum,
+    /// `json::f64_num` / `opt_f64`: a number.
+    F64,
+    /// A bool or null.
+    Bool,
+    /// A hex id of this many bytes, or empty, or null.
+    Id(usize),
+    /// An optional message.
+    Message(Msg),
+    /// A list of messages (`json::vec`).
+    List(Msg),
+    /// A list of messages that are the request's records.
+    Records(Msg),
+    /// An `AnyValue`.
+    Any,
+    /// A list of `AnyValue`s.
+    AnyList,
+    /// Lists of plain values.
+    StrList,
+    U64List,
+    F64List,
+}
+
+/// One field: its JSON name, the proto name the decoder also accepts (same when one word).
+struct Field(&'static str, &'static str, Kind);
+
+const fn f(camel: &'static str, snake: &'static str, kind: Kind) -> Field {
+    Field(camel, snake, kind)
+}
+
+impl Msg {
+    fn fields(self) -> &'static [Field] {
+        use Kind::*;
+        match self {
+            Msg::LogsRequest => {
+                const T: &[Field] = &[f("resourceLogs", "resource_logs", List(Msg::ResourceLogs))];
+                T
+            }
+            Msg::ResourceLogs => {
+                const T: &[Field] = &[
+                    f("resource", "resource", Message(Msg::Resource)),
+                    f("scopeLogs", "scope_logs", List(Msg::ScopeLogs)),
+                    f("schemaUrl", "schema_url", Str),
+                ];
+                T
+            }
+            Msg::ScopeLogs => {
+                const T: &[Field] = &[
+                    f("scope", "scope", Message(Msg::Scope)),
+                    f("logRecords", "log_records", Records(Msg::LogRecord)),
+                    f("schemaUrl", "schema_url", Str),
+                ];
+                T
+            }
+            Msg::LogRecord => {
+                const T: &[Field] = &[
+                    f("timeUnixNano", "time_unix_nano", U64),
+                    f("observedTimeUnixNano", "observed_time_unix_nano", U64),
+                    f("severityNumber", "severity_number", Enum),
+                    f("severityText", "severity_text", Str),
+                    f("body", "body", Any),
+                    f("attributes", "attributes", List(Msg::KeyValue)),
+                    f("droppedAttributesCount", "dropped_attributes_count", U32),
+                    f("flags", "flags", U32),
+                    f("traceId", "trace_id", Id(16)),
+                    f("spanId", "span_id", Id(8)),
+                    f("eventName", "event_name", Str),
+                ];
+                T
+            }
+            Msg::TracesRequest => {
+                const T: &[Field] = &[f("resourceSpans", "resource_spans", List(Msg::ResourceSpans))];
+                T
+            }
+            Msg::ResourceSpans => {
+                const T: &[Field] = &[
+                    f("resource", "resource", Message(Msg::Resource)),
+                    f("scopeSpans", "scope_spans", List(Msg::ScopeSpans)),
+                    f("schemaUrl", "schema_url", Str),
+                ];
+                T
+            }
+            Msg::ScopeSpans => {
+                const T: &[Field] = &[
+                    f("scope", "scope", Message(Msg::Scope)),
+                    f("spans", "spans", Records(Msg::Span)),
+                    f("schemaUrl", "schema_url", Str),
+                ];
+                T
+            }
+            Msg::Span => {
+                const T: &[Field] = &[
+                    f("traceId", "trace_id", Id(16)),
+                    f("spanId", "span_id", Id(8)),
+                    f("traceState", "trace_state", Str),
+                    f("parentSpanId", "parent_span_id", Id(8)),
+                    f("flags", "flags", U32),
+                    f("name", "name", Str),
+                    f("kind", "kind", Enum),
+                    f("startTimeUnixNano", "start_time_unix_nano", U64),
+                    f("endTimeUnixNano", "end_time_unix_nano", U64),
+                    f("attributes", "attributes", List(Msg::KeyValue)),
+                    f("droppedAttributesCount", "dropped_attributes_count", U32),
+                    f("events", "events", List(Msg::Event)),
+                    f("droppedEventsCount", "dropped_events_count", U32),
+                    f("links", "links", List(Msg::Link)),
+                    f("droppedLinksCount", "dropped_links_count", U32),
+                    f("status", "status", Message(Msg::Status)),
+                ];
+                T
+            }
+            Msg::Event => {
+                const T: &[Field] = &[
+                    f("timeUnixNano", "time_unix_nano", U64),
+                    f("name", "name", Str),
+                    f("attributes", "attributes", List(Msg::KeyValue)),
+                    f("droppedAttributesCount", "dropped_attributes_count", U32),
+                ];
+                T
+            }
+            Msg::Link => {
+                const T: &[Field] = &[
+                    f("traceId", "trace_id", Id(16)),
+                    f("spanId", "span_id", Id(8)),
+                    f("traceState", "trace_state", Str),
+                    f("attributes", "attributes", List(Msg::KeyValue)),
+                    f("droppedAttributesCount", "dropped_attributes_count", U32),
+                    f("flags", "flags", U32),
+                ];
+                T
+            }
+            Msg::Status => {
+                const T: &[Field] = &[f("message", "message", Str), f("code", "code", Enum)];
+                T
+            }
+            Msg::MetricsRequest => {
+                const T: &[Field] = &[f("resourceMetrics", "resource_metrics", List(Msg::ResourceMetrics))];
+                T
+            }
+            Msg::ResourceMetrics => {
+                const T: &[Field] = &[
+                    f("resource", "resource", Message(Msg::Resource)),
+                    f("scopeMetrics", "scope_metrics", List(Msg::ScopeMetrics)),
+                    f("schemaUrl", "schema_url", Str),
+                ];
+                T
+            }
+            Msg::ScopeMetrics => {
+                const T: &[Field] = &[
+                    f("scope", "scope", Message(Msg::Scope)),
+                    f("metrics", "metrics", List(Msg::Metric)),
+                    f("schemaUrl", "schema_url", Str),
+                ];
+                T
+            }
+            Msg::Metric => {
+                const T: &[Field] = &[
+                    f("name", "name", Str),
+                    f("description", "description", Str),
+                    f("unit", "unit", Str),
+                    f("gauge", "gauge", Message(Msg::NumberPoints)),
+                    f("sum", "sum", Message(Msg::Sum)),
+                    f("histogram", "histogram", Message(Msg::HistogramPoints)),
+                    f("exponentialHistogram", "exponential_histogram", Message(Msg::ExpHistogramPoints)),
+                    f("summary", "summary", Message(Msg::SummaryPoints)),
+                    f("metadata", "metadata", List(Msg::KeyValue)),
+                ];
+                T
+            }
+            Msg::NumberPoints => {
+                const T: &[Field] = &[f("dataPoints", "data_points", Records(Msg::NumberDataPoint))];
+                T
+            }
+            Msg::Sum => {
+                const T: &[Field] = &[
+                    f("dataPoints", "data_points", Records(Msg::NumberDataPoint)),
+                    f("aggregationTemporality", "aggregation_temporality", Enum),
+                    f("isMonotonic", "is_monotonic", Bool),
+                ];
+                T
+            }
+            Msg::HistogramPoints => {
+                const T: &[Field] = &[
+                    f("dataPoints", "data_points", Records(Msg::HistogramDataPoint)),
+                    f("aggregationTemporality", "aggregation_temporality", Enum),
+                ];
+                T
+            }
+            Msg::ExpHistogramPoints => {
+                const T: &[Field] = &[
+                    f("dataPoints", "data_points", Records(Msg::ExpHistogramDataPoint)),
+                    f("aggregationTemporality", "aggregation_temporality", Enum),
+                ];
+                T
+            }
+            Msg::SummaryPoints => {
+                const T: &[Field] = &[f("dataPoints", "data_points", Records(Msg::SummaryDataPoint))];
+                T
+            }
+            Msg::NumberDataPoint => {
+                const T: &[Field] = &[
+                    f("attributes", "attributes", List(Msg::KeyValue)),
+                    f("startTimeUnixNano", "start_time_unix_nano", U64),
+                    f("timeUnixNano", "time_unix_nano", U64),
+                    f("asDouble", "as_double", F64),
+                    f("asInt", "as_int", I64),
+                    f("exemplars", "exemplars", List(Msg::Exemplar)),
+                    f("flags", "flags", U32),
+                ];
+                T
+            }
+            Msg::HistogramDataPoint => {
+                const T: &[Field] = &[
+                    f("attributes", "attributes", List(Msg::KeyValue)),
+                    f("startTimeUnixNano", "start_time_unix_nano", U64),
+                    f("timeUnixNano", "time_unix_nano", U64),
+                    f("count", "count", U64),
+                    f("sum", "sum", F64),
+                    f("bucketCounts", "bucket_counts", U64List),
+                    f("explicitBounds", "explicit_bounds", F64List),
+                    f("exemplars", "exemplars", List(Msg::Exemplar)),
+                    f("flags", "flags", U32),
+                    f("min", "min", F64),
+                    f("max", "max", F64),
+                ];
+                T
+            }
+            Msg::ExpHistogramDataPoint => {
+                const T: &[Field] = &[
+                    f("attributes", "attributes", List(Msg::KeyValue)),
+                    f("startTimeUnixNano", "start_time_unix_nano", U64),
+                    f("timeUnixNano", "time_unix_nano", U64),
+                    f("count", "count", U64),
+                    f("sum", "sum", F64),
+                    f("scale", "scale", I32),
+                    f("zeroCount", "zero_count", U64),
+                    f("positive", "positive", Message(Msg::Buckets)),
+                    f("negative", "negative", Message(Msg::Buckets)),
+                    f("flags", "flags", U32),
+                    f("exemplars", "exemplars", List(Msg::Exemplar)),
+                    f("min", "min", F64),
+                    f("max", "max", F64),
+                    f("zeroThreshold", "zero_threshold", F64),
+                ];
+                T
+            }
+            Msg::Buckets => {
+                const T: &[Field] = &[f("offset", "offset", I32), f("bucketCounts", "bucket_counts", U64List)];
+                T
+            }
+            Msg::SummaryDataPoint => {
+                const T: &[Field] = &[
+                    f("attributes", "attributes", List(Msg::KeyValue)),
+                    f("startTimeUnixNano", "start_time_unix_nano", U64),
+                    f("timeUnixNano", "time_unix_nano", U64),
+                    f("count", "count", U64),
+                    f("sum", "sum", F64),
+                    f("quantileValues", "quantile_values", List(Msg::ValueAtQuantile)),
+                    f("flags", "flags", U32),
+                ];
+                T
+            }
+            Msg::ValueAtQuantile => {
+                const T: &[Field] = &[f("quantile", "quantile", F64), f("value", "value", F64)];
+                T
+            }
+            Msg::Exemplar => {
+                const T: &[Field] = &[
+                    f("filteredAttributes", "filtered_attributes", List(Msg::KeyValue)),
+                    f("timeUnixNano", "time_unix_nano", U64),
+                    f("asDouble", "as_double", F64),
+                    f("asInt", "as_int", I64),
+                    f("spanId", "span_id", Id(8)),
+                    f("traceId", "trace_id", Id(16)),
+                ];
+                T
+            }
+            Msg::Resource => {
+                const T: &[Field] = &[
+                    f("attributes", "attributes", List(Msg::KeyValue)),
+                    f("droppedAttributesCount", "dropped_attributes_count", U32),
+                    f("entityRefs", "entity_refs", List(Msg::EntityRef)),
+                ];
+                T
+            }
+            Msg::EntityRef => {
+                const T: &[Field] = &[
+                    f("schemaUrl", "schema_url", Str),
+                    f("type", "type", Str),
+                    f("idKeys", "id_keys", StrList),
+                    f("descriptionKeys", "description_keys", StrList),
+                ];
+                T
+            }
+            Msg::Scope => {
+                const T: &[Field] = &[
+                    f("name", "name", Str),
+                    f("version", "version", Str),
+                    f("attributes", "attributes", List(Msg::KeyValue)),
+                    f("droppedAttributesCount", "dropped_attributes_count", U32),
+                ];
+                T
+            }
+            Msg::KeyValue => {
+                const T: &[Field] = &[f("key", "key", Str), f("value", "value", Any)];
+                T
+            }
+            Msg::ArrayValues => {
+                const T: &[Field] = &[f("values", "values", AnyList)];
+                T
+            }
+            Msg::KvValues => {
+                const T: &[Field] = &[f("values", "values", List(Msg::KeyValue))];
+                T
+            }
+        }
+    }
+}
+
+/// The members of `AnyValue`'s oneof the scan checks itself (`bytesValue` is left to the
+/// typed decoder). Unlike a message, a oneof member may repeat (the last one wins).
+fn any_member(key: &[u8]) -> Option<Option<Kind>> {
+    Some(match key {
+        b"stringValue" | b"string_value" => Some(Kind::Str),
+        b"boolValue" | b"bool_value" => Some(Kind::Bool),
+        b"intValue" | b"int_value" => Some(Kind::I64),
+        b"doubleValue" | b"double_value" => Some(Kind::F64),
+        b"arrayValue" | b"array_value" => Some(Kind::Message(Msg::ArrayValues)),
+        b"kvlistValue" | b"kvlist_value" => Some(Kind::Message(Msg::KvValues)),
+        b"bytesValue" | b"bytes_value" => return None,
+        _ => None, // unknown: skipped, as the decoder does
+    })
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `v` that is zero (the lowest flagged byte is always a true hit).
+#[inline(always)]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
+struct Scanner<'b> {
+    b: &'b [u8],
+    i: usize,
+    depth: u32,
+    records: usize,
+    /// Members of the request object itself.
+    top_members: usize,
+}
+
+/// A JSON number as the scan sees it.
+struct Number {
+    negative: bool,
+    /// The magnitude when the number is a plain integer of at most 19 digits.
+    integer: Option<u64>,
+    /// Bytes in the token.
+    len: usize,
+    /// Has an exponent part.
+    exponent: bool,
+}
+
+impl Scanner<'_> {
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline(always)]
+    fn ws(&mut self) {
+        while let Some(c) = self.b.get(self.i) {
+            match c {
+                b' ' | b'\n' | b'\r' | b'\t' => self.i += 1,
+                _ => break,
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.peek()? == c {
+            self.i += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// At `n` of a possible `null`: consumes it and says so.
+    #[inline(always)]
+    fn null(&mut self) -> Option<bool> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")?;
+            Some(true)
+        } else {
+            Some(false)
+        }
+    }
+
+    /// At an opening quote: skips the string, checking its escapes; the raw contents and
+    /// whether it had any escape.
+    fn string(&mut self) -> Option<(usize, usize, bool)> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let b = self.b;
+        let mut i = self.i;
+        let mut escaped = false;
+        loop {
+            while let Some(chunk) = b.get(i..i + 8) {
+                let w = u64::from_le_bytes(chunk.try_into().ok()?);
+                let hits = zero_bytes(w ^ (LO * b'"' as u64))
+                    | zero_bytes(w ^ (LO * b'\\' as u64))
+                    | (w.wrapping_sub(LO * 0x20) & !w & HI);
+                if hits != 0 {
+                    i += (hits.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            match *b.get(i)? {
+                b'"' => {
+                    self.i = i + 1;
+                    return Some((start, i, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    i = escape(b, i + 1)?;
+                }
+                c if c < 0x20 => return None,
+                _ => i += 1,
+            }
+        }
+    }
+
+    fn number(&mut self) -> Option<Number> {
+        let b = self.b;
+        let start = self.i;
+        let mut i = start;
+        let negative = b.get(i) == Some(&b'-');
+        if negative {
+            i += 1;
+        }
+        let digits_start = i;
+        match b.get(i)? {
+            b'0' => i += 1,
+            b'1'..=b'9' => {
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+            }
+            _ => return None,
+        }
+        let int_digits = &b[digits_start..i];
+        let mut plain = true;
+        if b.get(i) == Some(&b'.') {
+            plain = false;
+            i += 1;
+            let d = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == d {
+                return None;
+            }
+        }
+        let mut exponent = false;
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            exponent = true;
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            let d = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == d {
+                return None;
+            }
+        }
+        self.i = i;
+        let integer = (plain && !exponent && int_digits.len() <= 19).then(|| digits_value(int_digits));
+        Some(Number { negative, integer, len: i - start, exponent })
+    }
+
+    /// An integer field: a plain integer number or a string of plain digits, in range; or null.
+    fn integer(&mut self, kind: Kind) -> Option<()> {
+        let (negative, magnitude) = match self.peek()? {
+            b'n' => return self.literal(b"null"),
+            b'"' => {
+                let (s, e, escaped) = self.string()?;
+                let digits = &self.b[s..e];
+                if escaped || digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+                    return None;
+                }
+                (false, digits_value(digits))
+            }
+            _ => {
+                let n = self.number()?;
+                (n.negative, n.integer?)
+            }
+        };
+        let fits = match (kind, negative) {
+            (_, true) if magnitude == 0 => false, // "-0": left to the decoder
+            (Kind::U64, false) => true,
+            (Kind::U32, false) => magnitude <= u64::from(u32::MAX),
+            (Kind::I32 | Kind::Enum, false) => magnitude <= i32::MAX as u64,
+            (Kind::I32 | Kind::Enum, true) => magnitude <= i32::MAX as u64 + 1,
+            (Kind::I64, false) => magnitude <= i64::MAX as u64,
+            (Kind::I64, true) => magnitude <= i64::MAX as u64 + 1,
+            _ => false,
+        };
+        fits.then_some(())
+    }
+
+    /// Any value, checked for syntax only (an unknown field).
+    fn skip(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => self.nested(b'}', |s| {
+                s.string()?;
+                s.ws();
+                s.eat(b':')?;
+                s.ws();
+                s.skip()
+            }),
+            b'[' => self.nested(b']', Self::skip),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number().map(drop),
+        }
+    }
+
+    /// At `[` or `{`: calls `item` for each comma-separated item up to `close`.
+    #[inline(always)]
+    fn nested(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek()? == close {
+            self.i += 1;
+        } else {
+            loop {
+                item(self)?;
+                self.ws();
+                match self.peek()? {
+                    b',' => {
+                        self.i += 1;
+                        self.ws();
+                    }
+                    c if c == close => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// At `{`: one message, every known field checked, a repeated field refused.
+    fn message(&mut self, msg: Msg) -> Option<()> {
+        let fields = msg.fields();
+        let mut seen = 0u32;
+        self.nested(b'}', |s| {
+            if s.depth == 1 {
+                s.top_members += 1;
+            }
+            let (ks, ke, escaped) = s.string()?;
+            if escaped {
+                return None;
+            }
+            let key = &s.b[ks..ke];
+            s.ws();
+            s.eat(b':')?;
+            s.ws();
+            match fields.iter().position(|f| f.0.as_bytes() == key || f.1.as_bytes() == key) {
+                Some(ix) => {
+                    if seen & (1 << ix) != 0 {
+                        return None; // serde: duplicate field
+                    }
+                    seen |= 1 << ix;
+                    s.value(fields[ix].2)
+                }
+                None => s.skip(),
+            }
+        })
+    }
+
+    /// At `{` of an `AnyValue`.
+    fn any_value(&mut self) -> Option<()> {
+        self.nested(b'}', |s| {
+            let (ks, ke, escaped) = s.string()?;
+            if escaped {
+                return None;
+            }
+            let member = any_member(&s.b[ks..ke])?;
+            s.ws();
+            s.eat(b':')?;
+            s.ws();
+            match member {
+                Some(kind) => s.value(kind),
+                None => s.skip(),
+            }
+        })
+    }
+
+    /// A list whose items `item` checks; null is an empty list. Returns the item count.
+    fn list(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<usize> {
+        if self.null()? {
+            return Some(0);
+        }
+        if self.peek()? != b'[' {
+            return None;
+        }
+        let mut n = 0;
+        self.nested(b']', |s| {
+            n += 1;
+            item(s)
+        })?;
+        Some(n)
+    }
+
+    fn object_of(&mut self, msg: Msg) -> Option<()> {
+        match self.peek()? {
+            b'{' => self.message(msg),
+            _ => None, // null items, or a struct as an array: left to the decoder
+        }
+    }
+
+    fn value(&mut self, kind: Kind) -> Option<()> {
+        match kind {
+            Kind::Str => {
+                if !self.null()? {
+                    self.string()?;
+                }
+                Some(())
+            }
+            Kind::U64 | Kind::U32 | Kind::I32 | Kind::I64 | Kind::Enum => self.integer(kind),
+            Kind::F64 => {
+                if self.null()? {
+                    return Some(());
+                }
+                let n = self.number()?;
+                // Exponents and very long numbers can overflow an f64: left to the decoder.
+                (!n.exponent && n.len <= 40).then_some(())
+            }
+            Kind::Bool => match self.peek()? {
+                b't' => self.literal(b"true"),
+                b'f' => self.literal(b"false"),
+                _ => self.literal(b"null"),
+            },
+            Kind::Id(bytes) => {
+                if self.null()? {
+                    return Some(());
+                }
+                let (s, e, escaped) = self.string()?;
+                let hex = &self.b[s..e];
+                let ok =
+                    !escaped && (hex.is_empty() || hex.len() == 2 * bytes) && hex.iter().all(u8::is_ascii_hexdigit);
+                ok.then_some(())
+            }
+            Kind::Message(m) => match self.peek()? {
+                b'n' => self.literal(b"null"),
+                b'{' => self.message(m),
+                _ => None,
+            },
+            Kind::List(m) => self.list(|s| s.object_of(m)).map(drop),
+            Kind::Records(m) => {
+                let n = self.list(|s| s.object_of(m))?;
+                self.records += n;
+                Some(())
+            }
+            Kind::Any => match self.peek()? {
+                b'n' => self.literal(b"null"),
+                b'{' => self.any_value(),
+                _ => None,
+            },
+            Kind::AnyList => self.list(|s| s.value(Kind::Any)).map(drop),
+            Kind::StrList => self
+                .list(|s| match s.peek()? {
+                    b'"' => s.string().map(drop),
+                    _ => None,
+                })
+                .map(drop),
+            Kind::U64List => self
+                .list(|s| match s.peek()? {
+                    b'n' => None,
+                    _ => s.integer(Kind::U64),
+                })
+                .map(drop),
+            Kind::F64List => self
+                .list(|s| match s.peek()? {
+                    b'n' => None,
+                    _ => s.value(Kind::F64),
+                })
+                .map(drop),
+        }
+    }
+}
+
+/// After a backslash at `i`: the index after the escape, or `None` for an invalid one or a
+/// surrogate (`\uD800`–`\uDFFF`, whose pairing the decoder checks).
+#[inline]
+fn escape(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(i + 1),
+        b'u' => {
+            let hex = b.get(i + 1..i + 5)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            let first = (hex[0] as char).to_digit(16)?;
+            let second = (hex[1] as char).to_digit(16)?;
+            // D800–DFFF: first digit D, second 8–F.
+            if first == 0xD && second >= 8 {
+                return None;
+            }
+            Some(i + 5)
+        }
+        _ => None,
+    }
+}
+
+/// The value of at most 19 ASCII digits (cannot overflow a u64).
+#[inline]
+fn digits_value(digits: &[u8]) -> u64 {
+    digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan;
+    use crate::{Request, Signal};
+
+    fn agrees(signal: Signal, body: &str) -> Option<usize> {
+        let got = scan(signal, body.as_bytes()).map(|s| s.records);
+        if let Some(n) = got {
+            let r = Request::decode(signal, body.as_bytes())
+                .unwrap_or_else(|e| panic!("scan accepted what the decoder refuses ({e}): {body}"));
+            assert_eq!(r.records(), n, "record count differs for {body}");
+        }
+        got
+    }
+
+    #[test]
+    fn counts_records_of_each_signal() {
+        let logs = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"codex"}}]},
+            "scopeLogs":[{"scope":{"name":"s"},"logRecords":[{"timeUnixNano":"1795540845099145601","body":{"stringValue":"a\"b\u00e9"},
+            "attributes":[{"key":"n","value":{"intValue":"5"}},{"key":"d","value":{"doubleValue":1.5}}],"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":""},
+            {"severityNumber":9,"flags":1}]}]}]}"#;
+        assert_eq!(agrees(Signal::Logs, logs), Some(2));
+        let traces = r#"{"resource_spans":[{"scope_spans":[{"spans":[{"name":"a","kind":2,"events":[{"name":"e"}],
+            "status":{"code":1}},{"name":"b"},{"name":"c"}]}]}]}"#;
+        assert_eq!(agrees(Signal::Traces, traces), Some(3));
+        let metrics = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","sum":{"dataPoints":[{"asInt":"3"},{"asDouble":2.5}],
+            "aggregationTemporality":2,"isMonotonic":true}},{"histogram":{"dataPoints":[{"bucketCounts":["1",2],"explicitBounds":[0.5]}]}}]}]}]}"#;
+        assert_eq!(agrees(Signal::Metrics, metrics), Some(3));
+        assert_eq!(agrees(Signal::Logs, "{}"), Some(0));
+        assert_eq!(agrees(Signal::Logs, r#" {"resourceLogs":null,"unknown":[1,{"x":[true,false,null]}]} "#), Some(0));
+    }
+
+    #[test]
+    fn is_unsure_about_what_it_does_not_check_and_never_accepts_invalid_input() {
+        for (signal, body) in [
+            (Signal::Logs, ""),
+            (Signal::Logs, "[]"),
+            (Signal::Logs, r#"{"resourceLogs":[]"#),
+            (Signal::Logs, r#"{"resourceLogs":[]} x"#),
+            (Signal::Logs, r#"{"resourceLogs":[],"resourceLogs":[]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[],"resource_logs":[]}"#),
+            (
+                Signal::Logs,
+                r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":"SEVERITY_NUMBER_INFO"}]}]}]}"#,
+            ),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"-1"}]}]}]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"flags":4294967296}]}]}]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"abc"}]}]}]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"bytesValue":"AAE="}}]}]}]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"\ud800"}}]}]}]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":"text"}]}]}]}"#),
+            (Signal::Logs, "{\"resourceLogs\":[{\"schemaUrl\":\"a\u{1}b\"}]}"),
+            (Signal::Logs, r#"{"resourceLogs":[null]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[1,]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":1e3}]}]}]}"#),
+            (Signal::Logs, r#"{"resource\u004cogs":[]}"#),
+        ] {
+            assert_eq!(agrees(signal, body), None, "{body}");
+        }
+        assert_eq!(scan(Signal::Logs, b"{\"resourceLogs\":[{\"schemaUrl\":\"\xff\"}]}"), None);
+    }
+
+    #[test]
+    fn says_which_bodies_merge_as_they_are() {
+        let m = |body: &str| scan(Signal::Logs, body.as_bytes()).unwrap().mergeable;
+        assert!(m(r#"{"resourceLogs":[{"scopeLogs":[]},{}]}"#));
+        assert!(m(r#"{"resourceLogs":[]}"#));
+        assert!(!m(r#"{"resourceLogs":[{}],"x":[1]}"#), "a second top-level member");
+        assert!(!m(r#"{"resourceLogs":[ {} ]}"#), "blank around the list's items");
+        assert!(!m(r#"{"resourceLogs":[{}]} "#));
+        assert!(!m(r#"{"resource_logs":[{}]}"#));
+        assert!(!m(r#"{ "resourceLogs":[{}]}"#));
+        assert!(!m("{\"resourceLogs\":[{},\n{}]}"), "more than one line");
+        let joined = crate::merge_encoded(Signal::Logs, &[br#"{"resourceLogs":[{}]}"#, br#"{"resourceLogs":[{},{}]}"#]);
+        assert_eq!(joined.as_deref(), Some(&br#"{"resourceLogs":[{},{},{}]}"#[..]));
+    }
+
+    #[test]
+    fn agrees_with_the_decoder_on_the_corpus() {
+        for (path, signal) in crate::tests::corpus() {
+            let body = std::fs::read(&path).unwrap();
+            let n = scan(signal, &body).unwrap_or_else(|| panic!("scan unsure about {}", path.display())).records;
+            assert_eq!(Request::decode(signal, &body).unwrap().records(), n, "{}", path.display());
+        }
+    }
+
+    /// Small random edits of the corpus (JSON punctuation, digits, letters, deletions) must
+    /// never make the scan accept what the decoder refuses or count differently.
+    #[test]
+    fn agrees_with_the_decoder_on_mutations_of_the_corpus() {
+        const ALPHABET: &[u8] = b"{}[]:,\"\\ 0129-.eEaxnul\x01";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut accepted, mut unsure) = (0, 0);
+        for (path, signal) in crate::tests::corpus() {
+            let body = std::fs::read(&path).unwrap();
+            if body.len() > 64 * 1024 {
+                continue;
+            }
+            for _ in 0..150 {
+                let mut m = body.clone();
+                for _ in 0..1 + next() % 3 {
+                    let at = (next() % m.len() as u64) as usize;
+                    let c = ALPHABET[(next() % ALPHABET.len() as u64) as usize];
+                    match next() % 3 {
+                        0 => m[at] = c,
+                        1 => m.insert(at, c),
+                        _ => drop(m.remove(at)),
+                    }
+                }
+                crate::fuzzing::scan_agrees(signal, &m);
+                match scan(signal, &m) {
+                    Some(_) => accepted += 1,
+                    None => unsure += 1,
+                }
+            }
+        }
+        assert!(accepted > 100 && unsure > 100, "mutations too mild or too harsh: {accepted} accepted, {unsure} not");
+    }
+}

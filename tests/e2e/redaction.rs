@@ -174,3 +174,106 @@ pipelines:
         assert!(!everything.contains(c), "canary {c} escaped");
     }
 }
+
+/// Every (resource, scope, record) of `bodies` posted as `signal`, in canonical JSON: the same
+/// whether the batches were merged or not.
+fn flatten(signal: otelgate_core::otlp::Signal, bodies: &[Vec<u8>]) -> Vec<Value> {
+    use otelgate_core::otlp::{Request, Signal};
+    let (res, scopes, recs) = match signal {
+        Signal::Logs => ("resourceLogs", "scopeLogs", "logRecords"),
+        Signal::Traces => ("resourceSpans", "scopeSpans", "spans"),
+        Signal::Metrics => ("resourceMetrics", "scopeMetrics", "metrics"),
+    };
+    let mut out = Vec::new();
+    for body in bodies {
+        let canonical = Request::decode(signal, body).unwrap().encode();
+        let v: Value = serde_json::from_slice(&canonical).unwrap();
+        for r in v[res].as_array().into_iter().flatten() {
+            for s in r[scopes].as_array().into_iter().flatten() {
+                for rec in s[recs].as_array().into_iter().flatten() {
+                    out.push(serde_json::json!([r["resource"], s["scope"], rec]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A relay that only feeds minware patches the client's body in place (stamps into every
+/// resource, redaction into the records that hold a prompt or tool content) instead of
+/// decoding and re-encoding all of it. What reaches minware must be, record for record, what
+/// the decoding path writes to a file with the same processors — and the untouched records
+/// must still be the client's bytes.
+#[test]
+fn the_patching_relay_forwards_what_the_decoding_path_writes() {
+    use otelgate_core::otlp::Signal;
+    let keys = tempfile::tempdir().unwrap();
+    let store = keys.path().join("keys.yaml");
+    let key = crate::auth::create_key(&store, "ana", &["--role", "owner"]);
+    let up = Upstream::start(vec![]);
+    let config = |exporter: &str| {
+        format!(
+            "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+processors:
+  auth: {{ store: {}, stamp_principal: true }}
+  redact: {{ prompts: redact, tool_content: redact, identity: redact }}
+exporters:
+  {exporter}
+pipelines:
+  logs: {{ receivers: [otlp_http], processors: [auth, redact], exporters: [{name}] }}
+  traces: {{ receivers: [otlp_http], processors: [auth, redact], exporters: [{name}] }}
+  metrics: {{ receivers: [otlp_http], processors: [auth, redact], exporters: [{name}] }}
+",
+            store.display(),
+            name = exporter.split(':').next().unwrap(),
+        )
+    };
+    let relay = Gateway::start(&config(&format!("minware: {{ endpoint: {}, api_key: k, queue: memory }}", up.url())));
+    let typed = Gateway::start(&config("file: { path: '{dir}/out/{signal}.jsonl' }"));
+    let auth = format!("Bearer {key}");
+
+    // The corpus, and a batch with an upper-case trace id (the decoding path writes it in
+    // lower case) in a record redaction leaves alone, beside a prompt it must mask.
+    let mut posts: Vec<(Signal, Vec<u8>)> = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(corpus("codex")).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    for p in names {
+        let n = p.file_name().unwrap().to_string_lossy().to_string();
+        if n.ends_with(".json") && !n.ends_with(".headers.json") {
+            posts.push((signal_of_file(&n), std::fs::read(&p).unwrap()));
+        }
+    }
+    let marked = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"5B8EFFF798038103D269B633813FC60C","attributes":[{"key":"event.name","value":{"stringValue":"codex.sse_event"}}]},{"attributes":[{"key":"event.name","value":{"stringValue":"codex.user_prompt"}},{"key":"prompt","value":{"stringValue":"the canary plan"}}]}]}]}]}"#;
+    posts.push((Signal::Logs, marked.to_vec()));
+    for (signal, body) in &posts {
+        for gw in [&relay, &typed] {
+            let r = gw.post_with(signal.path(), "application/json", &[("authorization", &auth)], body.clone());
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    }
+
+    let (_, typed) = typed.stop();
+    let mut forwarded = Vec::new();
+    for signal in Signal::ALL {
+        let written: Vec<Vec<u8>> = json_lines(&typed.path(&format!("out/{}.jsonl", signal.as_str())))
+            .iter()
+            .map(|v| serde_json::to_vec(v).unwrap())
+            .collect();
+        let expected = flatten(signal, &written);
+        assert!(!expected.is_empty(), "{signal}");
+        let got = wait_for("delivery", Duration::from_secs(20), || {
+            let bodies: Vec<Vec<u8>> =
+                up.accepted().into_iter().filter(|r| r.path == signal.path()).map(|r| r.body).collect();
+            let got = flatten(signal, &bodies);
+            (got.len() >= expected.len()).then_some((got, bodies))
+        });
+        assert_eq!(got.0, expected, "{signal}: the patched body differs from the decoded one");
+        forwarded.extend(got.1);
+    }
+    let text = String::from_utf8(forwarded.concat()).unwrap();
+    assert!(!text.contains("the canary plan"));
+    assert!(text.contains("5B8EFFF798038103D269B633813FC60C"), "the untouched record was re-encoded");
+    assert!(text.contains(r#"{"key":"otelgate.user","value":{"stringValue":"ana"}}"#));
+}

@@ -241,6 +241,13 @@ impl<'a> Request<'a> {
     }
 }
 
+/// Appends one message of the model (a record, a resource, …) as canonical compact JSON, for
+/// a caller that re-encodes only the pieces of a body it changed (see [`scan::outline`]).
+pub fn encode_part<T: Serialize>(out: &mut Vec<u8>, part: &T) {
+    let r = writer::to_vec_into(out, part);
+    debug_assert!(r.is_ok(), "encoding an OTLP message failed: {r:?}");
+}
+
 pub(crate) fn envelope(signal: Signal) -> &'static [u8] {
     match signal {
         Signal::Logs => b"{\"resourceLogs\":[",

@@ -31,9 +31,70 @@ pub struct Scanned {
 /// Checks `body` as an OTLP/JSON `signal` request and counts its records. `None` means "not
 /// sure": decode it the typed way to get the verdict.
 pub fn scan(signal: Signal, body: &[u8]) -> Option<Scanned> {
+    run(signal, body, None).map(|(scanned, _)| scanned)
+}
+
+/// The pieces of a request a processor may need to see: every object that holds an attribute
+/// key `interesting` picked, and where each resource is or would go. Lets a caller decode,
+/// change and re-encode only those pieces and copy the rest of the body as it came.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outline {
+    /// Objects (a resource, a scope, a log record, a span, a metric) holding an attribute —
+    /// at any depth, in a body's kvlist too — whose key `interesting` picked, or a key with
+    /// escapes (the caller's decoder reads those). In body order; they never nest.
+    pub pieces: Vec<Piece>,
+    /// Every `resourceLogs`/`resourceSpans`/`resourceMetrics` item, in body order.
+    pub holders: Vec<Holder>,
+}
+
+/// Which message a [`Piece`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PieceKind {
+    /// `Resource`.
+    Resource,
+    /// `InstrumentationScope`.
+    Scope,
+    /// `LogRecord`.
+    LogRecord,
+    /// `Span`.
+    Span,
+    /// `Metric`.
+    Metric,
+}
+
+/// One object of the body, from its `{` to just after its `}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// The message it is.
+    pub kind: PieceKind,
+    /// Its bytes in the body.
+    pub range: std::ops::Range<usize>,
+}
+
+/// A resource holder (`ResourceLogs` …): where to put a resource it lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Just after the holder's `{`.
+    pub open: usize,
+    /// The holder has no members at all (`{}`).
+    pub empty: bool,
+    /// The value of its `resource` member (an object or `null`), when present.
+    pub resource: Option<std::ops::Range<usize>>,
+}
+
+/// [`scan`], also outlining the pieces that hold an attribute key `interesting` picks.
+pub fn outline(signal: Signal, body: &[u8], interesting: &dyn Fn(&[u8]) -> bool) -> Option<(Scanned, Outline)> {
+    run(signal, body, Some(interesting))
+}
+
+/// Picks the attribute keys whose pieces an outline reports.
+type KeyFilter<'f> = &'f dyn Fn(&[u8]) -> bool;
+
+fn run(signal: Signal, body: &[u8], want: Option<KeyFilter<'_>>) -> Option<(Scanned, Outline)> {
     // UTF-8 once for the whole body (fast on ASCII); strings then only need their escapes checked.
     std::str::from_utf8(body).ok()?;
-    let mut s = Scanner { b: body, i: 0, depth: 0, records: 0, top_members: 0 };
+    let mut s =
+        Scanner { b: body, i: 0, depth: 0, records: 0, top_members: 0, want, outline: Outline::default(), unit: None };
     s.ws();
     let top = match signal {
         Signal::Logs => Msg::LogsRequest,
@@ -53,7 +114,7 @@ pub fn scan(signal: Signal, body: &[u8]) -> Option<Scanned> {
             let inner = &body[crate::envelope(signal).len()..body.len() - 2];
             !inner.first().is_some_and(u8::is_ascii_whitespace) && !inner.last().is_some_and(u8::is_ascii_whitespace)
         };
-    Some(Scanned { records: s.records, mergeable })
+    Some((Scanned { records: s.records, mergeable }, s.outline))
 }
 
 /// Deeper than this, the scan gives up (serde_json's own limit is 128 levels).
@@ -97,6 +158,25 @@ enum Msg {
     ArrayValues,
     /// `kvlistValue`: `{"values": [KeyValue…]}`.
     KvValues,
+}
+
+impl Msg {
+    /// The piece an outline reports this message as, if any.
+    fn piece_kind(self) -> Option<PieceKind> {
+        Some(match self {
+            Msg::Resource => PieceKind::Resource,
+            Msg::Scope => PieceKind::Scope,
+            Msg::LogRecord => PieceKind::LogRecord,
+            Msg::Span => PieceKind::Span,
+            Msg::Metric => PieceKind::Metric,
+            _ => return None,
+        })
+    }
+
+    /// `ResourceLogs`, `ResourceSpans`, `ResourceMetrics`.
+    fn holds_resource(self) -> bool {
+        matches!(self, Msg::ResourceLogs | Msg::ResourceSpans | Msg::ResourceMetrics)
+    }
 }
 
 /// What a field holds, and so how its value is checked.
@@ -460,6 +540,11 @@ struct Scanner<'b> {
     records: usize,
     /// Members of the request object itself.
     top_members: usize,
+    /// Outlining: which attribute keys make a piece, and what was found.
+    want: Option<KeyFilter<'b>>,
+    outline: Outline,
+    /// The piece being scanned: its kind, start and whether it holds an interesting key.
+    unit: Option<(PieceKind, usize, bool)>,
 }
 
 /// A JSON number as the scan sees it.
@@ -688,6 +773,55 @@ impl Scanner<'_> {
 
     /// At `{`: one message, every known field checked, a repeated field refused.
     fn message(&mut self, msg: Msg) -> Option<()> {
+        if self.want.is_some() {
+            return self.outlined_message(msg);
+        }
+        self.members(msg, |_, _, _| {})
+    }
+
+    /// [`Scanner::message`] while outlining: notes pieces, holders and interesting keys.
+    fn outlined_message(&mut self, msg: Msg) -> Option<()> {
+        let start = self.i;
+        let piece = msg.piece_kind();
+        if let Some(kind) = piece {
+            self.unit = Some((kind, start, false));
+        }
+        let holder = msg.holds_resource().then(|| {
+            self.outline.holders.push(Holder { open: start + 1, empty: true, resource: None });
+            self.outline.holders.len() - 1
+        });
+        self.members(msg, |s, field, value| {
+            if let Some(h) = holder {
+                let h = &mut s.outline.holders[h];
+                h.empty = false;
+                if field == "resource" {
+                    h.resource = Some(value.clone());
+                }
+            }
+            if msg == Msg::KeyValue && field == "key" {
+                let raw = &s.b[value.clone()];
+                // A string's contents (a key with escapes counts as interesting), or null ("").
+                let key = raw.strip_prefix(b"\"").and_then(|k| k.strip_suffix(b"\"")).unwrap_or(b"");
+                let want = s.want.expect("outlining");
+                if key.contains(&b'\\') || want(key) {
+                    if let Some(unit) = &mut s.unit {
+                        unit.2 = true;
+                    }
+                }
+            }
+        })?;
+        if let Some(kind) = piece {
+            if let Some((_, start, true)) = self.unit.take() {
+                self.outline.pieces.push(Piece { kind, range: start..self.i });
+            }
+        }
+        Some(())
+    }
+
+    /// At `{`: the members of one message, every known field checked (`seen` is told each
+    /// field's name and value span), a repeated field refused.
+    #[inline(always)]
+    fn members(&mut self, msg: Msg, mut seen_field: impl FnMut(&mut Self, &str, std::ops::Range<usize>)) -> Option<()> {
         let fields = msg.fields();
         let mut seen = 0u32;
         self.nested(b'}', |s| {
@@ -708,7 +842,10 @@ impl Scanner<'_> {
                         return None; // serde: duplicate field
                     }
                     seen |= 1 << ix;
-                    s.value(fields[ix].2)
+                    let start = s.i;
+                    s.value(fields[ix].2)?;
+                    seen_field(s, fields[ix].0, start..s.i);
+                    Some(())
                 }
                 None => s.skip(),
             }
@@ -916,6 +1053,36 @@ mod tests {
             assert_eq!(agrees(signal, body), None, "{body}");
         }
         assert_eq!(scan(Signal::Logs, b"{\"resourceLogs\":[{\"schemaUrl\":\"\xff\"}]}"), None);
+    }
+
+    #[test]
+    fn outlines_the_pieces_holding_interesting_keys_and_every_resource_holder() {
+        use super::{outline, Holder, PieceKind};
+        let body = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"host.name","value":{"stringValue":"h"}}]},"scopeLogs":[{"scope":{"name":"s"},"logRecords":[{"attributes":[{"key":"a","value":{}}]},{"body":{"kvlistValue":{"values":[{"key":"prompt","value":{"stringValue":"p"}}]}}},{"attributes":[{"key":"pr\u006fmpt"}]}]}]},{},{"resource":null}]}"#;
+        let wanted = |k: &[u8]| k == b"prompt" || k == b"host.name";
+        let (scanned, o) = outline(Signal::Logs, body.as_bytes(), &wanted).unwrap();
+        assert_eq!(scanned.records, 3);
+        let pieces: Vec<(PieceKind, &str)> = o.pieces.iter().map(|p| (p.kind, &body[p.range.clone()])).collect();
+        assert_eq!(
+            pieces,
+            [
+                (PieceKind::Resource, r#"{"attributes":[{"key":"host.name","value":{"stringValue":"h"}}]}"#),
+                (
+                    PieceKind::LogRecord,
+                    r#"{"body":{"kvlistValue":{"values":[{"key":"prompt","value":{"stringValue":"p"}}]}}}"#
+                ),
+                (PieceKind::LogRecord, r#"{"attributes":[{"key":"pr\u006fmpt"}]}"#),
+            ]
+        );
+        let first = body.find(r#"{"resource":"#).unwrap();
+        let second = body.find("},{},{").unwrap() + 2;
+        let third = body.rfind(r#"{"resource":null"#).unwrap();
+        assert_eq!(o.holders[0].open, first + 1);
+        assert_eq!(o.holders[0].resource.as_ref().map(|r| &body[r.clone()]), Some(pieces[0].1));
+        assert_eq!(o.holders[1], Holder { open: second + 1, empty: true, resource: None });
+        assert_eq!(o.holders[2].resource.as_ref().map(|r| &body[r.clone()]), Some("null"));
+        assert_eq!(o.holders[2].open, third + 1);
+        assert_eq!(o.holders.len(), 3);
     }
 
     #[test]

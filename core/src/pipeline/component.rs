@@ -5,7 +5,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::batch::{Batch, Context};
-use crate::otlp::Request;
+use crate::otlp::common::InstrumentationScope;
+use crate::otlp::logs::LogRecord;
+use crate::otlp::metrics::Metric;
+use crate::otlp::trace::Span;
+use crate::otlp::{Request, Resource};
 
 /// Why a request is refused: the HTTP status the client sees and a message for it. The
 /// receiver renders it as the spec's `google.rpc.Status` JSON.
@@ -59,6 +63,35 @@ pub trait Processor: Send + Sync {
     fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
         Vec::new()
     }
+
+    /// The same processing, one piece of a request at a time, when this processor (as
+    /// configured) can do it that way; see [`Piecewise`].
+    fn piecewise(&self) -> Option<&dyn Piecewise> {
+        None
+    }
+}
+
+/// A processor whose work on a request is the sum of its work on each resource, scope and
+/// record, each on its own, never refusing and never adding or removing records, and which
+/// leaves alone every piece without one of the attribute keys it names. The router then
+/// decodes and re-encodes only the pieces holding such a key and copies the rest of the body
+/// as the client sent it (`pipeline::patch`): for a relay that redacts a few prompts among
+/// many records, most of a request is never decoded. Architecture Invariant: for any request,
+/// applying these methods to every piece must give what `Processor::process` gives.
+pub trait Piecewise: Send + Sync {
+    /// Whether a piece holding an attribute with this key (at any depth) may be changed.
+    /// When unsure, say yes: a piece wrongly left out is forwarded unprocessed.
+    fn may_change(&self, key: &str) -> bool;
+    /// Processes a resource.
+    fn resource(&self, resource: &mut Resource<'_>);
+    /// Processes an instrumentation scope.
+    fn scope(&self, scope: &mut InstrumentationScope<'_>);
+    /// Processes a log record.
+    fn log_record(&self, record: &mut LogRecord<'_>);
+    /// Processes a span (its events and links included).
+    fn span(&self, span: &mut Span<'_>);
+    /// Processes a metric (its data points included).
+    fn metric(&self, metric: &mut Metric<'_>);
 }
 
 /// Why an export failed, split by what the queue does next.

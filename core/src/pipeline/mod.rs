@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod component;
 pub mod inflight;
+pub mod patch;
 pub mod queue;
 pub mod router;
 pub mod topology;

@@ -1,9 +1,10 @@
 //! What a receiver hands a request to: the pipelines it feeds, per signal. Runs the
 //! processors inline, encodes once per pipeline and enqueues into every exporter queue, all
-//! or nothing. When every pipeline of a signal would pass the request on unchanged to
-//! exporters that take the client's bytes, the body is checked by the validating scan and
-//! queued as received (no decode, no encode). Architecture Invariant: processors run before
-//! anything is queued, and a request is either in every queue it should reach or in none.
+//! or nothing. When every pipeline of a signal feeds only exporters that take the client's
+//! bytes and has only [`Piecewise`] processors, the body is checked by the validating scan and
+//! queued as received, with just the pieces the processors (or stamps) change re-encoded in
+//! place ([`super::patch`]). Architecture Invariant: processors run before anything is queued,
+//! and a request is either in every queue it should reach or in none.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::batch::{Batch, Context};
-use super::component::{Processor, Rejection};
+use super::component::{Piecewise, Processor, Rejection};
 use super::inflight::{InflightBudget, InflightPermit};
 use super::queue::{Committed, QueueHandle};
 use crate::config::{Integration, PipelineId, WhenFull};
@@ -42,8 +43,18 @@ pub struct Router {
     budget: InflightBudget,
     auth: Option<Arc<Authenticator>>,
     integration: Arc<Integration>,
-    /// Per signal: requests pass through unchanged (see [`Router::scan_original`]).
-    originals: [bool; 3],
+    /// Per signal: bodies can be passed on as received, patched (see [`Router::pass_on`]).
+    byte_level: [bool; 3],
+}
+
+/// A request made ready for the queues without decoding it (see [`Router::pass_on`]).
+pub struct Prepared {
+    /// Records in the request.
+    pub records: usize,
+    /// One body per route of the signal, in order.
+    outputs: Vec<(Bytes, usize)>,
+    /// Bytes held in memory for them (a body shared by several routes counts once).
+    charge: usize,
 }
 
 /// What an accepted request turned into.
@@ -73,40 +84,67 @@ impl Router {
         for r in routes {
             by_signal[slot(r.id.signal)].push(r);
         }
-        // Stamps (principal, integration) change every request; so does any processor.
-        let stamps = integration.stamp_integration || auth.as_ref().is_some_and(|a| a.stamps_principal());
-        let originals = by_signal.each_ref().map(|routes| {
-            !stamps && !routes.is_empty() && routes.iter().all(|r| r.processors.is_empty() && r.takes_original)
+        let byte_level = by_signal.each_ref().map(|routes| {
+            !routes.is_empty()
+                && routes.iter().all(|r| r.takes_original && r.processors.iter().all(|p| p.piecewise().is_some()))
         });
-        Router { by_signal, budget, auth, integration, originals }
+        Router { by_signal, budget, auth, integration, byte_level }
     }
 
-    /// When this signal's pipelines pass requests on unchanged to exporters that take the
-    /// client's bytes, checks `body` with the validating scan ([`crate::otlp::scan`]) and
-    /// returns its record count: the body can then go to [`Router::ingest_original`] without
-    /// being decoded. `None`: decode it (other pipelines, a body the scan is unsure about, or
-    /// one that could not be merged with others upstream as it is).
-    pub fn scan_original(&self, signal: Signal, body: &[u8]) -> Option<usize> {
-        if !self.originals[slot(signal)] {
+    /// Makes `body` ready for the queues without decoding it, when this signal's pipelines
+    /// allow it: checked by the validating scan ([`crate::otlp::scan`]), passed on as received
+    /// to pipelines that change nothing, and to the others with only the pieces their
+    /// processors or the stamps change re-encoded ([`super::patch`]). `None`: decode it (other
+    /// exporters or processors, a body the scan is unsure about, one that could not be merged
+    /// with others upstream as it is, or a piece that would not decode).
+    pub fn pass_on(&self, signal: Signal, body: &Bytes, context: &Context) -> Option<Prepared> {
+        if !self.byte_level[slot(signal)] {
             return None;
         }
-        crate::otlp::scan::scan(signal, body).filter(|s| s.mergeable).map(|s| s.records)
+        let routes = &self.by_signal[slot(signal)];
+        let stamps = self.stamps(context);
+        let unchanged = |r: &PipelineRoute| r.processors.is_empty() && stamps.is_empty();
+        if routes.iter().all(unchanged) {
+            let s = crate::otlp::scan::scan(signal, body).filter(|s| s.mergeable)?;
+            let outputs = routes.iter().map(|_| (body.clone(), s.records)).collect();
+            return Some(Prepared { records: s.records, outputs, charge: body.len() });
+        }
+        let pieces: Vec<&dyn Piecewise> =
+            routes.iter().flat_map(|r| r.processors.iter().filter_map(|p| p.piecewise())).collect();
+        let wanted = |key: &[u8]| std::str::from_utf8(key).map_or(true, |k| pieces.iter().any(|p| p.may_change(k)));
+        let (s, outline) = crate::otlp::scan::outline(signal, body, &wanted)?;
+        if !s.mergeable {
+            return None;
+        }
+        let mut outputs = Vec::with_capacity(routes.len());
+        let mut charge = 0;
+        let mut shared = false;
+        for r in routes {
+            let out = if unchanged(r) {
+                charge += if shared { 0 } else { body.len() };
+                shared = true;
+                body.clone()
+            } else {
+                let own: Vec<&dyn Piecewise> = r.processors.iter().filter_map(|p| p.piecewise()).collect();
+                let patched = Bytes::from(super::patch::patch(body, &outline, &stamps, &own)?);
+                charge += patched.len();
+                patched
+            };
+            outputs.push((out, s.records));
+        }
+        Some(Prepared { records: s.records, outputs, charge })
     }
 
-    /// Queues a body that [`Router::scan_original`] accepted, as received, into every exporter
-    /// of every pipeline of `signal`. It is charged to the in-flight budget once, however many
-    /// queues share it.
-    pub async fn ingest_original(
+    /// Queues what [`Router::pass_on`] prepared into every exporter of every pipeline of
+    /// `signal`, all or nothing.
+    pub async fn ingest_prepared(
         &self,
         signal: Signal,
-        body: Bytes,
-        records: usize,
+        prepared: Prepared,
         context: Arc<Context>,
         body_permit: InflightPermit,
     ) -> Result<Accepted, Rejection> {
-        let routes = &self.by_signal[slot(signal)];
-        let outputs = routes.iter().map(|_| (body.clone(), records)).collect();
-        let charge = body.len();
+        let Prepared { records, outputs, charge } = prepared;
         self.enqueue(signal, outputs, records, charge, context, body_permit).await?;
         Ok(Accepted { records })
     }

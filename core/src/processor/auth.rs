@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::keys::{AuthFailure, LiveStore, Secret, StoreError};
 use crate::otlp::common::KeyValue;
-use crate::otlp::Request;
+use crate::otlp::{Request, Resource};
 use crate::pipeline::batch::Principal;
 use crate::pipeline::component::Rejection;
 
@@ -260,14 +260,17 @@ pub fn stamp_resources(request: &mut Request<'_>, attrs: &[KeyValue<'static>]) {
     if attrs.is_empty() {
         return;
     }
-    request.for_each_resource(|res| {
-        for kv in attrs {
-            match res.attributes.iter_mut().find(|x| x.key == kv.key) {
-                Some(x) => x.value = kv.value.clone(),
-                None => res.attributes.push(kv.clone()),
-            }
+    request.for_each_resource(|res| stamp_resource(res, attrs));
+}
+
+/// Upserts `attrs` into one resource.
+pub fn stamp_resource(res: &mut Resource<'_>, attrs: &[KeyValue<'static>]) {
+    for kv in attrs {
+        match res.attributes.iter_mut().find(|x| x.key == kv.key) {
+            Some(x) => x.value = kv.value.clone(),
+            None => res.attributes.push(kv.clone()),
         }
-    });
+    }
 }
 
 #[cfg(test)]

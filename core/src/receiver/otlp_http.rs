@@ -498,9 +498,10 @@ async fn receive(
     context.client_key = auth.client_key;
     context.integration = Some(router.integration().clone());
     let context = Arc::new(context);
-    // Pipelines that pass the body on unchanged take it as received once the scan checked it.
-    let (records, ingested) = match router.scan_original(signal, &body) {
-        Some(records) => (records, router.ingest_original(signal, body, records, context, request_permit).await),
+    // Pipelines that allow it take the body as received (patched where processors change it),
+    // once the validating scan checked it.
+    let (records, ingested) = match router.pass_on(signal, &body, &context) {
+        Some(prepared) => (prepared.records, router.ingest_prepared(signal, prepared, context, request_permit).await),
         None => {
             let request = Request::decode(signal, &body).map_err(|e| Rejection::new(400, e.to_string()))?;
             let records = request.records();

@@ -22,10 +22,13 @@ use sha2::Sha256;
 
 use self::catalogue::AgentEvent;
 use self::patterns::{PatternConfig, Patterns, MASK};
-use crate::otlp::common::{find_attr, AnyValue, KeyValue};
-use crate::otlp::Request;
+use crate::otlp::common::{find_attr, AnyValue, InstrumentationScope, KeyValue};
+use crate::otlp::logs::LogRecord;
+use crate::otlp::metrics::Metric;
+use crate::otlp::trace::Span;
+use crate::otlp::{Request, Resource};
 use crate::pipeline::batch::Context;
-use crate::pipeline::component::{Processor, Rejection};
+use crate::pipeline::component::{Piecewise, Processor, Rejection};
 
 /// What to do with a class of content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -400,6 +403,12 @@ impl Processor for RedactProcessor {
         Ok(())
     }
 
+    fn piecewise(&self) -> Option<&dyn Piecewise> {
+        // Patterns look into every string and `allowed_keys` removes unknown keys: with either,
+        // every piece may change, and decoding the whole request is as cheap.
+        (self.config.patterns.is_empty() && self.config.allowed_keys.is_empty()).then_some(self as &dyn Piecewise)
+    }
+
     fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
         let s = &self.stats;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -416,68 +425,92 @@ impl Processor for RedactProcessor {
 }
 
 impl RedactProcessor {
-    /// Applies the policy to every attribute list and body of a request.
+    /// Applies the policy to every attribute list and body of a request, piece by piece (the
+    /// same pieces the router hands over one at a time through [`Piecewise`]).
     pub fn redact(&self, request: &mut Request<'_>) {
         match request {
             Request::Logs(r) => {
                 for rl in &mut r.resource_logs {
                     if let Some(res) = &mut rl.resource {
-                        self.outer(&mut res.attributes);
+                        self.resource(res);
                     }
                     for sl in &mut rl.scope_logs {
                         if let Some(scope) = &mut sl.scope {
-                            self.outer(&mut scope.attributes);
+                            self.scope(scope);
                         }
-                        for rec in &mut sl.log_records {
-                            let event = event_of(&rec.attributes, &rec.event_name, rec.body.as_ref());
-                            self.record(&mut rec.attributes, rec.body.as_mut(), event);
-                        }
+                        sl.log_records.iter_mut().for_each(|rec| self.log_record(rec));
                     }
                 }
             }
             Request::Traces(r) => {
                 for rs in &mut r.resource_spans {
                     if let Some(res) = &mut rs.resource {
-                        self.outer(&mut res.attributes);
+                        self.resource(res);
                     }
                     for ss in &mut rs.scope_spans {
                         if let Some(scope) = &mut ss.scope {
-                            self.outer(&mut scope.attributes);
+                            self.scope(scope);
                         }
-                        for span in &mut ss.spans {
-                            let event = event_of(&span.attributes, &span.name, None);
-                            self.record(&mut span.attributes, None, event);
-                            for ev in &mut span.events {
-                                let event = event_of(&ev.attributes, &ev.name, None);
-                                self.record(&mut ev.attributes, None, event);
-                            }
-                            for link in &mut span.links {
-                                self.record(&mut link.attributes, None, None);
-                            }
-                        }
+                        ss.spans.iter_mut().for_each(|span| self.span(span));
                     }
                 }
             }
             Request::Metrics(r) => {
                 for rm in &mut r.resource_metrics {
                     if let Some(res) = &mut rm.resource {
-                        self.outer(&mut res.attributes);
+                        self.resource(res);
                     }
                     for sm in &mut rm.scope_metrics {
                         if let Some(scope) = &mut sm.scope {
-                            self.outer(&mut scope.attributes);
+                            self.scope(scope);
                         }
-                        for m in &mut sm.metrics {
-                            self.metric_points(m);
-                        }
+                        sm.metrics.iter_mut().for_each(|m| self.metric(m));
                     }
                 }
             }
         }
     }
+}
 
-    fn metric_points(&self, m: &mut crate::otlp::metrics::Metric<'_>) {
-        for attrs in m.point_attributes_mut() {
+impl Piecewise for RedactProcessor {
+    fn may_change(&self, key: &str) -> bool {
+        let c = &self.config;
+        let content = catalogue::EVENTS.iter().any(|e| {
+            // Prompts change even under `keep` (a client's "[REDACTED]" is normalised).
+            e.prompts.contains(&key) || (c.tool_content != ContentPolicy::Keep && e.tool_content.contains(&key))
+        });
+        content
+            || (c.identity != IdentityPolicy::Keep && catalogue::IDENTITY_KEYS.contains(&key))
+            || c.blocked_keys.iter().any(|b| b == key)
+    }
+
+    fn resource(&self, resource: &mut Resource<'_>) {
+        self.outer(&mut resource.attributes);
+    }
+
+    fn scope(&self, scope: &mut InstrumentationScope<'_>) {
+        self.outer(&mut scope.attributes);
+    }
+
+    fn log_record(&self, rec: &mut LogRecord<'_>) {
+        let event = event_of(&rec.attributes, &rec.event_name, rec.body.as_ref());
+        self.record(&mut rec.attributes, rec.body.as_mut(), event);
+    }
+
+    fn span(&self, span: &mut Span<'_>) {
+        let event = event_of(&span.attributes, &span.name, None);
+        self.record(&mut span.attributes, None, event);
+        for ev in &mut span.events {
+            let event = event_of(&ev.attributes, &ev.name, None);
+            self.record(&mut ev.attributes, None, event);
+        }
+        for link in &mut span.links {
+            self.record(&mut link.attributes, None, None);
+        }
+    }
+
+    fn metric(&self, metric: &mut Metric<'_>) {
+        for attrs in metric.point_attributes_mut() {
             self.record(attrs, None, None);
         }
     }

@@ -1,0 +1,176 @@
+//! A pipeline's output built from the client's body instead of from a decoded request: the
+//! pieces an [`Outline`] picked (and every resource, when stamps are added) are decoded,
+//! handed to the [`Piecewise`] processors and re-encoded in place; every other byte is copied
+//! as it came. For a relay that redacts the few records holding a prompt or tool content,
+//! most of a request is never decoded nor encoded.
+//!
+//! Architecture Invariant: fails closed. A piece that does not decode makes the whole patch
+//! fail (`None`), and the router then runs the typed path; nothing is forwarded unprocessed.
+
+use std::ops::Range;
+
+use crate::otlp::common::{InstrumentationScope, KeyValue};
+use crate::otlp::logs::LogRecord;
+use crate::otlp::metrics::Metric;
+use crate::otlp::scan::{Outline, PieceKind};
+use crate::otlp::trace::Span;
+use crate::otlp::{encode_part, Resource};
+use crate::pipeline::component::Piecewise;
+use crate::processor::auth::stamp_resource;
+
+/// What to do at one place of the body.
+enum Edit {
+    /// Decode the object there, process it, write it back.
+    Piece(PieceKind),
+    /// Insert a `"resource"` member (the holder had none); a comma follows unless the holder
+    /// was empty.
+    NewResource { comma: bool },
+}
+
+/// The body with every outlined piece processed by `processors` in order, and `stamps`
+/// upserted into every resource (created where absent). `None` if a piece does not decode.
+pub fn patch(
+    body: &[u8],
+    outline: &Outline,
+    stamps: &[KeyValue<'static>],
+    processors: &[&dyn Piecewise],
+) -> Option<Vec<u8>> {
+    let mut edits: Vec<(Range<usize>, Edit)> = Vec::with_capacity(outline.pieces.len() + outline.holders.len());
+    let stamping = !stamps.is_empty();
+    if stamping {
+        for h in &outline.holders {
+            match &h.resource {
+                Some(r) => edits.push((r.clone(), Edit::Piece(PieceKind::Resource))),
+                None => edits.push((h.open..h.open, Edit::NewResource { comma: !h.empty })),
+            }
+        }
+    }
+    for p in &outline.pieces {
+        // With stamps every resource is already an edit.
+        if !(stamping && p.kind == PieceKind::Resource) {
+            edits.push((p.range.clone(), Edit::Piece(p.kind)));
+        }
+    }
+    edits.sort_by_key(|(r, _)| r.start);
+
+    let mut out = Vec::with_capacity(body.len() + body.len() / 8 + 256);
+    let mut at = 0;
+    for (range, edit) in edits {
+        out.extend_from_slice(&body[at..range.start]);
+        let text = std::str::from_utf8(&body[range.clone()]).ok()?;
+        match edit {
+            Edit::Piece(PieceKind::Resource) => {
+                // `"resource": null` is a resource to stamp too.
+                let mut r: Resource = serde_json::from_str::<Option<Resource>>(text).ok()?.unwrap_or_default();
+                stamp_resource(&mut r, stamps);
+                processors.iter().for_each(|p| p.resource(&mut r));
+                encode_part(&mut out, &r);
+            }
+            Edit::Piece(PieceKind::Scope) => {
+                let mut s: InstrumentationScope = serde_json::from_str(text).ok()?;
+                processors.iter().for_each(|p| p.scope(&mut s));
+                encode_part(&mut out, &s);
+            }
+            Edit::Piece(PieceKind::LogRecord) => {
+                let mut r: LogRecord = serde_json::from_str(text).ok()?;
+                processors.iter().for_each(|p| p.log_record(&mut r));
+                encode_part(&mut out, &r);
+            }
+            Edit::Piece(PieceKind::Span) => {
+                let mut s: Span = serde_json::from_str(text).ok()?;
+                processors.iter().for_each(|p| p.span(&mut s));
+                encode_part(&mut out, &s);
+            }
+            Edit::Piece(PieceKind::Metric) => {
+                let mut m: Metric = serde_json::from_str(text).ok()?;
+                processors.iter().for_each(|p| p.metric(&mut m));
+                encode_part(&mut out, &m);
+            }
+            Edit::NewResource { comma } => {
+                out.extend_from_slice(b"\"resource\":");
+                let mut r = Resource::default();
+                stamp_resource(&mut r, stamps);
+                processors.iter().for_each(|p| p.resource(&mut r));
+                encode_part(&mut out, &r);
+                if comma {
+                    out.push(b',');
+                }
+            }
+        }
+        at = range.end;
+    }
+    out.extend_from_slice(&body[at..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::otlp::scan::outline;
+    use crate::otlp::{Request, Signal};
+    use crate::processor::auth::stamp_resources;
+    use crate::processor::redact::{RedactConfig, RedactProcessor};
+
+    fn redactor(yaml: &str) -> RedactProcessor {
+        RedactProcessor::new(serde_json::from_str::<RedactConfig>(yaml).unwrap()).unwrap()
+    }
+
+    /// Patching the body equals decoding it, stamping and redacting it whole.
+    fn same_as_typed(signal: Signal, body: &[u8], redact: &RedactProcessor, stamps: &[KeyValue<'static>]) -> Vec<u8> {
+        let wants = |k: &[u8]| std::str::from_utf8(k).is_ok_and(|k| redact.may_change(k));
+        let (_, o) = outline(signal, body, &wants).expect("scan accepts the body");
+        let patched = patch(body, &o, stamps, &[redact]).expect("patch");
+        let mut typed = Request::decode(signal, body).unwrap();
+        stamp_resources(&mut typed, stamps);
+        redact.redact(&mut typed);
+        assert_eq!(Request::decode(signal, &patched).unwrap(), typed, "{}", String::from_utf8_lossy(&patched));
+        patched
+    }
+
+    #[test]
+    fn patching_equals_the_typed_path_on_the_corpus_with_and_without_stamps() {
+        let stamps = [KeyValue::string("otelgate.user", "ana"), KeyValue::string("otelgate.key_id", "k1")];
+        let policies = [
+            r#"{}"#,
+            r#"{"prompts":"drop","tool_content":"keep","identity":"redact","blocked_keys":["model"]}"#,
+            r#"{"prompts":"keep","tool_content":"drop","identity":"hash","hash_key":"0123456789abcdef0123"}"#,
+        ];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus/codex");
+        let mut n = 0;
+        for e in std::fs::read_dir(root).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if !name.ends_with(".json") || name.ends_with(".headers.json") {
+                continue;
+            }
+            let signal = if name.contains("metrics") {
+                Signal::Metrics
+            } else if name.contains("trace") {
+                Signal::Traces
+            } else {
+                Signal::Logs
+            };
+            let body = std::fs::read(&p).unwrap();
+            for policy in policies {
+                let r = redactor(policy);
+                same_as_typed(signal, &body, &r, &[]);
+                same_as_typed(signal, &body, &r, &stamps);
+                n += 1;
+            }
+        }
+        assert!(n >= 30, "corpus not found");
+    }
+
+    #[test]
+    fn only_outlined_pieces_change_and_missing_resources_are_created() {
+        let r = redactor("{}");
+        let body = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"event.name","value":{"stringValue":"codex.user_prompt"}},{"key":"prompt","value":{"stringValue":"secret plan"}}]},{"timeUnixNano":1,"attributes":[{"key":"x","value":{"intValue":7}}]}]}]},{},{"resource":null,"scopeLogs":[]}]}"#;
+        let plain = same_as_typed(Signal::Logs, body, &r, &[]);
+        let text = String::from_utf8(plain).unwrap();
+        assert!(!text.contains("secret plan"));
+        assert!(text.contains(r#"{"timeUnixNano":1,"attributes":[{"key":"x","value":{"intValue":7}}]}"#), "{text}");
+        let stamped = same_as_typed(Signal::Logs, body, &r, &[KeyValue::string("otelgate.user", "ana")]);
+        let text = String::from_utf8(stamped).unwrap();
+        assert_eq!(text.matches("otelgate.user").count(), 3, "{text}");
+    }
+}

@@ -95,7 +95,8 @@ struct Inner {
 }
 
 struct Append {
-    record: Vec<u8>,
+    /// The record's framing and metadata ([`segment::encode_head`]); its body is `batch.body`.
+    head: Vec<u8>,
     batch: Batch,
     done: oneshot::Sender<Result<(), String>>,
 }
@@ -260,14 +261,14 @@ impl DiskQueue {
 
     /// Appends a batch; resolves once it is on disk (after fsync with `fsync: always`).
     pub fn append(&self, batch: Batch) -> impl std::future::Future<Output = Result<(), DiskError>> + Send + 'static {
-        let record = segment::encode(&batch);
+        let head = segment::encode_head(&batch);
         let (done, wait) = oneshot::channel();
         let sent = self
             .writer
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(|w| w.send(Append { record, batch, done }).is_ok())
+            .map(|w| w.send(Append { head, batch, done }).is_ok())
             .unwrap_or(false);
         async move {
             if !sent {
@@ -355,19 +356,24 @@ impl DiskQueue {
         let Some((s, f, size)) = current.as_mut() else {
             return Err(std::io::Error::other("no open segment"));
         };
-        let mut buf = Vec::with_capacity(group.iter().map(|a| a.record.len()).sum());
+        // Heads and bodies go to the kernel as they are: one vectored write, no copy.
+        let mut slices = Vec::with_capacity(2 * group.len());
         let mut refs = Vec::with_capacity(group.len());
+        let mut written = 0u64;
         for a in group.iter() {
+            let len = a.head.len() + a.batch.body.len();
             refs.push(RecordRef {
                 seg: *s,
-                offset: *size + buf.len() as u64,
-                len: (a.record.len() - RECORD_OVERHEAD) as u32,
+                offset: *size + written,
+                len: (len - RECORD_OVERHEAD) as u32,
                 charged: a.batch.body.len(),
             });
-            buf.extend_from_slice(&a.record);
+            written += len as u64;
+            slices.push(std::io::IoSlice::new(&a.head));
+            slices.push(std::io::IoSlice::new(&a.batch.body));
         }
-        f.write_all(&buf)?;
-        *size += buf.len() as u64;
+        write_all_vectored(f, &mut slices)?;
+        *size += written;
         match fsync {
             Fsync::Always => f.sync_data()?,
             Fsync::Interval => {
@@ -535,6 +541,19 @@ impl DiskQueue {
         drop(g);
         self.ready.notify_waiters();
     }
+}
+
+/// Writes every slice, in order, however the kernel splits the writes.
+fn write_all_vectored(f: &mut File, mut slices: &mut [std::io::IoSlice<'_>]) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        match f.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

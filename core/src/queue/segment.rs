@@ -41,11 +41,20 @@ fn signal_code(s: Signal) -> u8 {
 
 /// Encodes a batch as a whole record (framing included).
 pub fn encode(batch: &Batch) -> Vec<u8> {
+    let mut out = encode_head(batch);
+    out.extend_from_slice(&batch.body);
+    out
+}
+
+/// A record's framing and metadata: the record is this followed by the batch's body, so the
+/// writer can hand both to one vectored write without copying the body (the CRC covers both).
+pub fn encode_head(batch: &Batch) -> Vec<u8> {
     let key = batch.context.client_key.as_ref().map(|k| k.expose().as_bytes()).unwrap_or(&[]);
     let pipeline = batch.pipeline.to_string();
     let received_ms = batch.context.received_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let payload_len = 1 + 1 + 4 + 8 + 2 + key.len() + 2 + pipeline.len() + batch.body.len();
-    let mut out = Vec::with_capacity(RECORD_OVERHEAD + payload_len);
+    let meta_len = 1 + 1 + 4 + 8 + 2 + key.len() + 2 + pipeline.len();
+    let payload_len = meta_len + batch.body.len();
+    let mut out = Vec::with_capacity(RECORD_OVERHEAD + meta_len);
     out.extend_from_slice(&RECORD_MAGIC.to_le_bytes());
     out.extend_from_slice(&(payload_len as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]); // CRC, filled in below
@@ -57,9 +66,10 @@ pub fn encode(batch: &Batch) -> Vec<u8> {
     out.extend_from_slice(key);
     out.extend_from_slice(&(pipeline.len() as u16).to_le_bytes());
     out.extend_from_slice(pipeline.as_bytes());
-    out.extend_from_slice(&batch.body);
-    let crc = crc32fast::hash(&out[RECORD_OVERHEAD..]);
-    out[8..12].copy_from_slice(&crc.to_le_bytes());
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&out[RECORD_OVERHEAD..]);
+    crc.update(&batch.body);
+    out[8..12].copy_from_slice(&crc.finalize().to_le_bytes());
     out
 }
 

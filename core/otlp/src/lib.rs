@@ -248,7 +248,8 @@ pub fn encode_part<T: Serialize>(out: &mut Vec<u8>, part: &T) {
     debug_assert!(r.is_ok(), "encoding an OTLP message failed: {r:?}");
 }
 
-pub(crate) fn envelope(signal: Signal) -> &'static [u8] {
+/// How a canonical `signal` request starts: `{"resourceLogs":[` (it ends `]}`).
+pub fn envelope(signal: Signal) -> &'static [u8] {
     match signal {
         Signal::Logs => b"{\"resourceLogs\":[",
         Signal::Metrics => b"{\"resourceMetrics\":[",

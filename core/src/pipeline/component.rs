@@ -138,6 +138,8 @@ pub trait Exporter: Send + Sync {
 
     /// Delivers several batches, in order. On an error the whole group is retried, so the
     /// batches before the failing one may be delivered twice (at-least-once, as the Collector).
+    /// A queue that merges (minware's) also hands over the batches it gathered for one request
+    /// this way; such an exporter joins them into one.
     async fn export_group(&self, batches: &[Batch]) -> Result<(), ExportError> {
         for b in batches {
             self.export(b.clone()).await?;

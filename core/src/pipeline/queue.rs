@@ -341,7 +341,9 @@ impl QueueWorker {
             };
             let span = tracing::Span::current();
             tasks.spawn(async move {
-                let requests = if grouping { unit.iter().map(|(b, _)| b.clone()).collect() } else { vec![merged(&unit)] };
+                // A unit of several is a group (for exporters that take groups) or batches
+                // gathered for merging, which the exporter joins into one request (minware).
+                let requests: Vec<Batch> = unit.iter().map(|(b, _)| b.clone()).collect();
                 let outcome = deliver(&state, &*exporter, &requests, &stopping, disk.is_some()).await;
                 drop(permit);
                 drop(requests);
@@ -398,27 +400,6 @@ impl QueueWorker {
 
 /// A batch taken from the queue, with its place on disk if it has one.
 type Item = (Batch, Option<RecordRef>);
-
-/// One request from several queued batches: their resource lists joined (canonical bodies
-/// all start `{"resourceLogs":[` and end `]}`, so no decoding is needed).
-fn merged(unit: &[Item]) -> Batch {
-    let first = &unit[0].0;
-    if unit.len() == 1 {
-        return first.clone();
-    }
-    let bodies: Vec<&[u8]> = unit.iter().map(|(b, _)| &b.body[..]).collect();
-    match crate::otlp::merge_encoded(first.signal, &bodies) {
-        Some(body) => Batch::new(
-            first.signal,
-            first.pipeline.clone(),
-            bytes::Bytes::from(body),
-            unit.iter().map(|(b, _)| b.records).sum(),
-            first.context.clone(),
-        ),
-        // `gather` admitted only bodies `merge_encoded` accepts, so this is not reached.
-        None => first.clone(),
-    }
-}
 
 /// How often, and how long, an idle memory-queue worker polls before parking (see `next`).
 const LINGER_POLLS: usize = 5;

@@ -14,6 +14,7 @@
 //! While the relay stops, a batch being retried stays on disk for the next start.
 
 pub mod dead_letter;
+pub mod payload;
 pub mod split;
 pub mod tls;
 
@@ -28,6 +29,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
+
+use self::payload::Payload;
 
 use self::dead_letter::DeadLetter;
 use crate::config::units::{ByteSize, Seconds};
@@ -333,7 +336,7 @@ impl MinwareExporter {
         })
     }
 
-    async fn attempt(&self, signal: Signal, body: &Bytes, key: &str) -> Attempt {
+    async fn attempt(&self, signal: Signal, body: &Payload, key: &str) -> Attempt {
         let Some(url) = self.config.url(signal) else {
             return Attempt::Refused { status: 0, body: "no endpoint".into() };
         };
@@ -346,11 +349,11 @@ impl MinwareExporter {
             req = req.header(k, v);
         }
         req = match self.config.compression {
-            Compression::None => req.body(body.clone()),
+            Compression::None => req.body(body.to_request_body()),
             Compression::Gzip => {
                 let mut enc =
                     flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-                if enc.write_all(body).is_err() {
+                if body.parts().iter().any(|p| enc.write_all(p).is_err()) {
                     return Attempt::Retry { after: None, why: "gzip failed".into() };
                 }
                 match enc.finish() {
@@ -418,7 +421,7 @@ impl MinwareExporter {
 
     /// Delivers one body (splitting on 413), retrying as the table in the module doc says.
     /// `Err` only when stopping interrupts it (the batch stays queued).
-    async fn send(&self, signal: Signal, body: Bytes, records: usize, key: &str) -> Result<(), ExportError> {
+    async fn send(&self, signal: Signal, body: Payload, records: usize, key: &str) -> Result<(), ExportError> {
         let start = Instant::now();
         let mut backoff = Duration::from_millis(200);
         let mut server_errors = 0u32;
@@ -434,27 +437,33 @@ impl MinwareExporter {
                     self.stats.sent.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
-                Attempt::TooLarge => match split::split(signal, &body) {
+                Attempt::TooLarge => match split::split(signal, &body.contiguous()) {
                     Some((a, b)) => {
                         self.stats.split.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(exporter = %self.id, bytes = body.len(), "Upstream said the batch is too large (413); sending it in two halves.");
                         let (ra, rb) = (records / 2, records - records / 2);
-                        Box::pin(self.send(signal, a, ra, key)).await?;
-                        return Box::pin(self.send(signal, b, rb, key)).await;
+                        Box::pin(self.send(signal, Payload::one(a), ra, key)).await?;
+                        return Box::pin(self.send(signal, Payload::one(b), rb, key)).await;
                     }
                     None => {
-                        self.bury(signal, 413, "a single record is too large for upstream", &body, records);
+                        self.bury(
+                            signal,
+                            413,
+                            "a single record is too large for upstream",
+                            &body.contiguous(),
+                            records,
+                        );
                         return Ok(());
                     }
                 },
                 Attempt::Refused { status, body: resp } => {
-                    self.bury(signal, status, &resp, &body, records);
+                    self.bury(signal, status, &resp, &body.contiguous(), records);
                     return Ok(());
                 }
                 Attempt::ServerError { status, body: resp } => {
                     server_errors += 1;
                     if server_errors > self.config.max_retries_5xx {
-                        self.bury(signal, status, &resp, &body, records);
+                        self.bury(signal, status, &resp, &body.contiguous(), records);
                         return Ok(());
                     }
                     (
@@ -476,7 +485,7 @@ impl MinwareExporter {
             };
             if let Some(limit) = self.config.max_elapsed {
                 if start.elapsed() >= limit.0 {
-                    self.bury(signal, 0, &format!("gave up after max_elapsed: {why}"), &body, records);
+                    self.bury(signal, 0, &format!("gave up after max_elapsed: {why}"), &body.contiguous(), records);
                     return Ok(());
                 }
             }
@@ -513,12 +522,37 @@ impl Exporter for MinwareExporter {
     }
 
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
+        let body = Payload::one(batch.body.clone());
+        self.export_payload(&batch, body, batch.records).await
+    }
+
+    /// Several queued batches (the queue gathered them for merging: same signal, same key,
+    /// within `max_batch_bytes`/`max_batch_records`) as one upstream request, joined without
+    /// copying them (see [`payload`]).
+    async fn export_group(&self, batches: &[Batch]) -> Result<(), ExportError> {
+        let bodies: Vec<&Bytes> = batches.iter().map(|b| &b.body).collect();
+        match Payload::join(batches[0].signal, &bodies) {
+            Some(joined) => self.export_payload(&batches[0], joined, batches.iter().map(|b| b.records).sum()).await,
+            None => {
+                for b in batches {
+                    self.export(b.clone()).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl MinwareExporter {
+    /// Sends `body` (`records` records) with the key `batch` is to go under (the relay's, or
+    /// the client's it carries).
+    async fn export_payload(&self, batch: &Batch, body: Payload, records: usize) -> Result<(), ExportError> {
         let key = if self.config.forward_client_key {
             match &batch.context.client_key {
                 Some(k) => k.expose().to_string(),
                 None => {
                     // Cannot happen with passthrough auth; never send data under no key.
-                    self.bury(batch.signal, 0, "no client key to forward", &batch.body, batch.records);
+                    self.bury(batch.signal, 0, "no client key to forward", &body.contiguous(), records);
                     return Ok(());
                 }
             }
@@ -526,13 +560,13 @@ impl Exporter for MinwareExporter {
             self.config.api_key.clone().unwrap_or_default()
         };
         if !self.config.forward_client_key {
-            return self.send(batch.signal, batch.body.clone(), batch.records, &key).await;
+            return self.send(batch.signal, body, records, &key).await;
         }
         // A forwarded key upstream refuses must not hold up the other keys: try once, and on
         // 401/403 set the batch aside (Deferred) instead of retrying in place.
         let label = key_label(&key);
         let ticket = Arc::as_ptr(&batch.context) as usize;
-        match self.attempt(batch.signal, &batch.body, &key).await {
+        match self.attempt(batch.signal, &body, &key).await {
             Attempt::Unauthorized { status } => {
                 let age = batch.context.received_at.elapsed().unwrap_or_default();
                 let mut paused = self.paused_keys.lock().unwrap_or_else(|p| p.into_inner());
@@ -540,8 +574,7 @@ impl Exporter for MinwareExporter {
                 let p = paused.entry(label.clone()).or_default();
                 let held: usize = p.batches.values().sum();
                 let new = !p.batches.contains_key(&ticket);
-                if age >= self.config.max_age.0
-                    || (new && held + batch.body.len() > self.config.max_bytes_per_key.as_usize())
+                if age >= self.config.max_age.0 || (new && held + body.len() > self.config.max_bytes_per_key.as_usize())
                 {
                     p.batches.remove(&ticket);
                     drop(paused);
@@ -550,12 +583,12 @@ impl Exporter for MinwareExporter {
                         batch.signal,
                         status,
                         &format!("upstream refused forwarded key {label} ({status}) past {why}"),
-                        &batch.body,
-                        batch.records,
+                        &body.contiguous(),
+                        records,
                     );
                     return Ok(());
                 }
-                p.batches.insert(ticket, batch.body.len());
+                p.batches.insert(ticket, body.len());
                 p.backoff = (p.backoff * 2).clamp(Duration::from_millis(500), Duration::from_secs(60));
                 let after = jitter(p.backoff) + Duration::from_millis(100);
                 drop(paused);
@@ -573,7 +606,7 @@ impl Exporter for MinwareExporter {
                 Ok(())
             }
             // Anything else: the usual policy (retries in place, splits, dead letter).
-            _ => self.send(batch.signal, batch.body.clone(), batch.records, &key).await,
+            _ => self.send(batch.signal, body, records, &key).await,
         }
     }
 }

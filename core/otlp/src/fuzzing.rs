@@ -19,11 +19,28 @@ pub fn decode_roundtrip(data: &[u8]) {
 
 /// Whatever the validating scan accepts, the typed decoder accepts too, with the same record
 /// count (the scan may be unsure about more, never about less).
+/// Outlining gives the same verdict as the plain scan, and every piece it reports decodes as
+/// the message it says it is.
 pub fn scan_agrees(signal: Signal, body: &[u8]) {
-    if let Some(crate::scan::Scanned { records: n, .. }) = crate::scan::scan(signal, body) {
+    use crate::scan::PieceKind;
+    let scanned = crate::scan::scan(signal, body);
+    if let Some(crate::scan::Scanned { records: n, .. }) = scanned {
         match Request::decode(signal, body) {
             Ok(r) => assert_eq!(r.records(), n, "the scan and the decoder count different records"),
             Err(e) => panic!("the scan accepted a body the decoder refuses: {e}"),
         }
+    }
+    let outlined = crate::scan::outline(signal, body, &|_| true);
+    assert_eq!(outlined.as_ref().map(|(s, _)| *s), scanned, "outlining changed the scan's verdict");
+    for p in outlined.map(|(_, o)| o.pieces).unwrap_or_default() {
+        let text = &body[p.range.clone()];
+        let ok = match p.kind {
+            PieceKind::Resource => serde_json::from_slice::<crate::Resource>(text).is_ok(),
+            PieceKind::Scope => serde_json::from_slice::<crate::common::InstrumentationScope>(text).is_ok(),
+            PieceKind::LogRecord => serde_json::from_slice::<crate::logs::LogRecord>(text).is_ok(),
+            PieceKind::Span => serde_json::from_slice::<crate::trace::Span>(text).is_ok(),
+            PieceKind::Metric => serde_json::from_slice::<crate::metrics::Metric>(text).is_ok(),
+        };
+        assert!(ok, "an outlined {:?} does not decode: {}", p.kind, String::from_utf8_lossy(text));
     }
 }

@@ -9,7 +9,7 @@ CFG="--config examples/nop.yaml --config bench/configs/codex-relay-file.yaml --c
 for c in 16 1 64; do
   echo "=== codex-100k, $c connections"; $B compare --with-peers --connections $c $CFG --seconds 5 --json $J
 done
-for body in small traces-1m; do
+for body in codex-100k-pretty small traces-1m; do
   echo "=== $body, 16 connections"; $B compare --with-peers --connections 16 --body $body --config examples/nop.yaml --config bench/configs/codex-relay-memory.yaml --seconds 5 --json $J
 done
 echo "=== overload: codex-100k, 256 connections, 30 s"; $B compare --with-peers --connections 256 --config bench/configs/codex-relay-memory.yaml --config bench/configs/codex-relay-bounded.yaml --seconds 30 --json $J

@@ -26,8 +26,9 @@ pub fn path_for(name: &str) -> &'static str {
     }
 }
 
-/// Logs of about `target` bytes: the records of Codex's recorded log batches, repeated.
-fn codex_logs(target: usize) -> anyhow::Result<Body> {
+/// Logs of about `target` bytes: the records of Codex's recorded log batches, repeated; compact,
+/// or `pretty`-printed as the Codex CLI itself sends them (the body is then ~2.5× larger).
+fn codex_logs(target: usize, pretty: bool) -> anyhow::Result<Body> {
     let mut base: Value = serde_json::from_slice(&corpus("codex/codex-logs-2.json")?)?;
     let mut pool = Vec::new();
     for f in ["codex/codex-logs-2.json", "codex/codex-logs-3.json", "codex/codex-logs-1.json"] {
@@ -49,21 +50,23 @@ fn codex_logs(target: usize) -> anyhow::Result<Body> {
     }
     base["resourceLogs"][0]["scopeLogs"] =
         serde_json::json!([{ "scope": { "name": "codex_otel.log_only" }, "logRecords": records }]);
-    let bytes = serde_json::to_vec(&base)?;
+    let bytes = if pretty { serde_json::to_vec_pretty(&base)? } else { serde_json::to_vec(&base)? };
     let n = Request::decode(Signal::Logs, &bytes)?.records();
     Ok(Body { bytes: Bytes::from(bytes), records: n })
 }
 
-/// A body by name: `codex-100k`, `small`, `traces-1m`.
+/// A body by name: `codex-100k`, `codex-100k-pretty`, `small`, `traces-1m`.
 pub fn named(name: &str) -> anyhow::Result<Body> {
     match name {
-        "codex-100k" => codex_logs(100 * 1024),
-        "small" => codex_logs(2 * 1024),
+        "codex-100k" => codex_logs(100 * 1024, false),
+        // The same records, with the blanks of the Codex CLI's pretty-printed bodies.
+        "codex-100k-pretty" => codex_logs(100 * 1024, true),
+        "small" => codex_logs(2 * 1024, false),
         "traces-1m" => {
             let bytes = corpus("codex/codex-redacted-traces-1.json")?;
             let records = Request::decode(Signal::Traces, &bytes)?.records();
             Ok(Body { bytes: Bytes::from(bytes), records })
         }
-        other => anyhow::bail!("unknown body {other:?}; use codex-100k, small or traces-1m"),
+        other => anyhow::bail!("unknown body {other:?}; use codex-100k, codex-100k-pretty, small or traces-1m"),
     }
 }

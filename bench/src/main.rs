@@ -65,8 +65,9 @@ enum Cmd {
 
 #[derive(clap::Args, Clone)]
 struct LoadOpts {
-    /// Body: `codex-100k` (Codex-like logs built from the corpus), `small` (~2 KB logs) or
-    /// `traces-1m` (the recorded 1.2 MB Codex traces batch).
+    /// Body: `codex-100k` (Codex-like logs built from the corpus, compact), `codex-100k-pretty`
+    /// (the same records pretty-printed, as the Codex CLI sends them), `small` (~2 KB logs) or
+    /// `traces-1m` (the recorded 1.2 MB Codex traces batch, pretty-printed as recorded).
     #[arg(long, default_value = "codex-100k")]
     body: String,
     /// Keep-alive connections.

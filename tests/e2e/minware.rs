@@ -465,10 +465,19 @@ fn unchanged_requests_reach_minware_exactly_as_the_client_sent_them() {
     assert_eq!(gw.post("/v1/logs", original).status, 200);
     assert_eq!(String::from_utf8(delivered(0).body).unwrap(), original);
 
+    // What the Codex CLI sends is pretty-printed: forwarded with the blanks between tokens
+    // removed and nothing else changed.
+    let pretty = std::fs::read(crate::harness::corpus("codex/codex-logs-2.json")).unwrap();
+    assert_eq!(gw.post("/v1/logs", pretty.clone()).status, 200);
+    let mut compacted = Vec::new();
+    otelgate_core::otlp::scan::compact_into(&mut compacted, &pretty);
+    assert!(compacted.len() < pretty.len() / 2, "{} of {} bytes", compacted.len(), pretty.len());
+    assert_eq!(delivered(1).body, compacted);
+
     // An enum by name is left to the decoder: forwarded in canonical form, same content.
     let by_name = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":"SEVERITY_NUMBER_WARN","body":{"stringValue":"w"}}]}]}]}"#;
     assert_eq!(gw.post("/v1/logs", by_name).status, 200);
-    let got = delivered(1);
+    let got = delivered(2);
     assert_eq!(
         String::from_utf8(got.body.clone()).unwrap(),
         r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":13,"body":{"stringValue":"w"}}]}]}]}"#
@@ -481,5 +490,5 @@ fn unchanged_requests_reach_minware_exactly_as_the_client_sent_them() {
     let (_, message) = r.status_json();
     assert!(message.contains("logRecords[1].spanId"), "{message}");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(up.accepted().len(), 2, "the refused request reached upstream");
+    assert_eq!(up.accepted().len(), 3, "the refused request reached upstream");
 }

@@ -24,13 +24,25 @@ pub fn decode_roundtrip(data: &[u8]) {
 pub fn scan_agrees(signal: Signal, body: &[u8]) {
     use crate::scan::PieceKind;
     let scanned = crate::scan::scan(signal, body);
-    if let Some(crate::scan::Scanned { records: n, .. }) = scanned {
-        match Request::decode(signal, body) {
-            Ok(r) => assert_eq!(r.records(), n, "the scan and the decoder count different records"),
+    if let Some(s) = scanned {
+        let decoded = match Request::decode(signal, body) {
+            Ok(r) => r,
             Err(e) => panic!("the scan accepted a body the decoder refuses: {e}"),
-        }
+        };
+        assert_eq!(decoded.records(), s.records, "the scan and the decoder count different records");
+        // Compacting keeps the content and the verdict, and leaves no blank.
+        let mut compacted = Vec::new();
+        crate::scan::compact_into(&mut compacted, body);
+        let again = crate::scan::scan(signal, &compacted).expect("a compacted body scans");
+        assert_eq!((again.records, again.mergeable, again.compact), (s.records, s.mergeable, true));
+        assert_eq!(s.compact, compacted == body, "compact means nothing to remove");
+        assert_eq!(Request::decode(signal, &compacted).ok(), Some(decoded), "compacting changed the content");
+        let (_, o) = crate::scan::outline(signal, body, None).expect("outlining agrees with the scan");
+        let mut copied = Vec::new();
+        o.copy_compact(&mut copied, body, 0..body.len());
+        assert_eq!(copied, compacted, "the blanks the scan found are not all the blanks");
     }
-    let outlined = crate::scan::outline(signal, body, &|_| true);
+    let outlined = crate::scan::outline(signal, body, Some(&|_| true));
     assert_eq!(outlined.as_ref().map(|(s, _)| *s), scanned, "outlining changed the scan's verdict");
     for p in outlined.map(|(_, o)| o.pieces).unwrap_or_default() {
         let text = &body[p.range.clone()];

@@ -22,16 +22,20 @@ use crate::Signal;
 pub struct Scanned {
     /// Records in the request (log records, spans, data points), as `Request::records` counts.
     pub records: usize,
-    /// The body is exactly `{"resourceLogs":[…]}` (or the signal's list) on one line, compact
-    /// at both ends: [`crate::merge_encoded`] can join it with others as it is, and it can be
-    /// embedded in a JSON Lines file (the dead letter) unchanged.
+    /// The body is `{"resourceLogs":[…]}` (or the signal's list) and nothing else: once
+    /// [compacted](compact_into) (if it is not already), [`crate::merge_encoded`] can join it
+    /// with others as it is.
     pub mergeable: bool,
+    /// There are no blanks between the body's tokens (what SDKs that write compact JSON send;
+    /// the Rust SDK in the Codex CLI pretty-prints). A compact body is one line, so it can also
+    /// be embedded in a JSON Lines file (the dead letter) as it is.
+    pub compact: bool,
 }
 
 /// Checks `body` as an OTLP/JSON `signal` request and counts its records. `None` means "not
 /// sure": decode it the typed way to get the verdict.
 pub fn scan(signal: Signal, body: &[u8]) -> Option<Scanned> {
-    run(signal, body, None).map(|(scanned, _)| scanned)
+    run(signal, body, None, false).map(|(scanned, _)| scanned)
 }
 
 /// The pieces of a request a processor may need to see: every object that holds an attribute
@@ -45,6 +49,30 @@ pub struct Outline {
     pub pieces: Vec<Piece>,
     /// Every `resourceLogs`/`resourceSpans`/`resourceMetrics` item, in body order.
     pub holders: Vec<Holder>,
+    /// The runs of blanks between tokens (start, end), in body order: what
+    /// [`Outline::copy_compact`] leaves out.
+    pub blanks: Vec<(u32, u32)>,
+}
+
+impl Outline {
+    /// Appends `body[range]` to `out` without the blanks between tokens (`range` must start and
+    /// end between tokens, as pieces and holders do). Faster than [`compact_into`]: the scan
+    /// already found the blanks.
+    pub fn copy_compact(&self, out: &mut Vec<u8>, body: &[u8], range: std::ops::Range<usize>) {
+        let first = self.blanks.partition_point(|&(_, end)| (end as usize) <= range.start);
+        let mut at = range.start;
+        for &(start, end) in &self.blanks[first..] {
+            let (start, end) = (start as usize, end as usize);
+            if start >= range.end {
+                break;
+            }
+            if start > at {
+                out.extend_from_slice(&body[at..start]);
+            }
+            at = at.max(end.min(range.end));
+        }
+        out.extend_from_slice(&body[at..range.end]);
+    }
 }
 
 /// Which message a [`Piece`] is.
@@ -82,19 +110,32 @@ pub struct Holder {
     pub resource: Option<std::ops::Range<usize>>,
 }
 
-/// [`scan`], also outlining the pieces that hold an attribute key `interesting` picks.
-pub fn outline(signal: Signal, body: &[u8], interesting: &dyn Fn(&[u8]) -> bool) -> Option<(Scanned, Outline)> {
-    run(signal, body, Some(interesting))
+/// [`scan`], also noting the blanks between tokens and, with `interesting`, outlining the
+/// pieces that hold an attribute key it picks.
+pub fn outline(signal: Signal, body: &[u8], interesting: Option<KeyFilter<'_>>) -> Option<(Scanned, Outline)> {
+    // Blank runs are noted as u32 offsets.
+    if u32::try_from(body.len()).is_err() {
+        return None;
+    }
+    run(signal, body, interesting, true)
 }
 
 /// Picks the attribute keys whose pieces an outline reports.
-type KeyFilter<'f> = &'f dyn Fn(&[u8]) -> bool;
+pub type KeyFilter<'f> = &'f dyn Fn(&[u8]) -> bool;
 
-fn run(signal: Signal, body: &[u8], want: Option<KeyFilter<'_>>) -> Option<(Scanned, Outline)> {
-    // UTF-8 once for the whole body (fast on ASCII); strings then only need their escapes checked.
-    std::str::from_utf8(body).ok()?;
-    let mut s =
-        Scanner { b: body, i: 0, depth: 0, records: 0, top_members: 0, want, outline: Outline::default(), unit: None };
+fn run(signal: Signal, body: &[u8], want: Option<KeyFilter<'_>>, note_blanks: bool) -> Option<(Scanned, Outline)> {
+    let mut s = Scanner {
+        b: body,
+        i: 0,
+        depth: 0,
+        records: 0,
+        top_members: 0,
+        blank: false,
+        note_blanks,
+        want,
+        outline: Outline::default(),
+        unit: None,
+    };
     s.ws();
     let top = match signal {
         Signal::Logs => Msg::LogsRequest,
@@ -109,12 +150,68 @@ fn run(signal: Signal, body: &[u8], want: Option<KeyFilter<'_>>) -> Option<(Scan
     if s.i != body.len() {
         return None;
     }
-    let mergeable =
-        s.top_members == 1 && crate::is_mergeable(signal, body) && memchr::memchr2(b'\n', b'\r', body).is_none() && {
-            let inner = &body[crate::envelope(signal).len()..body.len() - 2];
-            !inner.first().is_some_and(u8::is_ascii_whitespace) && !inner.last().is_some_and(u8::is_ascii_whitespace)
-        };
-    Some((Scanned { records: s.records, mergeable }, s.outline))
+    let mergeable = s.top_members == 1 && envelope_tokens(signal, body);
+    Some((Scanned { records: s.records, mergeable, compact: !s.blank }, s.outline))
+}
+
+/// Whether the body's first tokens are `{`, the signal's camelCase list key, `:`, `[` and its
+/// last ones `]`, `}` (blanks between them allowed).
+fn envelope_tokens(signal: Signal, body: &[u8]) -> bool {
+    let blank = |c: &u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
+    let head = crate::envelope(signal); // `{"resourceLogs":[`
+    let key = &head[1..head.len() - 2];
+    let mut i = 0;
+    let mut expect = |token: &[u8]| {
+        while body.get(i).is_some_and(blank) {
+            i += 1;
+        }
+        let ok = body[i..].starts_with(token);
+        i += token.len();
+        ok
+    };
+    let starts = expect(b"{") && expect(key) && expect(b":") && expect(b"[");
+    let mut tail = body.iter().rev().filter(|c| !blank(c));
+    starts && tail.next() == Some(&b'}') && tail.next() == Some(&b']')
+}
+
+/// Appends `json` to `out` without the blanks between its tokens (strings are copied as they
+/// are). `json` must be whole tokens of valid JSON: a body the scan accepted, or a slice of one
+/// cut between tokens.
+pub fn compact_into(out: &mut Vec<u8>, json: &[u8]) {
+    let blank = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
+    let n = json.len();
+    let mut i = 0;
+    while i < n {
+        let c = json[i];
+        if c == b'"' {
+            // Through the closing quote, stepping over escapes.
+            let mut j = i + 1;
+            loop {
+                match memchr::memchr2(b'"', b'\\', &json[j..]) {
+                    Some(k) if json[j + k] == b'\\' => j += k + 2,
+                    Some(k) => {
+                        j += k + 1;
+                        break;
+                    }
+                    None => {
+                        j = n;
+                        break;
+                    }
+                }
+            }
+            let end = j.min(n);
+            out.extend_from_slice(&json[i..end]);
+            i = end;
+        } else if blank(c) {
+            i += 1;
+        } else {
+            let start = i;
+            while i < n && json[i] != b'"' && !blank(json[i]) {
+                i += 1;
+            }
+            out.extend_from_slice(&json[start..i]);
+        }
+    }
 }
 
 /// Deeper than this, the scan gives up (serde_json's own limit is 128 levels).
@@ -540,6 +637,10 @@ struct Scanner<'b> {
     records: usize,
     /// Members of the request object itself.
     top_members: usize,
+    /// Some blank was skipped between tokens.
+    blank: bool,
+    /// Note every run of blanks in `outline.blanks`.
+    note_blanks: bool,
     /// Outlining: which attribute keys make a piece, and what was found.
     want: Option<KeyFilter<'b>>,
     outline: Outline,
@@ -566,10 +667,14 @@ impl Scanner<'_> {
 
     #[inline(always)]
     fn ws(&mut self) {
-        while let Some(c) = self.b.get(self.i) {
-            match c {
-                b' ' | b'\n' | b'\r' | b'\t' => self.i += 1,
-                _ => break,
+        let start = self.i;
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
+            self.i += 1;
+        }
+        if self.i > start {
+            self.blank = true;
+            if self.note_blanks {
+                self.outline.blanks.push((start as u32, self.i as u32));
             }
         }
     }
@@ -604,17 +709,21 @@ impl Scanner<'_> {
         }
     }
 
-    /// At an opening quote: skips the string, checking its escapes; the raw contents and
-    /// whether it had any escape.
+    /// At an opening quote: skips the string, checking its escapes and (when it has non-ASCII
+    /// bytes) its UTF-8; the raw contents and whether it had any escape. Outside strings the
+    /// scan accepts only ASCII tokens, so this is where a body's UTF-8 is checked.
     fn string(&mut self) -> Option<(usize, usize, bool)> {
         self.eat(b'"')?;
         let start = self.i;
         let b = self.b;
         let mut i = self.i;
         let mut escaped = false;
+        // Bytes of 0x80 and up seen in (or just after) the string.
+        let mut high = 0u64;
         loop {
             while let Some(chunk) = b.get(i..i + 8) {
                 let w = u64::from_le_bytes(chunk.try_into().ok()?);
+                high |= w & HI;
                 let hits = zero_bytes(w ^ (LO * b'"' as u64))
                     | zero_bytes(w ^ (LO * b'\\' as u64))
                     | (w.wrapping_sub(LO * 0x20) & !w & HI);
@@ -626,6 +735,9 @@ impl Scanner<'_> {
             }
             match *b.get(i)? {
                 b'"' => {
+                    if high != 0 {
+                        std::str::from_utf8(&b[start..i]).ok()?;
+                    }
                     self.i = i + 1;
                     return Some((start, i, escaped));
                 }
@@ -634,7 +746,10 @@ impl Scanner<'_> {
                     i = escape(b, i + 1)?;
                 }
                 c if c < 0x20 => return None,
-                _ => i += 1,
+                c => {
+                    high |= u64::from(c & 0x80);
+                    i += 1;
+                }
             }
         }
     }
@@ -995,7 +1110,7 @@ fn digits_value(digits: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::scan;
+    use super::{compact_into, scan};
     use crate::{Request, Signal};
 
     fn agrees(signal: Signal, body: &str) -> Option<usize> {
@@ -1022,6 +1137,10 @@ mod tests {
             "aggregationTemporality":2,"isMonotonic":true}},{"histogram":{"dataPoints":[{"bucketCounts":["1",2],"explicitBounds":[0.5]}]}}]}]}]}"#;
         assert_eq!(agrees(Signal::Metrics, metrics), Some(3));
         assert_eq!(agrees(Signal::Logs, "{}"), Some(0));
+        assert_eq!(
+            agrees(Signal::Logs, r#"{"resourceLogs":[{"schemaUrl":"café ✓ 日本語 — a longer tail"}]}"#),
+            Some(0)
+        );
         assert_eq!(agrees(Signal::Logs, r#" {"resourceLogs":null,"unknown":[1,{"x":[true,false,null]}]} "#), Some(0));
     }
 
@@ -1060,7 +1179,7 @@ mod tests {
         use super::{outline, Holder, PieceKind};
         let body = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"host.name","value":{"stringValue":"h"}}]},"scopeLogs":[{"scope":{"name":"s"},"logRecords":[{"attributes":[{"key":"a","value":{}}]},{"body":{"kvlistValue":{"values":[{"key":"prompt","value":{"stringValue":"p"}}]}}},{"attributes":[{"key":"pr\u006fmpt"}]}]}]},{},{"resource":null}]}"#;
         let wanted = |k: &[u8]| k == b"prompt" || k == b"host.name";
-        let (scanned, o) = outline(Signal::Logs, body.as_bytes(), &wanted).unwrap();
+        let (scanned, o) = outline(Signal::Logs, body.as_bytes(), Some(&wanted)).unwrap();
         assert_eq!(scanned.records, 3);
         let pieces: Vec<(PieceKind, &str)> = o.pieces.iter().map(|p| (p.kind, &body[p.range.clone()])).collect();
         assert_eq!(
@@ -1086,16 +1205,19 @@ mod tests {
     }
 
     #[test]
-    fn says_which_bodies_merge_as_they_are() {
-        let m = |body: &str| scan(Signal::Logs, body.as_bytes()).unwrap().mergeable;
-        assert!(m(r#"{"resourceLogs":[{"scopeLogs":[]},{}]}"#));
-        assert!(m(r#"{"resourceLogs":[]}"#));
-        assert!(!m(r#"{"resourceLogs":[{}],"x":[1]}"#), "a second top-level member");
-        assert!(!m(r#"{"resourceLogs":[ {} ]}"#), "blank around the list's items");
-        assert!(!m(r#"{"resourceLogs":[{}]} "#));
-        assert!(!m(r#"{"resource_logs":[{}]}"#));
-        assert!(!m(r#"{ "resourceLogs":[{}]}"#));
-        assert!(!m("{\"resourceLogs\":[{},\n{}]}"), "more than one line");
+    fn says_which_bodies_merge_once_compacted_and_compacts_them() {
+        let m = |body: &str| scan(Signal::Logs, body.as_bytes()).map(|s| (s.mergeable, s.compact));
+        assert_eq!(m(r#"{"resourceLogs":[{"scopeLogs":[]},{}]}"#), Some((true, true)));
+        assert_eq!(m(r#"{"resourceLogs":[]}"#), Some((true, true)));
+        assert_eq!(m(r#"{"resourceLogs":[{}],"x":[1]}"#), Some((false, true)), "a second top-level member");
+        assert_eq!(m(r#"{"x":1,"resourceLogs":[{}]}"#), Some((false, true)));
+        assert_eq!(m(r#"{"resource_logs":[{}]}"#), Some((false, true)));
+        assert_eq!(m("{\n  \"resourceLogs\" : [ {} , {\"scopeLogs\":\t[]} ]\r\n}\n"), Some((true, false)));
+        let pretty = "{\n \"resourceLogs\": [\n  {\"schemaUrl\": \"a \\\" b \\\\\", \"scopeLogs\": [ ]}\n ]\n}";
+        assert_eq!(m(pretty), Some((true, false)));
+        let mut out = Vec::new();
+        compact_into(&mut out, pretty.as_bytes());
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"resourceLogs":[{"schemaUrl":"a \" b \\","scopeLogs":[]}]}"#);
         let joined = crate::merge_encoded(Signal::Logs, &[br#"{"resourceLogs":[{}]}"#, br#"{"resourceLogs":[{},{}]}"#]);
         assert_eq!(joined.as_deref(), Some(&br#"{"resourceLogs":[{},{},{}]}"#[..]));
     }
@@ -1113,7 +1235,7 @@ mod tests {
     /// never make the scan accept what the decoder refuses or count differently.
     #[test]
     fn agrees_with_the_decoder_on_mutations_of_the_corpus() {
-        const ALPHABET: &[u8] = b"{}[]:,\"\\ 0129-.eEaxnul\x01";
+        const ALPHABET: &[u8] = b"{}[]:,\"\\ 0129-.eEaxnul\x01\xc3\xa9\xff\x80";
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             seed ^= seed << 13;

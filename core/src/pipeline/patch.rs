@@ -28,13 +28,22 @@ enum Edit {
 }
 
 /// The body with every outlined piece processed by `processors` in order, and `stamps`
-/// upserted into every resource (created where absent). `None` if a piece does not decode.
+/// upserted into every resource (created where absent); the bytes in between are copied, and
+/// compacted unless the body is `compact` already. `None` if a piece does not decode.
 pub fn patch(
     body: &[u8],
     outline: &Outline,
     stamps: &[KeyValue<'static>],
     processors: &[&dyn Piecewise],
+    compact: bool,
 ) -> Option<Vec<u8>> {
+    let copy = |out: &mut Vec<u8>, range: Range<usize>| {
+        if compact {
+            out.extend_from_slice(&body[range]);
+        } else {
+            outline.copy_compact(out, body, range);
+        }
+    };
     let mut edits: Vec<(Range<usize>, Edit)> = Vec::with_capacity(outline.pieces.len() + outline.holders.len());
     let stamping = !stamps.is_empty();
     if stamping {
@@ -56,7 +65,7 @@ pub fn patch(
     let mut out = Vec::with_capacity(body.len() + body.len() / 8 + 256);
     let mut at = 0;
     for (range, edit) in edits {
-        out.extend_from_slice(&body[at..range.start]);
+        copy(&mut out, at..range.start);
         let text = std::str::from_utf8(&body[range.clone()]).ok()?;
         match edit {
             Edit::Piece(PieceKind::Resource) => {
@@ -99,7 +108,7 @@ pub fn patch(
         }
         at = range.end;
     }
-    out.extend_from_slice(&body[at..]);
+    copy(&mut out, at..body.len());
     Some(out)
 }
 
@@ -118,8 +127,9 @@ mod tests {
     /// Patching the body equals decoding it, stamping and redacting it whole.
     fn same_as_typed(signal: Signal, body: &[u8], redact: &RedactProcessor, stamps: &[KeyValue<'static>]) -> Vec<u8> {
         let wants = |k: &[u8]| std::str::from_utf8(k).is_ok_and(|k| redact.may_change(k));
-        let (_, o) = outline(signal, body, &wants).expect("scan accepts the body");
-        let patched = patch(body, &o, stamps, &[redact]).expect("patch");
+        let (s, o) = outline(signal, body, Some(&wants)).expect("scan accepts the body");
+        let patched = patch(body, &o, stamps, &[redact], s.compact).expect("patch");
+        assert!(s.compact || !patched.contains(&b'\n'), "a pretty body is compacted");
         let mut typed = Request::decode(signal, body).unwrap();
         stamp_resources(&mut typed, stamps);
         redact.redact(&mut typed);

@@ -93,10 +93,11 @@ impl Router {
 
     /// Makes `body` ready for the queues without decoding it, when this signal's pipelines
     /// allow it: checked by the validating scan ([`crate::otlp::scan`]), passed on as received
-    /// to pipelines that change nothing, and to the others with only the pieces their
-    /// processors or the stamps change re-encoded ([`super::patch`]). `None`: decode it (other
-    /// exporters or processors, a body the scan is unsure about, one that could not be merged
-    /// with others upstream as it is, or a piece that would not decode).
+    /// (blanks between tokens removed: the Codex CLI pretty-prints) to pipelines that change
+    /// nothing, and to the others with only the pieces their processors or the stamps change
+    /// re-encoded ([`super::patch`]). `None`: decode it (other exporters or processors, a body
+    /// the scan is unsure about, one that could not be merged with others upstream, or a piece
+    /// that would not decode).
     pub fn pass_on(&self, signal: Signal, body: &Bytes, context: &Context) -> Option<Prepared> {
         if !self.byte_level[slot(signal)] {
             return None;
@@ -104,29 +105,36 @@ impl Router {
         let routes = &self.by_signal[slot(signal)];
         let stamps = self.stamps(context);
         let unchanged = |r: &PipelineRoute| r.processors.is_empty() && stamps.is_empty();
-        if routes.iter().all(unchanged) {
-            let s = crate::otlp::scan::scan(signal, body).filter(|s| s.mergeable)?;
-            let outputs = routes.iter().map(|_| (body.clone(), s.records)).collect();
-            return Some(Prepared { records: s.records, outputs, charge: body.len() });
-        }
         let pieces: Vec<&dyn Piecewise> =
             routes.iter().flat_map(|r| r.processors.iter().filter_map(|p| p.piecewise())).collect();
         let wanted = |key: &[u8]| std::str::from_utf8(key).map_or(true, |k| pieces.iter().any(|p| p.may_change(k)));
-        let (s, outline) = crate::otlp::scan::outline(signal, body, &wanted)?;
+        let want: Option<crate::otlp::scan::KeyFilter> =
+            if routes.iter().all(unchanged) { None } else { Some(&wanted) };
+        let (s, outline) = crate::otlp::scan::outline(signal, body, want)?;
         if !s.mergeable {
             return None;
         }
+        // The body as received, compacted once if it has blanks, for the pipelines that change nothing.
+        let mut as_received: Option<Bytes> = None;
         let mut outputs = Vec::with_capacity(routes.len());
         let mut charge = 0;
-        let mut shared = false;
         for r in routes {
             let out = if unchanged(r) {
-                charge += if shared { 0 } else { body.len() };
-                shared = true;
-                body.clone()
+                if as_received.is_none() {
+                    let b = if s.compact {
+                        body.clone()
+                    } else {
+                        let mut out = Vec::with_capacity(body.len());
+                        outline.copy_compact(&mut out, body, 0..body.len());
+                        Bytes::from(out)
+                    };
+                    charge += b.len();
+                    as_received = Some(b);
+                }
+                as_received.clone().unwrap_or_default()
             } else {
                 let own: Vec<&dyn Piecewise> = r.processors.iter().filter_map(|p| p.piecewise()).collect();
-                let patched = Bytes::from(super::patch::patch(body, &outline, &stamps, &own)?);
+                let patched = Bytes::from(super::patch::patch(body, &outline, &stamps, &own, s.compact)?);
                 charge += patched.len();
                 patched
             };

@@ -218,7 +218,7 @@ receivers:
   otlp_http: {{ endpoint: 127.0.0.1:0 }}
 processors:
   auth: {{ store: {}, stamp_principal: true }}
-  redact: {{ prompts: redact, tool_content: redact, identity: redact }}
+  redact: {{ prompts: redact, tool_content: keep, identity: redact, patterns: [email, bearer_token] }}
 exporters:
   {exporter}
 pipelines:
@@ -245,7 +245,7 @@ pipelines:
             posts.push((signal_of_file(&n), std::fs::read(&p).unwrap()));
         }
     }
-    let marked = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"5B8EFFF798038103D269B633813FC60C","attributes":[{"key":"event.name","value":{"stringValue":"codex.sse_event"}}]},{"attributes":[{"key":"event.name","value":{"stringValue":"codex.user_prompt"}},{"key":"prompt","value":{"stringValue":"the canary plan"}}]}]}]}]}"#;
+    let marked = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"5B8EFFF798038103D269B633813FC60C","attributes":[{"key":"event.name","value":{"stringValue":"codex.sse_event"}}]},{"attributes":[{"key":"event.name","value":{"stringValue":"codex.user_prompt"}},{"key":"prompt","value":{"stringValue":"the canary plan"}}]},{"attributes":[{"key":"note","value":{"stringValue":"mail canary@example.com"}}]}]}]}]}"#;
     posts.push((Signal::Logs, marked.to_vec()));
     for (signal, body) in &posts {
         for gw in [&relay, &typed] {
@@ -274,6 +274,7 @@ pipelines:
     }
     let text = String::from_utf8(forwarded.concat()).unwrap();
     assert!(!text.contains("the canary plan"));
+    assert!(!text.contains("canary@example.com"), "a pattern in a plain attribute was not masked");
     assert!(text.contains("5B8EFFF798038103D269B633813FC60C"), "the untouched record was re-encoded");
     assert!(text.contains(r#"{"key":"otelgate.user","value":{"stringValue":"ana"}}"#));
 }

@@ -110,20 +110,29 @@ pub struct Holder {
     pub resource: Option<std::ops::Range<usize>>,
 }
 
-/// [`scan`], also noting the blanks between tokens and, with `interesting`, outlining the
-/// pieces that hold an attribute key it picks.
-pub fn outline(signal: Signal, body: &[u8], interesting: Option<KeyFilter<'_>>) -> Option<(Scanned, Outline)> {
+/// What makes a piece worth reporting in an outline.
+#[derive(Clone, Copy, Default)]
+pub struct Interest<'f> {
+    /// Picks attribute keys (at any depth); a key with escapes always counts.
+    pub keys: Option<KeyFilter<'f>>,
+    /// Picks string values (`stringValue`, at any depth); a value with escapes always counts.
+    pub strings: Option<KeyFilter<'f>>,
+}
+
+/// [`scan`], also noting the blanks between tokens and, with `interest`, outlining the pieces
+/// that hold a key or a string value it picks.
+pub fn outline(signal: Signal, body: &[u8], interest: Option<Interest<'_>>) -> Option<(Scanned, Outline)> {
     // Blank runs are noted as u32 offsets.
     if u32::try_from(body.len()).is_err() {
         return None;
     }
-    run(signal, body, interesting, true)
+    run(signal, body, interest, true)
 }
 
-/// Picks the attribute keys whose pieces an outline reports.
+/// Picks keys or string values (their raw bytes, without escapes) for an [`Interest`].
 pub type KeyFilter<'f> = &'f dyn Fn(&[u8]) -> bool;
 
-fn run(signal: Signal, body: &[u8], want: Option<KeyFilter<'_>>, note_blanks: bool) -> Option<(Scanned, Outline)> {
+fn run(signal: Signal, body: &[u8], want: Option<Interest<'_>>, note_blanks: bool) -> Option<(Scanned, Outline)> {
     let mut s = Scanner {
         b: body,
         i: 0,
@@ -642,7 +651,7 @@ struct Scanner<'b> {
     /// Note every run of blanks in `outline.blanks`.
     note_blanks: bool,
     /// Outlining: which attribute keys make a piece, and what was found.
-    want: Option<KeyFilter<'b>>,
+    want: Option<Interest<'b>>,
     outline: Outline,
     /// The piece being scanned: its kind, start and whether it holds an interesting key.
     unit: Option<(PieceKind, usize, bool)>,
@@ -917,8 +926,8 @@ impl Scanner<'_> {
                 let raw = &s.b[value.clone()];
                 // A string's contents (a key with escapes counts as interesting), or null ("").
                 let key = raw.strip_prefix(b"\"").and_then(|k| k.strip_suffix(b"\"")).unwrap_or(b"");
-                let want = s.want.expect("outlining");
-                if key.contains(&b'\\') || want(key) {
+                let keys = s.want.and_then(|w| w.keys);
+                if key.contains(&b'\\') || keys.is_some_and(|want| want(key)) {
                     if let Some(unit) = &mut s.unit {
                         unit.2 = true;
                     }
@@ -978,9 +987,21 @@ impl Scanner<'_> {
             s.ws();
             s.eat(b':')?;
             s.ws();
-            match member {
-                Some(kind) => s.value(kind),
-                None => s.skip(),
+            match (member, s.want.and_then(|w| w.strings)) {
+                // A string value while outlining for strings: its piece counts if picked.
+                (Some(Kind::Str), Some(want)) => {
+                    if !s.null()? {
+                        let (vs, ve, escaped) = s.string()?;
+                        if escaped || want(&s.b[vs..ve]) {
+                            if let Some(unit) = &mut s.unit {
+                                unit.2 = true;
+                            }
+                        }
+                    }
+                    Some(())
+                }
+                (Some(kind), _) => s.value(kind),
+                (None, _) => s.skip(),
             }
         })
     }
@@ -1179,7 +1200,8 @@ mod tests {
         use super::{outline, Holder, PieceKind};
         let body = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"host.name","value":{"stringValue":"h"}}]},"scopeLogs":[{"scope":{"name":"s"},"logRecords":[{"attributes":[{"key":"a","value":{}}]},{"body":{"kvlistValue":{"values":[{"key":"prompt","value":{"stringValue":"p"}}]}}},{"attributes":[{"key":"pr\u006fmpt"}]}]}]},{},{"resource":null}]}"#;
         let wanted = |k: &[u8]| k == b"prompt" || k == b"host.name";
-        let (scanned, o) = outline(Signal::Logs, body.as_bytes(), Some(&wanted)).unwrap();
+        let interest = super::Interest { keys: Some(&wanted), strings: None };
+        let (scanned, o) = outline(Signal::Logs, body.as_bytes(), Some(interest)).unwrap();
         assert_eq!(scanned.records, 3);
         let pieces: Vec<(PieceKind, &str)> = o.pieces.iter().map(|p| (p.kind, &body[p.range.clone()])).collect();
         assert_eq!(

@@ -82,6 +82,17 @@ pub trait Piecewise: Send + Sync {
     /// Whether a piece holding an attribute with this key (at any depth) may be changed.
     /// When unsure, say yes: a piece wrongly left out is forwarded unprocessed.
     fn may_change(&self, key: &str) -> bool;
+    /// Whether a piece holding this string value (an attribute's or a body's, at any depth)
+    /// may be changed. Only asked when [`Piecewise::inspects_strings`] says so; values with
+    /// escapes are not asked (their pieces are always processed).
+    fn may_change_string(&self, _value: &str) -> bool {
+        false
+    }
+    /// Whether [`Piecewise::may_change_string`] can ever say yes (then every string value of a
+    /// request is shown to it).
+    fn inspects_strings(&self) -> bool {
+        false
+    }
     /// Processes a resource.
     fn resource(&self, resource: &mut Resource<'_>);
     /// Processes an instrumentation scope.

@@ -115,7 +115,7 @@ pub fn patch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otlp::scan::outline;
+    use crate::otlp::scan::{outline, Interest};
     use crate::otlp::{Request, Signal};
     use crate::processor::auth::stamp_resources;
     use crate::processor::redact::{RedactConfig, RedactProcessor};
@@ -126,8 +126,10 @@ mod tests {
 
     /// Patching the body equals decoding it, stamping and redacting it whole.
     fn same_as_typed(signal: Signal, body: &[u8], redact: &RedactProcessor, stamps: &[KeyValue<'static>]) -> Vec<u8> {
-        let wants = |k: &[u8]| std::str::from_utf8(k).is_ok_and(|k| redact.may_change(k));
-        let (s, o) = outline(signal, body, Some(&wants)).expect("scan accepts the body");
+        let keys = |k: &[u8]| std::str::from_utf8(k).is_ok_and(|k| redact.may_change(k));
+        let strings = |v: &[u8]| std::str::from_utf8(v).is_ok_and(|v| redact.may_change_string(v));
+        let interest = Interest { keys: Some(&keys), strings: redact.inspects_strings().then_some(&strings) };
+        let (s, o) = outline(signal, body, Some(interest)).expect("scan accepts the body");
         let patched = patch(body, &o, stamps, &[redact], s.compact).expect("patch");
         assert!(s.compact || !patched.contains(&b'\n'), "a pretty body is compacted");
         let mut typed = Request::decode(signal, body).unwrap();
@@ -144,9 +146,10 @@ mod tests {
             r#"{}"#,
             r#"{"prompts":"drop","tool_content":"keep","identity":"redact","blocked_keys":["model"]}"#,
             r#"{"prompts":"keep","tool_content":"drop","identity":"hash","hash_key":"0123456789abcdef0123"}"#,
+            r#"{"prompts":"keep","tool_content":"keep","patterns":["email","bearer_token",{"name":"gpt","regex":"gpt-[0-9.]+"}]}"#,
         ];
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus/codex");
-        let mut n = 0;
+        let (mut n, mut pattern_hits) = (0, 0);
         for e in std::fs::read_dir(root).unwrap() {
             let p = e.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().to_string();
@@ -163,12 +166,16 @@ mod tests {
             let body = std::fs::read(&p).unwrap();
             for policy in policies {
                 let r = redactor(policy);
-                same_as_typed(signal, &body, &r, &[]);
+                let out = same_as_typed(signal, &body, &r, &[]);
+                if policy.contains("patterns") {
+                    pattern_hits += String::from_utf8_lossy(&out).matches("redaction.patterns").count();
+                }
                 same_as_typed(signal, &body, &r, &stamps);
                 n += 1;
             }
         }
         assert!(n >= 30, "corpus not found");
+        assert!(pattern_hits > 0, "no string value of the corpus matched a pattern");
     }
 
     #[test]

@@ -404,9 +404,9 @@ impl Processor for RedactProcessor {
     }
 
     fn piecewise(&self) -> Option<&dyn Piecewise> {
-        // Patterns look into every string and `allowed_keys` removes unknown keys: with either,
-        // every piece may change, and decoding the whole request is as cheap.
-        (self.config.patterns.is_empty() && self.config.allowed_keys.is_empty()).then_some(self as &dyn Piecewise)
+        // `allowed_keys` removes every key not listed: every piece may change, and decoding the
+        // whole request is as cheap.
+        self.config.allowed_keys.is_empty().then_some(self as &dyn Piecewise)
     }
 
     fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
@@ -482,6 +482,14 @@ impl Piecewise for RedactProcessor {
         content
             || (c.identity != IdentityPolicy::Keep && catalogue::IDENTITY_KEYS.contains(&key))
             || c.blocked_keys.iter().any(|b| b == key)
+    }
+
+    fn may_change_string(&self, value: &str) -> bool {
+        self.patterns.matches(value)
+    }
+
+    fn inspects_strings(&self) -> bool {
+        !self.config.patterns.is_empty()
     }
 
     fn resource(&self, resource: &mut Resource<'_>) {

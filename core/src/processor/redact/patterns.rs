@@ -72,6 +72,11 @@ impl Patterns {
         Ok(Patterns { any, each })
     }
 
+    /// Whether [`Patterns::mask`] would change `text`.
+    pub fn matches(&self, text: &str) -> bool {
+        self.any.as_ref().is_some_and(|any| any.is_match(text))
+    }
+
     /// Masks every match in `text`; returns the new text and the names that matched, or
     /// `None` when nothing matched (the common case, one scan).
     pub fn mask(&self, text: &str) -> Option<(String, Vec<&str>)> {

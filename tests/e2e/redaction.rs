@@ -254,6 +254,10 @@ pipelines:
         }
     }
 
+    // Each says at start which way its requests go.
+    let said = |gw: &Gateway, what: &str| gw.logs().iter().any(|l| l.contains(what) && l.contains("signal=logs"));
+    assert!(said(&relay, "passed on as received"));
+    assert!(said(&typed, "decoded and re-encoded: pipeline logs has an exporter that writes canonical JSON"));
     let (_, typed) = typed.stop();
     let mut forwarded = Vec::new();
     for signal in Signal::ALL {

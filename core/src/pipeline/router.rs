@@ -88,6 +88,9 @@ impl Router {
             !routes.is_empty()
                 && routes.iter().all(|r| r.takes_original && r.processors.iter().all(|p| p.piecewise().is_some()))
         });
+        for (routes, fast) in by_signal.iter().zip(byte_level) {
+            log_path(routes, fast);
+        }
         Router { by_signal, budget, auth, integration, byte_level }
     }
 
@@ -313,6 +316,25 @@ impl Router {
         }
         Ok(())
     }
+}
+
+/// Says once per signal how its requests are handled, so an operator can see why a pipeline is
+/// faster or slower than another (see [`Router::pass_on`]).
+fn log_path(routes: &[PipelineRoute], fast: bool) {
+    let Some(first) = routes.first() else { return };
+    let signal = first.id.signal;
+    if fast {
+        tracing::info!(%signal, "Requests are passed on as received once the scan checked them; only the pieces processors change are re-encoded.");
+        return;
+    }
+    let why = match routes.iter().find(|r| !r.takes_original) {
+        Some(r) => format!("pipeline {} has an exporter that writes canonical JSON (file, stdout or a plugin)", r.id),
+        None => {
+            let r = routes.iter().find(|r| r.processors.iter().any(|p| p.piecewise().is_none())).unwrap_or(first);
+            format!("pipeline {} has a processor that needs the decoded request (resource, a plugin, or redact with allowed_keys)", r.id)
+        }
+    };
+    tracing::info!(%signal, "Requests are decoded and re-encoded: {why}.");
 }
 
 fn queue_full(q: &QueueHandle) -> Rejection {

@@ -68,7 +68,7 @@ fn main() {
         "{:<22} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10}",
         "body", "validate", "scan", "decode", "encode", "dec+enc", "ratio", "scan ratio"
     );
-    for (name, signal, body) in cases {
+    for (name, signal, body) in cases.clone() {
         // Canonical (compact) form: what a re-encode produces and what most SDKs send.
         let canon = Request::decode(signal, &body).unwrap().encode();
         let base = mbps(canon.len(), budget, || {
@@ -102,6 +102,25 @@ fn main() {
             both / base,
             scanned / base
         );
+    }
+    println!();
+    println!("as the Codex CLI sends them (pretty-printed):");
+    println!("{:<22} {:>12} {:>12} {:>14}", "body", "validate", "scan", "scan+compact");
+    for (name, signal, body) in &cases {
+        let base = mbps(body.len(), budget, || {
+            let _: serde::de::IgnoredAny = serde_json::from_slice(black_box(body)).unwrap();
+        });
+        let scanned = mbps(body.len(), budget, || {
+            black_box(otelgate_core::otlp::scan::scan(*signal, black_box(body)).unwrap());
+        });
+        let mut out = Vec::with_capacity(body.len());
+        let compacted = mbps(body.len(), budget, || {
+            let (_, o) = otelgate_core::otlp::scan::outline(*signal, black_box(body), None).unwrap();
+            out.clear();
+            o.copy_compact(&mut out, body, 0..body.len());
+            black_box(&out);
+        });
+        println!("{:<22} {:>7.0} MB/s {:>7.0} MB/s {:>9.0} MB/s", name, base, scanned, compacted);
     }
     println!("ratio = decode+encode throughput / serde_json validation throughput (same run);");
     println!("scan ratio = the validating scan (bodies forwarded as received) / serde_json validation");

@@ -105,6 +105,9 @@ pub struct DecodeError {
     pub message: String,
 }
 
+/// Longest decode error message, in bytes.
+const MAX_MESSAGE: usize = 512;
+
 fn at_path(path: &str) -> String {
     if path.is_empty() || path == "." {
         String::new()
@@ -169,10 +172,20 @@ impl<'a> Request<'a> {
         let (path, err) = found.unwrap_or_else(|| (String::new(), first));
         // serde_json appends " at line L column C"; we report those as fields instead.
         let text = err.to_string();
-        let message = match text.rfind(" at line ") {
+        let mut message = match text.rfind(" at line ") {
             Some(i) => text[..i].to_string(),
             None => text,
         };
+        // serde quotes the offending value whole: a misplaced 1 MB string must not come back
+        // as a 1 MB error (or fill a log line).
+        if message.len() > MAX_MESSAGE {
+            let mut cut = MAX_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("… (truncated)");
+        }
         DecodeError { signal, line: err.line(), column: err.column(), path, message }
     }
 
@@ -325,6 +338,15 @@ mod tests {
         }
         assert!(out.len() >= 18, "corpus not found: {out:?}");
         out
+    }
+
+    #[test]
+    fn a_huge_misplaced_value_gives_a_short_error() {
+        let big = "é".repeat(100_000);
+        let body = format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"timeUnixNano":"{big}"}}]}}]}}]}}"#);
+        let e = Request::decode(Signal::Logs, body.as_bytes()).unwrap_err();
+        assert!(e.message.len() < 600 && e.message.ends_with("(truncated)"), "{}", e.message.len());
+        assert_eq!(e.path, "resourceLogs[0].scopeLogs[0].logRecords[0].timeUnixNano");
     }
 
     #[test]

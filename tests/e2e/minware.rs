@@ -492,3 +492,45 @@ fn unchanged_requests_reach_minware_exactly_as_the_client_sent_them() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(up.accepted().len(), 3, "the refused request reached upstream");
 }
+
+/// TLS to an upstream whose certificate comes from a private CA: refused (and retried, data
+/// kept) without `ca_file`, delivered with `insecure_skip_verify: true` (with a loud WARN), and
+/// `proxy` carries the requests through the given HTTP proxy.
+#[test]
+fn unverified_upstreams_are_refused_unless_told_and_a_proxy_is_used() {
+    let pki_dir = tempfile::tempdir().unwrap();
+    let (_ca, cert, key) = test_pki(pki_dir.path());
+    let up_dir = tempfile::tempdir().unwrap();
+    let up_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let upstream = Gateway::start_in(up_dir.path(), &upstream_gateway_config(up_port, &cert, &key), &[]);
+    let endpoint = format!("https://127.0.0.1:{up_port}");
+
+    let strict = start_relay(&endpoint, "    queue: memory\n");
+    assert_eq!(strict.post("/v1/logs", logs(1, "strict")).status, 200);
+    let insecure = start_relay(&endpoint, "    queue: memory\n    insecure_skip_verify: true\n");
+    assert_eq!(insecure.post("/v1/logs", logs(2, "insecure")).status, 200);
+    let path = up_dir.path().join("up/logs.jsonl");
+    let got = wait_for("the insecure relay's delivery", Duration::from_secs(20), || {
+        let lines = json_lines(&path);
+        (!lines.is_empty()).then_some(lines)
+    });
+    assert!(insecure.logs().iter().any(|l| l.contains("TLS certificate verification is OFF")));
+    std::thread::sleep(Duration::from_secs(2));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("insecure-1") && !text.contains("strict-0"), "{got:?}");
+    assert!(
+        strict.logs().iter().any(|l| l.contains("Export failed, will retry") && l.contains("cannot reach")),
+        "the unverified upstream was not refused"
+    );
+
+    // Through a proxy: the endpoint's host is never resolved by the relay, the proxy gets the
+    // request in absolute form.
+    let proxy = Upstream::start(vec![]);
+    let proxied =
+        start_relay("http://minware.invalid:4318", &format!("    queue: memory\n    proxy: {}\n", proxy.url()));
+    assert_eq!(proxied.post("/v1/logs", logs(1, "proxied")).status, 200);
+    let got = wait_for("delivery through the proxy", Duration::from_secs(20), || proxy.accepted().first().cloned());
+    assert_eq!(got.path, "http://minware.invalid:4318/v1/logs");
+    assert_eq!(records_in(&got.body), 1);
+    drop(upstream);
+}

@@ -344,9 +344,22 @@ impl QueueWorker {
                 // A unit of several is a group (for exporters that take groups) or batches
                 // gathered for merging, which the exporter joins into one request (minware).
                 let requests: Vec<Batch> = unit.iter().map(|(b, _)| b.clone()).collect();
-                let outcome = deliver(&state, &*exporter, &requests, &stopping, disk.is_some()).await;
+                // In a task of its own, so that an exporter's panic is caught here: the batches
+                // are set aside and retried later instead of being stranded unacknowledged.
+                let durable = disk.is_some();
+                let delivering = tokio::spawn({
+                    let (state, stopping) = (state.clone(), stopping.clone());
+                    async move { deliver(&state, &*exporter, &requests, &stopping, durable).await }
+                });
+                let outcome = match delivering.await {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        state.retried.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(exporter = %state.id, error = %e, retry_in_s = PANIC_RETRY.as_secs(), "The exporter panicked delivering a batch (a bug: please report it); the batch is set aside and retried.");
+                        Outcome::Defer(PANIC_RETRY)
+                    }
+                };
                 drop(permit);
-                drop(requests);
                 match (outcome, disk) {
                     (Outcome::Keep, Some(d)) => {
                         // Back to the front in their order: they stay on disk for the next start.
@@ -400,6 +413,9 @@ impl QueueWorker {
 
 /// A batch taken from the queue, with its place on disk if it has one.
 type Item = (Batch, Option<RecordRef>);
+
+/// How long a batch whose export panicked waits before it is tried again.
+const PANIC_RETRY: Duration = if cfg!(test) { Duration::from_millis(50) } else { Duration::from_secs(30) };
 
 /// How often, and how long, an idle memory-queue worker polls before parking (see `next`).
 const LINGER_POLLS: usize = 5;
@@ -473,6 +489,9 @@ pub fn jitter(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::otlp::Signal;
+    use crate::pipeline::batch::Context;
+    use bytes::Bytes;
 
     #[test]
     fn reservations_are_bounded_and_released_on_drop() {
@@ -485,5 +504,52 @@ mod tests {
         let big = h.try_reserve(500).unwrap();
         assert!(h.try_reserve(1).is_none());
         drop(big);
+    }
+
+    /// Panics once, then takes everything.
+    struct PanicsOnce {
+        calls: std::sync::atomic::AtomicUsize,
+        got: std::sync::Mutex<Vec<Bytes>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Exporter for PanicsOnce {
+        async fn export(&self, batch: Batch) -> Result<(), ExportError> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("exporter bug");
+            }
+            self.got.lock().unwrap().push(batch.body);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_export_is_retried_and_the_queue_is_released() {
+        let (h, w) = queue(ComponentId::parse("nop"), 1000, WhenFull::Refuse);
+        let exporter = Arc::new(PanicsOnce { calls: Default::default(), got: Default::default() });
+        let stop = CancellationToken::new();
+        let worker = tokio::spawn(w.run(exporter.clone(), stop.clone()));
+        let pipeline = Arc::new(crate::config::PipelineId { signal: Signal::Logs, name: None });
+        let body = Bytes::from_static(br#"{"resourceLogs":[]}"#);
+        let batch = Batch::new(Signal::Logs, pipeline, body.clone(), 0, Arc::new(Context::new(None)));
+        let _ = h.try_reserve(body.len()).unwrap().commit(batch);
+        for _ in 0..100 {
+            if !exporter.got.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(*exporter.got.lock().unwrap(), vec![body], "the batch was not retried after the panic");
+        assert_eq!(exporter.calls.load(Ordering::SeqCst), 2);
+        for _ in 0..50 {
+            if h.state.used() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(h.state.used(), 0, "the delivered batch still holds room in the queue");
+        drop(h);
+        stop.cancel();
+        let _ = worker.await;
     }
 }

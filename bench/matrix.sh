@@ -6,6 +6,7 @@ B=./target/release/otelgate-bench
 J=${1:-bench/results.jsonl}
 rm -f $J
 CFG="--config examples/nop.yaml --config bench/configs/codex-relay-file.yaml --config bench/configs/codex-relay-memory.yaml --config bench/configs/codex-relay-disk.yaml"
+echo "=== secret patterns: codex-100k, 16 connections"; $B compare --with-peers --connections 16 --config bench/configs/codex-relay-memory.yaml --config bench/configs/codex-relay-patterns.yaml --seconds 5 --json $J
 for c in 16 1 64; do
   echo "=== codex-100k, $c connections"; $B compare --with-peers --connections $c $CFG --seconds 5 --json $J
 done

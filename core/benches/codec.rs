@@ -48,6 +48,18 @@ fn encode_only(n: usize, cases: &[(&str, Signal, Vec<u8>)]) {
     }
 }
 
+/// `--scan-only N`: the validating scan of every case N times, compact and as sent (with its
+/// blanks noted), for instruction counts.
+fn scan_only(n: usize, cases: &[(&str, Signal, Vec<u8>)]) {
+    for (_, signal, body) in cases {
+        let canon = Request::decode(*signal, body).unwrap().encode();
+        for _ in 0..n {
+            black_box(otelgate_core::otlp::scan::scan(*signal, black_box(&canon)));
+            black_box(otelgate_core::otlp::scan::outline(*signal, black_box(body), None));
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let budget = Duration::from_millis(if args.iter().any(|a| a == "--quick") { 200 } else { 1500 });
@@ -58,6 +70,10 @@ fn main() {
     ];
     if let Some(n) = args.iter().position(|a| a == "--decode-only").and_then(|i| args.get(i + 1)) {
         decode_only(n.parse().expect("--decode-only N"), &cases);
+        return;
+    }
+    if let Some(n) = args.iter().position(|a| a == "--scan-only").and_then(|i| args.get(i + 1)) {
+        scan_only(n.parse().expect("--scan-only N"), &cases);
         return;
     }
     if let Some(n) = args.iter().position(|a| a == "--encode-only").and_then(|i| args.get(i + 1)) {

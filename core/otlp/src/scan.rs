@@ -676,15 +676,31 @@ impl Scanner<'_> {
 
     #[inline(always)]
     fn ws(&mut self) {
-        let start = self.i;
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
-            self.i += 1;
+        // Between most tokens (every token of a compact body) there is no blank at all.
+        if matches!(self.b.get(self.i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.blanks();
         }
-        if self.i > start {
-            self.blank = true;
-            if self.note_blanks {
-                self.outline.blanks.push((start as u32, self.i as u32));
+    }
+
+    /// At a blank: skips the run and notes it.
+    #[inline(never)]
+    fn blanks(&mut self) {
+        const SPACES: u64 = LO * b' ' as u64;
+        let start = self.i;
+        loop {
+            match self.b.get(self.i) {
+                // Pretty-printed indentation: eight spaces at a time.
+                Some(b' ') => {
+                    let eight = self.b.get(self.i..self.i + 8).and_then(|c| c.try_into().ok()).map(u64::from_le_bytes);
+                    self.i += if eight == Some(SPACES) { 8 } else { 1 };
+                }
+                Some(b'\n' | b'\r' | b'\t') => self.i += 1,
+                _ => break,
             }
+        }
+        self.blank = true;
+        if self.note_blanks {
+            self.outline.blanks.push((start as u32, self.i as u32));
         }
     }
 

@@ -29,14 +29,7 @@ pub fn corpus(rel: &str) -> PathBuf {
 
 /// The signal of a corpus file, from its name (`…metrics…`, `…trace…`, else logs).
 pub fn signal_of_file(name: &str) -> otelgate_core::otlp::Signal {
-    use otelgate_core::otlp::Signal;
-    if name.contains("metrics") {
-        Signal::Metrics
-    } else if name.contains("trace") {
-        Signal::Traces
-    } else {
-        Signal::Logs
-    }
+    otelgate_core::otlp::fuzzing::corpus_signal(name)
 }
 
 /// A running gateway in its own temporary directory.

@@ -470,7 +470,7 @@ fn unchanged_requests_reach_minware_exactly_as_the_client_sent_them() {
     let pretty = std::fs::read(crate::harness::corpus("codex/codex-logs-2.json")).unwrap();
     assert_eq!(gw.post("/v1/logs", pretty.clone()).status, 200);
     let mut compacted = Vec::new();
-    otelgate_core::otlp::scan::compact_into(&mut compacted, &pretty);
+    otelgate_core::otlp::fuzzing::compact_into(&mut compacted, &pretty);
     assert!(compacted.len() < pretty.len() / 2, "{} of {} bytes", compacted.len(), pretty.len());
     assert_eq!(delivered(1).body, compacted);
 

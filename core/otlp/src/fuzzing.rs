@@ -32,7 +32,7 @@ pub fn scan_agrees(signal: Signal, body: &[u8]) {
         assert_eq!(decoded.records(), s.records, "the scan and the decoder count different records");
         // Compacting keeps the content and the verdict, and leaves no blank.
         let mut compacted = Vec::new();
-        crate::scan::compact_into(&mut compacted, body);
+        compact_into(&mut compacted, body);
         let again = crate::scan::scan(signal, &compacted).expect("a compacted body scans");
         assert_eq!((again.records, again.mergeable, again.compact), (s.records, s.mergeable, true));
         assert_eq!(s.compact, compacted == body, "compact means nothing to remove");
@@ -55,5 +55,57 @@ pub fn scan_agrees(signal: Signal, body: &[u8]) {
             PieceKind::Metric => serde_json::from_slice::<crate::metrics::Metric>(text).is_ok(),
         };
         assert!(ok, "an outlined {:?} does not decode: {}", p.kind, String::from_utf8_lossy(text));
+    }
+}
+
+/// Appends `json` to `out` without the blanks between its tokens (strings are copied as they
+/// are): a byte-by-byte oracle for [`crate::scan::Outline::copy_compact`], which uses the blanks
+/// the scan noted. `json` must be whole tokens of valid JSON.
+pub fn compact_into(out: &mut Vec<u8>, json: &[u8]) {
+    let blank = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
+    let n = json.len();
+    let mut i = 0;
+    while i < n {
+        let c = json[i];
+        if c == b'"' {
+            // Through the closing quote, stepping over escapes.
+            let mut j = i + 1;
+            loop {
+                match memchr::memchr2(b'"', b'\\', &json[j..]) {
+                    Some(k) if json[j + k] == b'\\' => j += k + 2,
+                    Some(k) => {
+                        j += k + 1;
+                        break;
+                    }
+                    None => {
+                        j = n;
+                        break;
+                    }
+                }
+            }
+            let end = j.min(n);
+            out.extend_from_slice(&json[i..end]);
+            i = end;
+        } else if blank(c) {
+            i += 1;
+        } else {
+            let start = i;
+            while i < n && json[i] != b'"' && !blank(json[i]) {
+                i += 1;
+            }
+            out.extend_from_slice(&json[start..i]);
+        }
+    }
+}
+
+/// The signal a corpus file (`tests/fixtures/corpus/…`) is posted as, from its name:
+/// `…metrics…`, `…trace…`, else logs.
+pub fn corpus_signal(name: &str) -> Signal {
+    if name.contains("metrics") {
+        Signal::Metrics
+    } else if name.contains("trace") {
+        Signal::Traces
+    } else {
+        Signal::Logs
     }
 }

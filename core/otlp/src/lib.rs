@@ -326,14 +326,7 @@ mod tests {
                 if !name.ends_with(".json") || name.ends_with(".headers.json") {
                     continue;
                 }
-                let signal = if name.contains("metrics") {
-                    Signal::Metrics
-                } else if name.contains("trace") {
-                    Signal::Traces
-                } else {
-                    Signal::Logs
-                };
-                out.push((p, signal));
+                out.push((p, crate::fuzzing::corpus_signal(&name)));
             }
         }
         assert!(out.len() >= 18, "corpus not found: {out:?}");

@@ -23,8 +23,8 @@ pub struct Scanned {
     /// Records in the request (log records, spans, data points), as `Request::records` counts.
     pub records: usize,
     /// The body is `{"resourceLogs":[…]}` (or the signal's list) and nothing else: once
-    /// [compacted](compact_into) (if it is not already), [`crate::merge_encoded`] can join it
-    /// with others as it is.
+    /// compacted ([`Outline::copy_compact`]) if it is not already, [`crate::merge_encoded`] can
+    /// join it with others as it is.
     pub mergeable: bool,
     /// There are no blanks between the body's tokens (what SDKs that write compact JSON send;
     /// the Rust SDK in the Codex CLI pretty-prints). A compact body is one line, so it can also
@@ -56,8 +56,7 @@ pub struct Outline {
 
 impl Outline {
     /// Appends `body[range]` to `out` without the blanks between tokens (`range` must start and
-    /// end between tokens, as pieces and holders do). Faster than [`compact_into`]: the scan
-    /// already found the blanks.
+    /// end between tokens, as pieces and holders do): the scan already found the blanks.
     pub fn copy_compact(&self, out: &mut Vec<u8>, body: &[u8], range: std::ops::Range<usize>) {
         let first = self.blanks.partition_point(|&(_, end)| (end as usize) <= range.start);
         let mut at = range.start;
@@ -181,46 +180,6 @@ fn envelope_tokens(signal: Signal, body: &[u8]) -> bool {
     let starts = expect(b"{") && expect(key) && expect(b":") && expect(b"[");
     let mut tail = body.iter().rev().filter(|c| !blank(c));
     starts && tail.next() == Some(&b'}') && tail.next() == Some(&b']')
-}
-
-/// Appends `json` to `out` without the blanks between its tokens (strings are copied as they
-/// are). `json` must be whole tokens of valid JSON: a body the scan accepted, or a slice of one
-/// cut between tokens.
-pub fn compact_into(out: &mut Vec<u8>, json: &[u8]) {
-    let blank = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
-    let n = json.len();
-    let mut i = 0;
-    while i < n {
-        let c = json[i];
-        if c == b'"' {
-            // Through the closing quote, stepping over escapes.
-            let mut j = i + 1;
-            loop {
-                match memchr::memchr2(b'"', b'\\', &json[j..]) {
-                    Some(k) if json[j + k] == b'\\' => j += k + 2,
-                    Some(k) => {
-                        j += k + 1;
-                        break;
-                    }
-                    None => {
-                        j = n;
-                        break;
-                    }
-                }
-            }
-            let end = j.min(n);
-            out.extend_from_slice(&json[i..end]);
-            i = end;
-        } else if blank(c) {
-            i += 1;
-        } else {
-            let start = i;
-            while i < n && json[i] != b'"' && !blank(json[i]) {
-                i += 1;
-            }
-            out.extend_from_slice(&json[start..i]);
-        }
-    }
 }
 
 /// Deeper than this, the scan gives up (serde_json's own limit is 128 levels).
@@ -1147,7 +1106,8 @@ fn digits_value(digits: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{compact_into, scan};
+    use super::scan;
+    use crate::fuzzing::compact_into;
     use crate::{Request, Signal};
 
     fn agrees(signal: Signal, body: &str) -> Option<usize> {

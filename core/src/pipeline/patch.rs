@@ -63,44 +63,35 @@ pub fn patch(
     edits.sort_by_key(|(r, _)| r.start);
 
     let mut out = Vec::with_capacity(body.len() + body.len() / 8 + 256);
+    // A resource (`"resource": null` too, or one the holder lacks) gets the stamps first.
+    let resource = |out: &mut Vec<u8>, mut r: Resource| {
+        stamp_resource(&mut r, stamps);
+        processors.iter().for_each(|p| p.resource(&mut r));
+        encode_part(out, &r);
+    };
     let mut at = 0;
     for (range, edit) in edits {
         copy(&mut out, at..range.start);
         let text = std::str::from_utf8(&body[range.clone()]).ok()?;
         match edit {
             Edit::Piece(PieceKind::Resource) => {
-                // `"resource": null` is a resource to stamp too.
-                let mut r: Resource = serde_json::from_str::<Option<Resource>>(text).ok()?.unwrap_or_default();
-                stamp_resource(&mut r, stamps);
-                processors.iter().for_each(|p| p.resource(&mut r));
-                encode_part(&mut out, &r);
+                resource(&mut out, serde_json::from_str::<Option<Resource>>(text).ok()?.unwrap_or_default())
             }
             Edit::Piece(PieceKind::Scope) => {
-                let mut s: InstrumentationScope = serde_json::from_str(text).ok()?;
-                processors.iter().for_each(|p| p.scope(&mut s));
-                encode_part(&mut out, &s);
+                redo(&mut out, text, |s: &mut InstrumentationScope| processors.iter().for_each(|p| p.scope(s)))?
             }
             Edit::Piece(PieceKind::LogRecord) => {
-                let mut r: LogRecord = serde_json::from_str(text).ok()?;
-                processors.iter().for_each(|p| p.log_record(&mut r));
-                encode_part(&mut out, &r);
+                redo(&mut out, text, |r: &mut LogRecord| processors.iter().for_each(|p| p.log_record(r)))?
             }
             Edit::Piece(PieceKind::Span) => {
-                let mut s: Span = serde_json::from_str(text).ok()?;
-                processors.iter().for_each(|p| p.span(&mut s));
-                encode_part(&mut out, &s);
+                redo(&mut out, text, |s: &mut Span| processors.iter().for_each(|p| p.span(s)))?
             }
             Edit::Piece(PieceKind::Metric) => {
-                let mut m: Metric = serde_json::from_str(text).ok()?;
-                processors.iter().for_each(|p| p.metric(&mut m));
-                encode_part(&mut out, &m);
+                redo(&mut out, text, |m: &mut Metric| processors.iter().for_each(|p| p.metric(m)))?
             }
             Edit::NewResource { comma } => {
                 out.extend_from_slice(b"\"resource\":");
-                let mut r = Resource::default();
-                stamp_resource(&mut r, stamps);
-                processors.iter().for_each(|p| p.resource(&mut r));
-                encode_part(&mut out, &r);
+                resource(&mut out, Resource::default());
                 if comma {
                     out.push(b',');
                 }
@@ -110,6 +101,17 @@ pub fn patch(
     }
     copy(&mut out, at..body.len());
     Some(out)
+}
+
+/// Decodes one piece, lets `process` change it and appends its canonical encoding.
+fn redo<'t, T>(out: &mut Vec<u8>, text: &'t str, process: impl FnOnce(&mut T)) -> Option<()>
+where
+    T: serde::Deserialize<'t> + serde::Serialize,
+{
+    let mut piece: T = serde_json::from_str(text).ok()?;
+    process(&mut piece);
+    encode_part(out, &piece);
+    Some(())
 }
 
 #[cfg(test)]
@@ -156,13 +158,7 @@ mod tests {
             if !name.ends_with(".json") || name.ends_with(".headers.json") {
                 continue;
             }
-            let signal = if name.contains("metrics") {
-                Signal::Metrics
-            } else if name.contains("trace") {
-                Signal::Traces
-            } else {
-                Signal::Logs
-            };
+            let signal = crate::otlp::fuzzing::corpus_signal(&name);
             let body = std::fs::read(&p).unwrap();
             for policy in policies {
                 let r = redactor(policy);

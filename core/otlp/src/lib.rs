@@ -276,26 +276,37 @@ pub fn is_mergeable(signal: Signal, body: &[u8]) -> bool {
     body.starts_with(envelope(signal)) && body.ends_with(b"]}")
 }
 
-/// Joins canonical `signal` requests into one by concatenating their resource lists (the
-/// only top-level field). `None` if a body is not in canonical form.
-pub fn merge_encoded(signal: Signal, bodies: &[&[u8]]) -> Option<Vec<u8>> {
-    let head = envelope(signal);
-    let mut out = Vec::with_capacity(bodies.iter().map(|b| b.len()).sum::<usize>() + head.len());
-    out.extend_from_slice(head);
-    let mut first = true;
-    for b in bodies {
+/// Where the resource lists of canonical `signal` requests are, for a request joining them:
+/// `(index of the body, range of its list's contents)` for each body whose list is not empty,
+/// in order. The joined request is the envelope, these joined by commas, and `]}`. `None` if a
+/// body is not in canonical form. The one statement of the joining rules, for
+/// [`merge_encoded`] and for callers that join without copying.
+pub fn resource_lists(signal: Signal, bodies: &[&[u8]]) -> Option<Vec<(usize, std::ops::Range<usize>)>> {
+    let head = envelope(signal).len();
+    let mut lists = Vec::with_capacity(bodies.len());
+    for (i, b) in bodies.iter().enumerate() {
         if !is_mergeable(signal, b) {
             return None;
         }
-        let inner = &b[head.len()..b.len() - 2];
-        if inner.is_empty() {
-            continue;
+        if b.len() - 2 > head {
+            lists.push((i, head..b.len() - 2));
         }
-        if !first {
+    }
+    Some(lists)
+}
+
+/// Joins canonical `signal` requests into one by concatenating their resource lists (the
+/// only top-level field). `None` if a body is not in canonical form.
+pub fn merge_encoded(signal: Signal, bodies: &[&[u8]]) -> Option<Vec<u8>> {
+    let lists = resource_lists(signal, bodies)?;
+    let head = envelope(signal);
+    let mut out = Vec::with_capacity(bodies.iter().map(|b| b.len()).sum::<usize>() + head.len());
+    out.extend_from_slice(head);
+    for (n, (i, list)) in lists.into_iter().enumerate() {
+        if n > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(inner);
-        first = false;
+        out.extend_from_slice(&bodies[i][list]);
     }
     out.extend_from_slice(b"]}");
     Some(out)

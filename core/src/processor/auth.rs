@@ -230,11 +230,6 @@ impl Authenticator {
         }
     }
 
-    /// Whether [`Authenticator::stamps`] adds anything (then every request is changed).
-    pub fn stamps_principal(&self) -> bool {
-        self.stamp_principal
-    }
-
     /// The resource attributes this auth adds to accepted data, if configured.
     pub fn stamps(&self, principal: Option<&Principal>) -> Vec<KeyValue<'static>> {
         match principal {

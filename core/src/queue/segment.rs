@@ -39,13 +39,6 @@ fn signal_code(s: Signal) -> u8 {
     }
 }
 
-/// Encodes a batch as a whole record (framing included).
-pub fn encode(batch: &Batch) -> Vec<u8> {
-    let mut out = encode_head(batch);
-    out.extend_from_slice(&batch.body);
-    out
-}
-
 /// A record's framing and metadata: the record is this followed by the batch's body, so the
 /// writer can hand both to one vectored write without copying the body (the CRC covers both).
 pub fn encode_head(batch: &Batch) -> Vec<u8> {
@@ -199,6 +192,13 @@ pub fn received_at(payload: &[u8]) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole record (framing included), as the disk queue writes it.
+    fn encode(batch: &Batch) -> Vec<u8> {
+        let mut out = encode_head(batch);
+        out.extend_from_slice(&batch.body);
+        out
+    }
 
     fn batch(body: &str, key: Option<&str>) -> Batch {
         let mut c = Context::new(None);

@@ -407,9 +407,9 @@ impl MinwareExporter {
         }
     }
 
-    fn bury(&self, signal: Signal, status: u16, response: &str, body: &[u8], records: usize) {
+    fn bury(&self, signal: Signal, status: u16, response: &str, body: &Payload, records: usize) {
         self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        match self.dead_letter.write(&self.id, signal, status, response, body) {
+        match self.dead_letter.write(&self.id, signal, status, response, &body.contiguous()) {
             Ok(()) => {
                 tracing::error!(exporter = %self.id, status, records, file = %self.dead_letter.path().display(), "Upstream refused a batch for good; it is in the dead letter (replay with `otelgate dead-letter replay`).")
             }
@@ -446,24 +446,18 @@ impl MinwareExporter {
                         return Box::pin(self.send(signal, Payload::one(b), rb, key)).await;
                     }
                     None => {
-                        self.bury(
-                            signal,
-                            413,
-                            "a single record is too large for upstream",
-                            &body.contiguous(),
-                            records,
-                        );
+                        self.bury(signal, 413, "a single record is too large for upstream", &body, records);
                         return Ok(());
                     }
                 },
                 Attempt::Refused { status, body: resp } => {
-                    self.bury(signal, status, &resp, &body.contiguous(), records);
+                    self.bury(signal, status, &resp, &body, records);
                     return Ok(());
                 }
                 Attempt::ServerError { status, body: resp } => {
                     server_errors += 1;
                     if server_errors > self.config.max_retries_5xx {
-                        self.bury(signal, status, &resp, &body.contiguous(), records);
+                        self.bury(signal, status, &resp, &body, records);
                         return Ok(());
                     }
                     (
@@ -485,7 +479,7 @@ impl MinwareExporter {
             };
             if let Some(limit) = self.config.max_elapsed {
                 if start.elapsed() >= limit.0 {
-                    self.bury(signal, 0, &format!("gave up after max_elapsed: {why}"), &body.contiguous(), records);
+                    self.bury(signal, 0, &format!("gave up after max_elapsed: {why}"), &body, records);
                     return Ok(());
                 }
             }
@@ -552,7 +546,7 @@ impl MinwareExporter {
                 Some(k) => k.expose().to_string(),
                 None => {
                     // Cannot happen with passthrough auth; never send data under no key.
-                    self.bury(batch.signal, 0, "no client key to forward", &body.contiguous(), records);
+                    self.bury(batch.signal, 0, "no client key to forward", &body, records);
                     return Ok(());
                 }
             }
@@ -583,7 +577,7 @@ impl MinwareExporter {
                         batch.signal,
                         status,
                         &format!("upstream refused forwarded key {label} ({status}) past {why}"),
-                        &body.contiguous(),
+                        &body,
                         records,
                     );
                     return Ok(());

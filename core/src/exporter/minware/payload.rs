@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::otlp::{envelope, is_mergeable, Signal};
+use crate::otlp::{envelope, resource_lists, Signal};
 
 /// One request body, in one piece or several.
 #[derive(Debug, Clone)]
@@ -30,23 +30,15 @@ impl Payload {
     /// Canonical `signal` request bodies joined into one (their resource lists concatenated),
     /// without copying them; `None` if one is not in the mergeable shape.
     pub fn join(signal: Signal, bodies: &[&Bytes]) -> Option<Self> {
-        let head = envelope(signal);
-        let mut parts = Vec::with_capacity(2 * bodies.len() + 1);
-        parts.push(Bytes::from_static(head));
-        let mut first = true;
-        for b in bodies {
-            if !is_mergeable(signal, b) {
-                return None;
-            }
-            let inner = b.slice(head.len()..b.len() - 2);
-            if inner.is_empty() {
-                continue;
-            }
-            if !first {
+        let slices: Vec<&[u8]> = bodies.iter().map(|b| &b[..]).collect();
+        let lists = resource_lists(signal, &slices)?;
+        let mut parts = Vec::with_capacity(2 * lists.len() + 2);
+        parts.push(Bytes::from_static(envelope(signal)));
+        for (n, (i, list)) in lists.into_iter().enumerate() {
+            if n > 0 {
                 parts.push(Bytes::from_static(b","));
             }
-            parts.push(inner);
-            first = false;
+            parts.push(bodies[i].slice(list));
         }
         parts.push(Bytes::from_static(b"]}"));
         let len = parts.iter().map(Bytes::len).sum();

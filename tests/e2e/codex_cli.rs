@@ -31,6 +31,7 @@ fn real_codex_cli_with_a_bare_base_url_is_routed() {
 }
 
 fn codex_turn(style: &str) {
+    let _one = crate::agent_clis::ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let default = std::fs::read_to_string(root.join("pipelines.yaml")).unwrap();
     let gw = Gateway::start(&default.replace("127.0.0.1:4318", "127.0.0.1:0").replace("127.0.0.1:8888", "127.0.0.1:0"));

@@ -1,6 +1,7 @@
 //! End-to-end tests against the real otelgate binary: each starts `otelgate run` on a
 //! loopback port, sends real OTLP/JSON and reads what the exporters wrote.
 
+mod agent_clis;
 mod auth;
 mod codex_cli;
 mod config_cli;

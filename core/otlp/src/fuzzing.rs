@@ -42,7 +42,8 @@ pub fn scan_agrees(signal: Signal, body: &[u8]) {
         o.copy_compact(&mut copied, body, 0..body.len());
         assert_eq!(copied, compacted, "the blanks the scan found are not all the blanks");
     }
-    let all = crate::scan::Interest { keys: Some(&|_| true), strings: Some(&|_| true) };
+    // Strings outside pieces (a holder's `schemaUrl`) make the scan unsure: not asked here.
+    let all = crate::scan::Interest { keys: Some(&|_| true), strings: None, bodies: Some(&|_| true) };
     let outlined = crate::scan::outline(signal, body, Some(all));
     assert_eq!(outlined.as_ref().map(|(s, _)| *s), scanned, "outlining changed the scan's verdict");
     for p in outlined.map(|(_, o)| o.pieces).unwrap_or_default() {

@@ -330,7 +330,7 @@ mod tests {
     pub(crate) fn corpus() -> Vec<(std::path::PathBuf, Signal)> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/corpus");
         let mut out = Vec::new();
-        for dir in ["otlp", "codex"] {
+        for dir in ["otlp", "codex", "claude", "gemini"] {
             for e in std::fs::read_dir(root.join(dir)).unwrap() {
                 let p = e.unwrap().path();
                 let name = p.file_name().unwrap().to_string_lossy().to_string();

@@ -115,6 +115,25 @@ impl<'a> Metric<'a> {
         out
     }
 
+    /// The exemplars of every data point, whatever the kind (for processors that rewrite their
+    /// attributes).
+    pub fn exemplars_mut(&mut self) -> Vec<&mut Exemplar<'a>> {
+        let mut out = Vec::new();
+        if let Some(g) = &mut self.gauge {
+            out.extend(g.data_points.iter_mut().flat_map(|p| p.exemplars.iter_mut()));
+        }
+        if let Some(g) = &mut self.sum {
+            out.extend(g.data_points.iter_mut().flat_map(|p| p.exemplars.iter_mut()));
+        }
+        if let Some(g) = &mut self.histogram {
+            out.extend(g.data_points.iter_mut().flat_map(|p| p.exemplars.iter_mut()));
+        }
+        if let Some(g) = &mut self.exponential_histogram {
+            out.extend(g.data_points.iter_mut().flat_map(|p| p.exemplars.iter_mut()));
+        }
+        out
+    }
+
     /// Number of data points, whatever the kind (the unit the Collector counts metrics in).
     pub fn data_points(&self) -> usize {
         self.gauge.as_ref().map_or(0, |g| g.data_points.len())

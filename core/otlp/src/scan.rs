@@ -49,6 +49,9 @@ pub struct Outline {
     pub pieces: Vec<Piece>,
     /// Every `resourceLogs`/`resourceSpans`/`resourceMetrics` item, in body order.
     pub holders: Vec<Holder>,
+    /// Every `scopeLogs`/`scopeSpans`/`scopeMetrics` item, in body order: the scope each
+    /// record of a piece belongs to.
+    pub scopes: Vec<ScopeHolder>,
     /// The runs of blanks between tokens (start, end), in body order: what
     /// [`Outline::copy_compact`] leaves out.
     pub blanks: Vec<(u32, u32)>,
@@ -109,13 +112,40 @@ pub struct Holder {
     pub resource: Option<std::ops::Range<usize>>,
 }
 
+/// A scope holder (`ScopeLogs` …): where its scope is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeHolder {
+    /// Just after the holder's `{`.
+    pub open: usize,
+    /// The value of its `scope` member (an object or `null`), when present.
+    pub scope: Option<std::ops::Range<usize>>,
+}
+
+impl Outline {
+    /// The index of the resource holder and of the scope holder (if any) the byte at `pos`
+    /// lies in.
+    pub fn place_at(&self, pos: usize) -> (usize, Option<usize>) {
+        let holder = self.holders.partition_point(|h| h.open <= pos).saturating_sub(1);
+        let scope = match self.scopes.partition_point(|s| s.open <= pos) {
+            0 => None,
+            n => Some(n - 1).filter(|&i| self.holders.get(holder).is_none_or(|h| h.open < self.scopes[i].open)),
+        };
+        (holder, scope)
+    }
+}
+
 /// What makes a piece worth reporting in an outline.
 #[derive(Clone, Copy, Default)]
 pub struct Interest<'f> {
     /// Picks attribute keys (at any depth); a key with escapes always counts.
     pub keys: Option<KeyFilter<'f>>,
-    /// Picks string values (`stringValue`, at any depth); a value with escapes always counts.
+    /// Picks strings — `stringValue`s at any depth, keys, names, messages and every other
+    /// string field; a string with escapes always counts. One outside every piece (a
+    /// `schemaUrl` of a holder) makes the scan unsure.
     pub strings: Option<KeyFilter<'f>>,
+    /// Picks a log record's string body; a body of another kind (but `null` or empty) always
+    /// counts.
+    pub bodies: Option<KeyFilter<'f>>,
 }
 
 /// [`scan`], also noting the blanks between tokens and, with `interest`, outlining the pieces
@@ -241,6 +271,11 @@ impl Msg {
     /// `ResourceLogs`, `ResourceSpans`, `ResourceMetrics`.
     fn holds_resource(self) -> bool {
         matches!(self, Msg::ResourceLogs | Msg::ResourceSpans | Msg::ResourceMetrics)
+    }
+
+    /// `ScopeLogs`, `ScopeSpans`, `ScopeMetrics`.
+    fn holds_scope(self) -> bool {
+        matches!(self, Msg::ScopeLogs | Msg::ScopeSpans | Msg::ScopeMetrics)
     }
 }
 
@@ -584,8 +619,9 @@ fn any_member(key: &[u8]) -> Option<Option<Kind>> {
         b"doubleValue" | b"double_value" => Some(Kind::F64),
         b"arrayValue" | b"array_value" => Some(Kind::Message(Msg::ArrayValues)),
         b"kvlistValue" | b"kvlist_value" => Some(Kind::Message(Msg::KvValues)),
-        b"bytesValue" | b"bytes_value" => return None,
-        _ => None, // unknown: skipped, as the decoder does
+        // `bytesValue` is left to the typed decoder; an unknown member is dropped by it, and
+        // what is passed on must not carry it.
+        _ => return None,
     })
 }
 
@@ -819,23 +855,17 @@ impl Scanner<'_> {
         fits.then_some(())
     }
 
-    /// Any value, checked for syntax only (an unknown field).
-    fn skip(&mut self) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.string().map(drop),
-            b'{' => self.nested(b'}', |s| {
-                s.string()?;
-                s.ws();
-                s.eat(b':')?;
-                s.ws();
-                s.skip()
-            }),
-            b'[' => self.nested(b']', Self::skip),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => self.number().map(drop),
+    /// At a string field: skips it and, when outlining for strings, marks the piece it is in
+    /// if the string is picked (unsure when it is outside every piece).
+    #[inline(always)]
+    fn picked_string(&mut self) -> Option<()> {
+        let (vs, ve, escaped) = self.string()?;
+        if let Some(want) = self.want.and_then(|w| w.strings) {
+            if escaped || want(&self.b[vs..ve]) {
+                self.unit.as_mut()?.2 = true;
+            }
         }
+        Some(())
     }
 
     /// At `[` or `{`: calls `item` for each comma-separated item up to `close`.
@@ -889,12 +919,31 @@ impl Scanner<'_> {
             self.outline.holders.push(Holder { open: start + 1, empty: true, resource: None });
             self.outline.holders.len() - 1
         });
+        let scope_holder = msg.holds_scope().then(|| {
+            self.outline.scopes.push(ScopeHolder { open: start + 1, scope: None });
+            self.outline.scopes.len() - 1
+        });
         self.members(msg, |s, field, value| {
             if let Some(h) = holder {
                 let h = &mut s.outline.holders[h];
                 h.empty = false;
                 if field == "resource" {
                     h.resource = Some(value.clone());
+                }
+            }
+            if let (Some(h), "scope") = (scope_holder, field) {
+                s.outline.scopes[h].scope = Some(value.clone());
+            }
+            if let (Msg::LogRecord, "body", Some(want)) = (msg, field, s.want.and_then(|w| w.bodies)) {
+                let picked = match string_body(&s.b[value.clone()]) {
+                    Body::Empty => false,
+                    Body::Plain(text) => want(text),
+                    Body::Other => true,
+                };
+                if picked {
+                    if let Some(unit) = &mut s.unit {
+                        unit.2 = true;
+                    }
                 }
             }
             if msg == Msg::KeyValue && field == "key" {
@@ -946,7 +995,8 @@ impl Scanner<'_> {
                     seen_field(s, fields[ix].0, start..s.i);
                     Some(())
                 }
-                None => s.skip(),
+                // The decoder drops unknown fields; what is passed on must not carry them.
+                None => None,
             }
         })
     }
@@ -976,7 +1026,7 @@ impl Scanner<'_> {
                     Some(())
                 }
                 (Some(kind), _) => s.value(kind),
-                (None, _) => s.skip(),
+                (None, _) => None,
             }
         })
     }
@@ -1008,7 +1058,7 @@ impl Scanner<'_> {
         match kind {
             Kind::Str => {
                 if !self.null()? {
-                    self.string()?;
+                    self.picked_string()?;
                 }
                 Some(())
             }
@@ -1055,7 +1105,7 @@ impl Scanner<'_> {
             Kind::AnyList => self.list(|s| s.value(Kind::Any)).map(drop),
             Kind::StrList => self
                 .list(|s| match s.peek()? {
-                    b'"' => s.string().map(drop),
+                    b'"' => s.picked_string(),
                     _ => None,
                 })
                 .map(drop),
@@ -1072,6 +1122,44 @@ impl Scanner<'_> {
                 })
                 .map(drop),
         }
+    }
+}
+
+/// A log record's `body` as an outline sees it.
+enum Body<'b> {
+    /// `null` or `{}`.
+    Empty,
+    /// `{"stringValue": "…"}` without escapes: the raw text.
+    Plain(&'b [u8]),
+    /// Anything else.
+    Other,
+}
+
+/// Classifies the raw bytes of a (scanned, valid) `body` value.
+fn string_body(raw: &[u8]) -> Body<'_> {
+    fn trim(b: &[u8]) -> &[u8] {
+        let blank = |c: &u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
+        let start = b.iter().position(|c| !blank(c)).unwrap_or(b.len());
+        let end = b.iter().rposition(|c| !blank(c)).map_or(start, |e| e + 1);
+        &b[start..end]
+    }
+    let raw = trim(raw);
+    if raw == b"null" {
+        return Body::Empty;
+    }
+    let Some(inner) = raw.strip_prefix(b"{").and_then(|r| r.strip_suffix(b"}")).map(trim) else {
+        return Body::Other;
+    };
+    if inner.is_empty() {
+        return Body::Empty;
+    }
+    let rest = inner.strip_prefix(b"\"stringValue\"").or_else(|| inner.strip_prefix(b"\"string_value\""));
+    let Some(rest) = rest.map(trim).and_then(|r| r.strip_prefix(b":")).map(trim) else {
+        return Body::Other;
+    };
+    match rest.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")) {
+        Some(text) if !text.contains(&b'\\') && !text.contains(&b'"') => Body::Plain(text),
+        _ => Body::Other,
     }
 }
 
@@ -1138,7 +1226,11 @@ mod tests {
             agrees(Signal::Logs, r#"{"resourceLogs":[{"schemaUrl":"café ✓ 日本語 — a longer tail"}]}"#),
             Some(0)
         );
-        assert_eq!(agrees(Signal::Logs, r#" {"resourceLogs":null,"unknown":[1,{"x":[true,false,null]}]} "#), Some(0));
+        // An unknown field is dropped by the decoder: never passed on, so the scan is unsure.
+        assert_eq!(agrees(Signal::Logs, r#" {"resourceLogs":null,"unknown":[1,{"x":[true,false,null]}]} "#), None);
+        assert_eq!(agrees(Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"newField":1}]}]}]}"#), None);
+        let member = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"futureValue":1}}]}]}]}"#;
+        assert_eq!(agrees(Signal::Logs, member), None);
     }
 
     #[test]
@@ -1176,7 +1268,7 @@ mod tests {
         use super::{outline, Holder, PieceKind};
         let body = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"host.name","value":{"stringValue":"h"}}]},"scopeLogs":[{"scope":{"name":"s"},"logRecords":[{"attributes":[{"key":"a","value":{}}]},{"body":{"kvlistValue":{"values":[{"key":"prompt","value":{"stringValue":"p"}}]}}},{"attributes":[{"key":"pr\u006fmpt"}]}]}]},{},{"resource":null}]}"#;
         let wanted = |k: &[u8]| k == b"prompt" || k == b"host.name";
-        let interest = super::Interest { keys: Some(&wanted), strings: None };
+        let interest = super::Interest { keys: Some(&wanted), strings: None, bodies: None };
         let (scanned, o) = outline(Signal::Logs, body.as_bytes(), Some(interest)).unwrap();
         assert_eq!(scanned.records, 3);
         let pieces: Vec<(PieceKind, &str)> = o.pieces.iter().map(|p| (p.kind, &body[p.range.clone()])).collect();
@@ -1207,8 +1299,8 @@ mod tests {
         let m = |body: &str| scan(Signal::Logs, body.as_bytes()).map(|s| (s.mergeable, s.compact));
         assert_eq!(m(r#"{"resourceLogs":[{"scopeLogs":[]},{}]}"#), Some((true, true)));
         assert_eq!(m(r#"{"resourceLogs":[]}"#), Some((true, true)));
-        assert_eq!(m(r#"{"resourceLogs":[{}],"x":[1]}"#), Some((false, true)), "a second top-level member");
-        assert_eq!(m(r#"{"x":1,"resourceLogs":[{}]}"#), Some((false, true)));
+        assert_eq!(m(r#"{"resourceLogs":[{}],"x":[1]}"#), None, "an unknown member is never passed on");
+        assert_eq!(m(r#"{"x":1,"resourceLogs":[{}]}"#), None);
         assert_eq!(m(r#"{"resource_logs":[{}]}"#), Some((false, true)));
         assert_eq!(m("{\n  \"resourceLogs\" : [ {} , {\"scopeLogs\":\t[]} ]\r\n}\n"), Some((true, false)));
         let pretty = "{\n \"resourceLogs\": [\n  {\"schemaUrl\": \"a \\\" b \\\\\", \"scopeLogs\": [ ]}\n ]\n}";

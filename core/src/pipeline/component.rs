@@ -88,21 +88,37 @@ pub trait Piecewise: Send + Sync {
     fn may_change_string(&self, _value: &str) -> bool {
         false
     }
-    /// Whether [`Piecewise::may_change_string`] can ever say yes (then every string value of a
-    /// request is shown to it).
+    /// Whether [`Piecewise::may_change_string`] can ever say yes (then every string of a
+    /// request — keys, names, messages, values — is shown to it).
     fn inspects_strings(&self) -> bool {
+        false
+    }
+    /// Whether a log record whose body is this string may be changed (a body of another kind
+    /// always makes its record a piece to process).
+    fn may_change_body(&self, _body: &str) -> bool {
         false
     }
     /// Processes a resource.
     fn resource(&self, resource: &mut Resource<'_>);
-    /// Processes an instrumentation scope.
-    fn scope(&self, scope: &mut InstrumentationScope<'_>);
+    /// Processes an instrumentation scope of the resource at `at`.
+    fn scope(&self, scope: &mut InstrumentationScope<'_>, at: &Place<'_>);
     /// Processes a log record.
-    fn log_record(&self, record: &mut LogRecord<'_>);
+    fn log_record(&self, record: &mut LogRecord<'_>, at: &Place<'_>);
     /// Processes a span (its events and links included).
-    fn span(&self, span: &mut Span<'_>);
+    fn span(&self, span: &mut Span<'_>, at: &Place<'_>);
     /// Processes a metric (its data points included).
-    fn metric(&self, metric: &mut Metric<'_>);
+    fn metric(&self, metric: &mut Metric<'_>, at: &Place<'_>);
+}
+
+/// Where a piece sits: its resource and scope as this processor receives them, before it
+/// changes them (so a record can be judged by who sent it, e.g. the resource's `service.name`).
+/// The typed path and the patch path give the same places.
+#[derive(Clone, Copy, Default)]
+pub struct Place<'p> {
+    /// The resource of the piece, if its holder has one.
+    pub resource: Option<&'p Resource<'p>>,
+    /// The scope of the piece (`None` for a scope itself).
+    pub scope: Option<&'p InstrumentationScope<'p>>,
 }
 
 /// Why an export failed, split by what the queue does next.

@@ -15,7 +15,7 @@ use crate::otlp::metrics::Metric;
 use crate::otlp::scan::{Outline, PieceKind};
 use crate::otlp::trace::Span;
 use crate::otlp::{encode_part, Resource};
-use crate::pipeline::component::Piecewise;
+use crate::pipeline::component::{Piecewise, Place};
 use crate::processor::auth::stamp_resource;
 
 /// What to do at one place of the body.
@@ -62,38 +62,52 @@ pub fn patch(
     }
     edits.sort_by_key(|(r, _)| r.start);
 
+    let text = std::str::from_utf8(body).ok()?;
+    let mut places = Places { text, outline, stamps, processors, resources: None, scopes: None };
     let mut out = Vec::with_capacity(body.len() + body.len() / 8 + 256);
-    // A resource (`"resource": null` too, or one the holder lacks) gets the stamps first.
-    let resource = |out: &mut Vec<u8>, mut r: Resource| {
-        stamp_resource(&mut r, stamps);
-        processors.iter().for_each(|p| p.resource(&mut r));
-        encode_part(out, &r);
-    };
     let mut at = 0;
     for (range, edit) in edits {
         copy(&mut out, at..range.start);
-        let text = std::str::from_utf8(&body[range.clone()]).ok()?;
+        let piece = text.get(range.clone())?;
+        let (holder, scope) = outline.place_at(range.start);
         match edit {
-            Edit::Piece(PieceKind::Resource) => {
-                resource(&mut out, serde_json::from_str::<Option<Resource>>(text).ok()?.unwrap_or_default())
+            Edit::Piece(PieceKind::Resource) | Edit::NewResource { .. } => {
+                if let Edit::NewResource { .. } = edit {
+                    out.extend_from_slice(b"\"resource\":");
+                }
+                places.prepare(holder, None)?;
+                match places.resource_view(processors.len()) {
+                    Some(done) => encode_part(&mut out, done),
+                    None => encode_part(&mut out, &Resource::default()),
+                }
+                if let Edit::NewResource { comma: true } = edit {
+                    out.push(b',');
+                }
             }
             Edit::Piece(PieceKind::Scope) => {
-                redo(&mut out, text, |s: &mut InstrumentationScope| processors.iter().for_each(|p| p.scope(s)))?
+                places.prepare(holder, None)?;
+                let places = &places;
+                redo(&mut out, piece, |s: &mut InstrumentationScope| {
+                    for (k, p) in processors.iter().enumerate() {
+                        p.scope(s, &Place { resource: places.resource_view(k), scope: None });
+                    }
+                })?
             }
-            Edit::Piece(PieceKind::LogRecord) => {
-                redo(&mut out, text, |r: &mut LogRecord| processors.iter().for_each(|p| p.log_record(r)))?
-            }
-            Edit::Piece(PieceKind::Span) => {
-                redo(&mut out, text, |s: &mut Span| processors.iter().for_each(|p| p.span(s)))?
-            }
-            Edit::Piece(PieceKind::Metric) => {
-                redo(&mut out, text, |m: &mut Metric| processors.iter().for_each(|p| p.metric(m)))?
-            }
-            Edit::NewResource { comma } => {
-                out.extend_from_slice(b"\"resource\":");
-                resource(&mut out, Resource::default());
-                if comma {
-                    out.push(b',');
+            kind => {
+                places.prepare(holder, scope)?;
+                let places = &places;
+                let place = |k: usize| Place { resource: places.resource_view(k), scope: places.scope_view(k) };
+                match kind {
+                    Edit::Piece(PieceKind::LogRecord) => redo(&mut out, piece, |r: &mut LogRecord| {
+                        processors.iter().enumerate().for_each(|(k, p)| p.log_record(r, &place(k)))
+                    })?,
+                    Edit::Piece(PieceKind::Span) => redo(&mut out, piece, |r: &mut Span| {
+                        processors.iter().enumerate().for_each(|(k, p)| p.span(r, &place(k)))
+                    })?,
+                    Edit::Piece(PieceKind::Metric) => redo(&mut out, piece, |r: &mut Metric| {
+                        processors.iter().enumerate().for_each(|(k, p)| p.metric(r, &place(k)))
+                    })?,
+                    _ => unreachable!("resources and scopes are handled above"),
                 }
             }
         }
@@ -101,6 +115,76 @@ pub fn patch(
     }
     copy(&mut out, at..body.len());
     Some(out)
+}
+
+/// The resource and scope each processor receives for the pieces of one holder, decoded once
+/// per holder: index `k` is what processor `k` gets (stamped, and processed by the ones before
+/// it), the last entry what comes out of all of them — as on the typed path.
+struct Places<'t, 'o> {
+    text: &'t str,
+    outline: &'o Outline,
+    stamps: &'o [KeyValue<'static>],
+    processors: &'o [&'o dyn Piecewise],
+    resources: Option<(usize, Vec<Option<Resource<'t>>>)>,
+    scopes: Option<(usize, Vec<Option<InstrumentationScope<'t>>>)>,
+}
+
+impl<'t> Places<'t, '_> {
+    /// Decodes (once) the resource of `holder` and the scope of `scope` as each processor
+    /// receives them.
+    fn prepare(&mut self, holder: usize, scope: Option<usize>) -> Option<()> {
+        if self.resources.as_ref().is_none_or(|(h, _)| *h != holder) {
+            let h = self.outline.holders.get(holder)?;
+            let mut r: Option<Resource<'t>> = match &h.resource {
+                Some(range) => serde_json::from_str(self.text.get(range.clone())?).ok()?,
+                None => None,
+            };
+            if !self.stamps.is_empty() {
+                stamp_resource(r.get_or_insert_with(Resource::default), self.stamps);
+            }
+            let mut views = Vec::with_capacity(self.processors.len() + 1);
+            for p in self.processors {
+                views.push(r.clone());
+                if let Some(r) = &mut r {
+                    p.resource(r);
+                }
+            }
+            views.push(r);
+            self.resources = Some((holder, views));
+            self.scopes = None;
+        }
+        let Some(scope) = scope else {
+            self.scopes = None;
+            return Some(());
+        };
+        if self.scopes.as_ref().is_none_or(|(s, _)| *s != scope) {
+            let h = self.outline.scopes.get(scope)?;
+            let mut s: Option<InstrumentationScope<'t>> = match &h.scope {
+                Some(range) => serde_json::from_str(self.text.get(range.clone())?).ok()?,
+                None => None,
+            };
+            let mut views = Vec::with_capacity(self.processors.len() + 1);
+            for (k, p) in self.processors.iter().enumerate() {
+                views.push(s.clone());
+                if let Some(s) = &mut s {
+                    p.scope(s, &Place { resource: self.resource_view(k), scope: None });
+                }
+            }
+            views.push(s);
+            self.scopes = Some((scope, views));
+        }
+        Some(())
+    }
+
+    /// The resource processor `k` receives (`k` = the number of processors: the result).
+    fn resource_view(&self, k: usize) -> Option<&Resource<'t>> {
+        self.resources.as_ref().and_then(|(_, v)| v.get(k)?.as_ref())
+    }
+
+    /// The scope processor `k` receives.
+    fn scope_view(&self, k: usize) -> Option<&InstrumentationScope<'t>> {
+        self.scopes.as_ref().and_then(|(_, v)| v.get(k)?.as_ref())
+    }
 }
 
 /// Decodes one piece, lets `process` change it and appends its canonical encoding.
@@ -130,7 +214,12 @@ mod tests {
     fn same_as_typed(signal: Signal, body: &[u8], redact: &RedactProcessor, stamps: &[KeyValue<'static>]) -> Vec<u8> {
         let keys = |k: &[u8]| std::str::from_utf8(k).is_ok_and(|k| redact.may_change(k));
         let strings = |v: &[u8]| std::str::from_utf8(v).is_ok_and(|v| redact.may_change_string(v));
-        let interest = Interest { keys: Some(&keys), strings: redact.inspects_strings().then_some(&strings) };
+        let bodies = |v: &[u8]| std::str::from_utf8(v).is_ok_and(|v| redact.may_change_body(v));
+        let interest = Interest {
+            keys: Some(&keys),
+            strings: redact.inspects_strings().then_some(&strings),
+            bodies: Some(&bodies),
+        };
         let (s, o) = outline(signal, body, Some(interest)).expect("scan accepts the body");
         let patched = patch(body, &o, stamps, &[redact], s.compact).expect("patch");
         assert!(s.compact || !patched.contains(&b'\n'), "a pretty body is compacted");
@@ -150,9 +239,10 @@ mod tests {
             r#"{"prompts":"keep","tool_content":"drop","identity":"hash","hash_key":"0123456789abcdef0123"}"#,
             r#"{"prompts":"keep","tool_content":"keep","patterns":["email","bearer_token",{"name":"gpt","regex":"gpt-[0-9.]+"}]}"#,
         ];
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus/codex");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus");
         let (mut n, mut pattern_hits) = (0, 0);
-        for e in std::fs::read_dir(root).unwrap() {
+        let files = ["codex", "claude", "gemini"].iter().flat_map(|d| std::fs::read_dir(root.join(d)).unwrap());
+        for e in files {
             let p = e.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().to_string();
             if !name.ends_with(".json") || name.ends_with(".headers.json") {
@@ -170,18 +260,21 @@ mod tests {
                 n += 1;
             }
         }
-        assert!(n >= 30, "corpus not found");
+        assert!(n >= 150, "corpus not found: {n}");
         assert!(pattern_hits > 0, "no string value of the corpus matched a pattern");
     }
 
     #[test]
     fn only_outlined_pieces_change_and_missing_resources_are_created() {
         let r = redactor("{}");
-        let body = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"event.name","value":{"stringValue":"codex.user_prompt"}},{"key":"prompt","value":{"stringValue":"secret plan"}}]},{"timeUnixNano":1,"attributes":[{"key":"x","value":{"intValue":7}}]}]}]},{},{"resource":null,"scopeLogs":[]}]}"#;
+        let body = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"event.name","value":{"stringValue":"codex.user_prompt"}},{"key":"prompt","value":{"stringValue":"secret plan"}}]},{"timeUnixNano":1,"attributes":[{"key":"duration_ms","value":{"intValue":7}}]}]}]},{},{"resource":null,"scopeLogs":[]}]}"#;
         let plain = same_as_typed(Signal::Logs, body, &r, &[]);
         let text = String::from_utf8(plain).unwrap();
         assert!(!text.contains("secret plan"));
-        assert!(text.contains(r#"{"timeUnixNano":1,"attributes":[{"key":"x","value":{"intValue":7}}]}"#), "{text}");
+        assert!(
+            text.contains(r#"{"timeUnixNano":1,"attributes":[{"key":"duration_ms","value":{"intValue":7}}]}"#),
+            "{text}"
+        );
         let stamped = same_as_typed(Signal::Logs, body, &r, &[KeyValue::string("otelgate.user", "ana")]);
         let text = String::from_utf8(stamped).unwrap();
         assert_eq!(text.matches("otelgate.user").count(), 3, "{text}");

@@ -136,8 +136,9 @@ fn build(
     };
     let mut processors: BTreeMap<&ComponentId, Arc<dyn Processor>> = BTreeMap::new();
     let mut authenticators = BTreeMap::new();
+    let relay_keys = crate::processor::relay_keys(&config.processors);
     for (id, c) in &config.processors {
-        match crate::processor::build(id, c, config.plugin_dir.as_deref(), &signals_of(id))
+        match crate::processor::build(id, c, config.plugin_dir.as_deref(), &signals_of(id), &relay_keys)
             .map_err(component_error("processors", id))?
         {
             Built::Inline(p) => {

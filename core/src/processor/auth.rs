@@ -233,10 +233,9 @@ impl Authenticator {
     /// The resource attributes this auth adds to accepted data, if configured.
     pub fn stamps(&self, principal: Option<&Principal>) -> Vec<KeyValue<'static>> {
         match principal {
-            Some(p) if self.stamp_principal => vec![
-                KeyValue::string("otelgate.key_id", p.key_id.clone()),
-                KeyValue::string("otelgate.user", p.user.clone()),
-            ],
+            Some(p) if self.stamp_principal => {
+                vec![KeyValue::string(STAMP_KEYS[0], p.key_id.clone()), KeyValue::string(STAMP_KEYS[1], p.user.clone())]
+            }
             _ => Vec::new(),
         }
     }
@@ -249,6 +248,9 @@ impl Drop for Authenticator {
         }
     }
 }
+
+/// The resource attributes `stamp_principal` adds: the key id, then the user.
+pub const STAMP_KEYS: &[&str] = &["otelgate.key_id", "otelgate.user"];
 
 /// Upserts `attrs` into every resource of `request` (creating resources that are absent).
 pub fn stamp_resources(request: &mut Request<'_>, attrs: &[KeyValue<'static>]) {

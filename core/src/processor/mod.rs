@@ -18,11 +18,14 @@ pub enum Built {
 }
 
 /// Builds a processor from its config; the error says what in the config is wrong.
+/// `relay_keys` are the attributes the relay's own `resource` processors write, which
+/// `redact`'s rule for unknown content leaves alone.
 pub fn build(
     id: &crate::config::ComponentId,
     config: &ProcessorConfig,
     plugin_dir: Option<&std::path::Path>,
     signals: &[crate::otlp::Signal],
+    relay_keys: &[String],
 ) -> Result<Built, String> {
     match config {
         ProcessorConfig::Plugin(c) => {
@@ -30,6 +33,19 @@ pub fn build(
         }
         ProcessorConfig::Resource(c) => Ok(Built::Inline(Arc::new(resource::ResourceProcessor::new(c.clone())?))),
         ProcessorConfig::Auth(c) => Ok(Built::Auth(Arc::new(auth::Authenticator::new(c)?))),
-        ProcessorConfig::Redact(c) => Ok(Built::Inline(Arc::new(redact::RedactProcessor::new(c.clone())?))),
+        ProcessorConfig::Redact(c) => Ok(Built::Inline(Arc::new(
+            redact::RedactProcessor::new(c.clone())?.with_relay_keys(relay_keys.iter().cloned()),
+        ))),
     }
+}
+
+/// The attribute keys the config's `resource` processors insert, update or upsert.
+pub fn relay_keys(processors: &std::collections::BTreeMap<crate::config::ComponentId, ProcessorConfig>) -> Vec<String> {
+    let mut keys = Vec::new();
+    for c in processors.values() {
+        if let ProcessorConfig::Resource(r) = c {
+            keys.extend(r.attributes.iter().filter(|a| a.action != resource::Action::Delete).map(|a| a.key.clone()));
+        }
+    }
+    keys
 }

@@ -1,34 +1,40 @@
-//! The `redact` processor: one policy for everyone, enforced at the relay. Prompts, tool
-//! content and identity are found through the agent [`catalogue`]; secrets inside any other
-//! string through [`patterns`]; `blocked_keys`/`allowed_keys` cover the rest. Every record it
-//! changes is tagged with what was done (the Collector's redaction processor names where they
-//! exist). Never logs what it removes.
+//! The `redact` processor: one policy for everyone, enforced at the relay. Prompts, model
+//! replies, tool content and identity are found through the agent [`catalogue`]; what a
+//! recognised agent sends under a key nobody classified yet is redacted too (`unknown_content`,
+//! fail closed); secrets inside any string of the request through [`patterns`];
+//! `blocked_keys`/`allowed_keys` cover the rest. Every record it changes is tagged with what was
+//! done (the Collector's redaction processor names where they exist). Never logs what it removes.
 //!
-//! Precedence, most restrictive first, per attribute: **drop** (`prompts`/`tool_content:
-//! drop`, or a record attribute not in a non-empty `allowed_keys`) > **mask** (`redact`,
-//! identity `hash`/`redact`, `blocked_keys`) > **patterns** (inside kept string values) > keep.
+//! Precedence, per attribute: identity keys follow `identity:` alone (patterns do not override
+//! `identity: keep`); otherwise **drop** (a content policy `drop`, or a record attribute not in
+//! a non-empty `allowed_keys`) > **mask** (`redact`, `blocked_keys`, `unknown_content: redact`,
+//! hashed on metric data points) > **patterns** (inside kept string values) > keep. A key that a
+//! pattern matches is removed (a masked key could collide with another).
 
 pub mod catalogue;
 pub mod patterns;
+mod rules;
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use self::catalogue::AgentEvent;
-use self::patterns::{PatternConfig, Patterns, MASK};
-use crate::otlp::common::{find_attr, AnyValue, InstrumentationScope, KeyValue};
+use self::catalogue::{Agent, Bodies};
+use self::patterns::{PatternConfig, Patterns};
+use self::rules::{has_string, mask_strings, upsert, Level, Outcome, Seen};
+use crate::otlp::common::{AnyValue, InstrumentationScope, KeyValue};
 use crate::otlp::logs::LogRecord;
 use crate::otlp::metrics::Metric;
 use crate::otlp::trace::Span;
 use crate::otlp::{Request, Resource};
 use crate::pipeline::batch::Context;
-use crate::pipeline::component::{Piecewise, Processor, Rejection};
+use crate::pipeline::component::{Piecewise, Place, Processor, Rejection};
 
 /// What to do with a class of content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -54,6 +60,18 @@ pub enum IdentityPolicy {
     Redact,
 }
 
+/// What to do with a value a recognised agent sent under a key no table classifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownContent {
+    /// Mask its strings (hash them on metric data points) and tag the record.
+    Redact,
+    /// Only tag, count and log the key (for a rollout).
+    Tag,
+    /// Nothing.
+    Keep,
+}
+
 /// Settings of a `redact` processor.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -61,15 +79,26 @@ pub struct RedactConfig {
     /// Prompt text (default `redact`).
     #[serde(default = "default_redact")]
     pub prompts: ContentPolicy,
+    /// The model's replies (default: as `prompts`).
+    #[serde(default)]
+    pub responses: Option<ContentPolicy>,
     /// Tool arguments and outputs (default `redact`).
     #[serde(default = "default_redact")]
     pub tool_content: ContentPolicy,
     /// User identity fields (default `keep`).
     #[serde(default = "default_keep_identity")]
     pub identity: IdentityPolicy,
-    /// Key of the HMAC for `identity: hash` (at least 16 characters; use `${env:…}`).
+    /// Key of the HMAC for `identity: hash` (at least 16 characters; use `${env:…}`); also keys
+    /// the hashes of unknown data-point values (a key made at start when absent).
     #[serde(default)]
     pub hash_key: Option<String>,
+    /// Values a recognised agent sends under keys no table knows (default `redact` whenever a
+    /// content class is not `keep`, else `keep`).
+    #[serde(default)]
+    pub unknown_content: Option<UnknownContent>,
+    /// More keys the `unknown_content` rule keeps as they are (beside the agents' safe lists).
+    #[serde(default)]
+    pub safe_keys: Vec<String>,
     /// Secrets masked inside any remaining string: built-in names or `{ name, regex }`.
     #[serde(default)]
     pub patterns: Vec<PatternConfig>,
@@ -79,6 +108,20 @@ pub struct RedactConfig {
     /// Attributes whose values are always masked, at any level.
     #[serde(default)]
     pub blocked_keys: Vec<String>,
+}
+
+impl RedactConfig {
+    /// `unknown_content` with its default filled in.
+    pub fn unknown_content(&self) -> UnknownContent {
+        self.unknown_content.unwrap_or({
+            let content = [Some(self.prompts), self.responses, Some(self.tool_content)];
+            if content.iter().flatten().any(|p| *p != ContentPolicy::Keep) {
+                UnknownContent::Redact
+            } else {
+                UnknownContent::Keep
+            }
+        })
+    }
 }
 
 fn default_redact() -> ContentPolicy {
@@ -95,6 +138,10 @@ pub struct RedactStats {
     pub prompts_relay: AtomicU64,
     /// Prompts that arrived already redacted by the client.
     pub prompts_client: AtomicU64,
+    /// Model replies masked or dropped by the relay.
+    pub responses_relay: AtomicU64,
+    /// Model replies that arrived already redacted by the client.
+    pub responses_client: AtomicU64,
     /// Tool arguments/outputs masked or dropped.
     pub tool_content: AtomicU64,
     /// Identity values hashed or masked.
@@ -103,95 +150,34 @@ pub struct RedactStats {
     pub blocked_keys: AtomicU64,
     /// Attributes removed because not allowed.
     pub not_allowed: AtomicU64,
-    /// Values in which a pattern matched.
+    /// Values (or keys, names, fields) in which a pattern matched.
     pub patterns: AtomicU64,
+    /// Times the `unknown_content` rule fired, per agent (in [`catalogue::AGENTS`] order).
+    pub unknown: [AtomicU64; 3],
 }
 
-/// The tags the processor writes; exempt from `allowed_keys`.
-const TAG_KEYS: &[&str] = &[
-    "redaction.masked.keys",
-    "redaction.masked.count",
-    "redaction.redacted.keys",
-    "redaction.redacted.count",
-    "redaction.patterns",
-    "prompt.redacted",
-    "prompt.redaction",
-    "event.name",
-];
+/// How many distinct unknown keys are logged (once each) before the processor stops noting.
+const MAX_LOGGED_UNKNOWN: usize = 256;
 
 /// Redacts and tags.
 pub struct RedactProcessor {
     config: RedactConfig,
     patterns: Patterns,
-    hmac: Option<Hmac<Sha256>>,
+    hmac: Hmac<Sha256>,
+    /// Keys the relay itself writes before this processor (stamps, `resource` upserts):
+    /// never subject to the `unknown_content` rule.
+    relay_keys: HashSet<String>,
+    /// `(agent, key)` pairs already logged as unknown.
+    logged: Mutex<HashSet<(&'static str, String)>>,
     /// Counters for self-metrics.
     pub stats: RedactStats,
-}
-
-/// What happened to one attribute list.
-#[derive(Default)]
-struct Outcome {
-    masked: BTreeSet<String>,
-    removed: BTreeSet<String>,
-    prompt: Option<&'static str>,
-    patterns: BTreeSet<String>,
-}
-
-impl Outcome {
-    fn changed(&self) -> bool {
-        !self.masked.is_empty() || !self.removed.is_empty() || self.prompt.is_some() || !self.patterns.is_empty()
-    }
-
-    fn tags(&self) -> Vec<KeyValue<'static>> {
-        let mut t = Vec::new();
-        let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
-        if !self.masked.is_empty() {
-            t.push(KeyValue::string("redaction.masked.keys", join(&self.masked)));
-            t.push(KeyValue { key: "redaction.masked.count".into(), value: AnyValue::Int(self.masked.len() as i64) });
-        }
-        if !self.removed.is_empty() {
-            t.push(KeyValue::string("redaction.redacted.keys", join(&self.removed)));
-            t.push(KeyValue {
-                key: "redaction.redacted.count".into(),
-                value: AnyValue::Int(self.removed.len() as i64),
-            });
-        }
-        if !self.patterns.is_empty() {
-            t.push(KeyValue::string("redaction.patterns", join(&self.patterns)));
-        }
-        if let Some(who) = self.prompt {
-            t.push(KeyValue { key: "prompt.redacted".into(), value: AnyValue::Bool(true) });
-            t.push(KeyValue::string("prompt.redaction", who));
-        }
-        t
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Decision {
-    Keep,
-    Mask,
-    Drop,
-}
-
-fn upsert(attrs: &mut Vec<KeyValue<'_>>, tags: Vec<KeyValue<'static>>) {
-    for t in tags {
-        match attrs.iter_mut().find(|kv| kv.key == t.key) {
-            Some(kv) => kv.value = t.value,
-            None => attrs.push(t),
-        }
-    }
-}
-
-fn masked() -> AnyValue<'static> {
-    AnyValue::String(Cow::Borrowed(MASK))
 }
 
 impl RedactProcessor {
     /// Checks and compiles the config; fails closed (no processor) when it cannot do its job.
     pub fn new(config: RedactConfig) -> Result<Self, String> {
         let patterns = Patterns::new(&config.patterns)?;
-        let hmac = match (config.identity, &config.hash_key) {
+        let key = match (config.identity, &config.hash_key) {
             (IdentityPolicy::Hash, None) => {
                 return Err(
                     "`hash_key` is required for `identity: hash` (e.g. hash_key: ${env:OTELGATE_HASH_KEY})".into()
@@ -200,17 +186,35 @@ impl RedactProcessor {
             (IdentityPolicy::Hash, Some(k)) if k.len() < 16 => {
                 return Err("`hash_key` must be at least 16 characters".into());
             }
-            (_, Some(k)) => Some(Hmac::<Sha256>::new_from_slice(k.as_bytes()).map_err(|e| e.to_string())?),
-            (_, None) => None,
+            (_, Some(k)) => k.as_bytes().to_vec(),
+            // Only unknown data-point values are hashed then: stable within a run.
+            (_, None) => {
+                let mut k = [0u8; 32];
+                getrandom::fill(&mut k).map_err(|e| format!("no randomness for the hash key: {e}"))?;
+                k.to_vec()
+            }
         };
-        Ok(RedactProcessor { config, patterns, hmac, stats: RedactStats::default() })
+        let hmac = Hmac::<Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
+        let relay_keys = crate::processor::auth::STAMP_KEYS.iter().map(|k| k.to_string()).collect();
+        Ok(RedactProcessor {
+            config,
+            patterns,
+            hmac,
+            relay_keys,
+            logged: Mutex::new(HashSet::new()),
+            stats: RedactStats::default(),
+        })
+    }
+
+    /// Also exempts `keys` from the `unknown_content` rule: attributes the relay's own
+    /// processors write (a `resource` processor's keys).
+    pub fn with_relay_keys(mut self, keys: impl IntoIterator<Item = String>) -> Self {
+        self.relay_keys.extend(keys);
+        self
     }
 
     fn hash(&self, v: &AnyValue) -> AnyValue<'static> {
-        let Some(mac) = &self.hmac else {
-            return masked();
-        };
-        let mut mac = mac.clone();
+        let mut mac = self.hmac.clone();
         match v {
             AnyValue::String(s) => mac.update(s.as_bytes()),
             other => mac.update(serde_json::to_string(other).unwrap_or_default().as_bytes()),
@@ -223,177 +227,154 @@ impl RedactProcessor {
         AnyValue::String(Cow::Owned(hex))
     }
 
-    /// Masks pattern matches inside strings, arrays and kvlists; names what matched.
-    fn mask_patterns(&self, v: &mut AnyValue<'_>, hits: &mut BTreeSet<String>) -> bool {
-        match v {
-            AnyValue::String(s) => match self.patterns.mask(s) {
-                Some((new, names)) => {
-                    hits.extend(names.iter().map(|n| n.to_string()));
-                    *s = Cow::Owned(new);
-                    true
-                }
-                None => false,
-            },
-            AnyValue::Array(items) => items.iter_mut().fold(false, |acc, x| self.mask_patterns(x, hits) | acc),
-            AnyValue::KvList(kvs) => {
-                kvs.iter_mut().fold(false, |acc, kv| self.mask_patterns(&mut kv.value, hits) | acc)
+    /// Counts the rule firing for `agent` and logs a key the first time it is seen.
+    fn note_unknown(&self, agent: &'static Agent, key: &str) {
+        if let Some(i) = catalogue::AGENTS.iter().position(|a| a.id == agent.id) {
+            self.stats.unknown[i].fetch_add(1, Ordering::Relaxed);
+        }
+        let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+        if logged.len() < MAX_LOGGED_UNKNOWN && logged.insert((agent.id, key.to_string())) {
+            tracing::warn!(
+                agent = agent.id,
+                key,
+                "An agent sent a key no catalogue row classifies; its strings are handled by `unknown_content`. \
+                 Add it to `safe_keys` if it is metadata."
+            );
+        }
+    }
+
+    /// Who sent a record at `place` known by `names`.
+    fn agent_of(&self, place: &Place<'_>, names: &[&str]) -> Option<&'static Agent> {
+        place
+            .resource
+            .and_then(|r| crate::otlp::common::find_attr(&r.attributes, "service.name"))
+            .and_then(AnyValue::as_str)
+            .and_then(catalogue::agent_of_service)
+            .or_else(|| place.scope.and_then(|s| catalogue::agent_of_scope(&s.name)))
+            .or_else(|| names.iter().find_map(|n| catalogue::agent_of_event(n)))
+    }
+
+    /// The names a record goes by: every `event.name` value (a record with two is treated as
+    /// the most sensitive of them), then `extra`.
+    fn names<'r>(attrs: &'r [KeyValue<'_>], extra: &[&'r str]) -> Vec<&'r str> {
+        let mut names: Vec<&str> =
+            attrs.iter().filter(|kv| kv.key == "event.name").filter_map(|kv| kv.value.as_str()).collect();
+        names.extend(extra.iter().filter(|n| !n.is_empty()));
+        names
+    }
+
+    /// Runs the rules on a list and tags it if changed.
+    fn tagged(&self, attrs: &mut Vec<KeyValue<'_>>, seen: &Seen<'_>, mut extra: Outcome) {
+        let o = self.attrs(attrs, seen);
+        extra.absorb(o);
+        if extra.changed() {
+            upsert(attrs, extra.tags());
+        }
+    }
+
+    /// A log record's body: a kvlist goes through the rules; a string is kept when it is what
+    /// the agent's bodies are known to be, else it is unknown content.
+    fn body(&self, body: &mut AnyValue<'_>, seen: &Seen<'_>, out: &mut Outcome) {
+        if let AnyValue::KvList(kvs) = body {
+            let o = self.attrs(kvs, &Seen { agent: seen.agent, names: seen.names.clone(), level: Level::Outer });
+            if o.changed() {
+                out.masked.insert("body".into());
             }
+            out.absorb(o);
+            return;
+        }
+        let hit = self.mask_patterns(body, &mut out.patterns);
+        if hit.changed || hit.drop {
+            self.stats.patterns.fetch_add(1, Ordering::Relaxed);
+            out.masked.insert("body".into());
+            if hit.drop {
+                *body = rules::masked();
+            }
+        }
+        let Some(agent) = seen.agent else { return };
+        let c = self.config.unknown_content();
+        if c == UnknownContent::Keep || !has_string(body) {
+            return;
+        }
+        let known = match (agent.bodies, body.as_str()) {
+            (Bodies::EventName, Some(b)) => agent.knows_event(b),
+            (Bodies::Sentences, Some(_)) => seen.names.iter().any(|n| agent.knows_event(n)),
             _ => false,
+        };
+        if known {
+            return;
+        }
+        self.note_unknown(agent, "body");
+        out.unknown.insert("body".into());
+        if c == UnknownContent::Redact {
+            mask_strings(body);
         }
     }
 
-    /// Applies every rule to one attribute list. `record` lists are subject to
-    /// `allowed_keys`; resource and scope lists are not.
-    fn attrs(&self, attrs: &mut Vec<KeyValue<'_>>, event: Option<&AgentEvent>, record: bool) -> Outcome {
+    /// Applies the policy to every piece of a request. Each piece sees its resource and scope as
+    /// they came to this processor (the same [`Place`] the patch path gives), so records and
+    /// scopes are done before the lists that hold them.
+    pub fn redact(&self, request: &mut Request<'_>) {
+        match request {
+            Request::Logs(r) => {
+                for rl in &mut r.resource_logs {
+                    for sl in &mut rl.scope_logs {
+                        let place = Place { resource: rl.resource.as_ref(), scope: sl.scope.as_ref() };
+                        sl.log_records.iter_mut().for_each(|rec| self.log_record(rec, &place));
+                        self.schema_url(&mut sl.schema_url, sl.scope.as_mut().map(|s| &mut s.attributes));
+                        if let Some(scope) = &mut sl.scope {
+                            self.scope(scope, &Place { resource: rl.resource.as_ref(), scope: None });
+                        }
+                    }
+                    self.holder(&mut rl.resource, &mut rl.schema_url);
+                }
+            }
+            Request::Traces(r) => {
+                for rs in &mut r.resource_spans {
+                    for ss in &mut rs.scope_spans {
+                        let place = Place { resource: rs.resource.as_ref(), scope: ss.scope.as_ref() };
+                        ss.spans.iter_mut().for_each(|span| self.span(span, &place));
+                        self.schema_url(&mut ss.schema_url, ss.scope.as_mut().map(|s| &mut s.attributes));
+                        if let Some(scope) = &mut ss.scope {
+                            self.scope(scope, &Place { resource: rs.resource.as_ref(), scope: None });
+                        }
+                    }
+                    self.holder(&mut rs.resource, &mut rs.schema_url);
+                }
+            }
+            Request::Metrics(r) => {
+                for rm in &mut r.resource_metrics {
+                    for sm in &mut rm.scope_metrics {
+                        let place = Place { resource: rm.resource.as_ref(), scope: sm.scope.as_ref() };
+                        sm.metrics.iter_mut().for_each(|m| self.metric(m, &place));
+                        self.schema_url(&mut sm.schema_url, sm.scope.as_mut().map(|s| &mut s.attributes));
+                        if let Some(scope) = &mut sm.scope {
+                            self.scope(scope, &Place { resource: rm.resource.as_ref(), scope: None });
+                        }
+                    }
+                    self.holder(&mut rm.resource, &mut rm.schema_url);
+                }
+            }
+        }
+    }
+
+    /// A holder's resource and `schemaUrl` (tagged on the resource, when there is one).
+    fn holder(&self, resource: &mut Option<Resource<'_>>, schema_url: &mut Cow<'_, str>) {
+        self.schema_url(schema_url, resource.as_mut().map(|r| &mut r.attributes));
+        if let Some(res) = resource {
+            Piecewise::resource(self, res);
+        }
+    }
+
+    /// Patterns on a `schemaUrl` outside every piece. The patch path never sees one that
+    /// matches: the scan is unsure about such a body, and it is decoded.
+    fn schema_url(&self, url: &mut Cow<'_, str>, tags: Option<&mut Vec<KeyValue<'_>>>) {
         let mut out = Outcome::default();
-        let c = &self.config;
-        let s = &self.stats;
-        attrs.retain_mut(|kv| {
-            let key: &str = &kv.key;
-            let is_prompt = event.is_some_and(|e| e.prompts.contains(&key));
-            let is_tool = event.is_some_and(|e| e.tool_content.contains(&key));
-            let is_identity = catalogue::IDENTITY_KEYS.contains(&key);
-            let blocked = c.blocked_keys.iter().any(|b| b == key);
-            let not_allowed = record
-                && !c.allowed_keys.is_empty()
-                && !c.allowed_keys.iter().any(|a| a == key)
-                && !TAG_KEYS.contains(&key);
-
-            if is_prompt {
-                let client = kv.value.as_str().is_some_and(|v| catalogue::CLIENT_REDACTED.contains(&v));
-                let policy = if not_allowed { ContentPolicy::Drop } else { c.prompts };
-                let policy = if blocked && policy == ContentPolicy::Keep { ContentPolicy::Redact } else { policy };
-                if client {
-                    out.prompt = Some("client");
-                    s.prompts_client.fetch_add(1, Ordering::Relaxed);
-                } else if policy != ContentPolicy::Keep {
-                    out.prompt = Some("relay");
-                    s.prompts_relay.fetch_add(1, Ordering::Relaxed);
-                }
-                return match policy {
-                    ContentPolicy::Drop => {
-                        out.removed.insert(key.to_string());
-                        false
-                    }
-                    ContentPolicy::Redact => {
-                        if !client {
-                            out.masked.insert(key.to_string());
-                        }
-                        kv.value = masked();
-                        true
-                    }
-                    ContentPolicy::Keep => {
-                        if client {
-                            kv.value = masked(); // normalise [REDACTED] to minware's <REDACTED>
-                        } else if self.mask_patterns(&mut kv.value, &mut out.patterns) {
-                            out.masked.insert(key.to_string());
-                            s.patterns.fetch_add(1, Ordering::Relaxed);
-                        }
-                        true
-                    }
-                };
-            }
-
-            let class = if is_tool {
-                match c.tool_content {
-                    ContentPolicy::Keep => Decision::Keep,
-                    ContentPolicy::Redact => Decision::Mask,
-                    ContentPolicy::Drop => Decision::Drop,
-                }
-            } else if is_identity && c.identity != IdentityPolicy::Keep {
-                Decision::Mask
-            } else {
-                Decision::Keep
-            };
-            let decision = class.max(if blocked { Decision::Mask } else { Decision::Keep }).max(if not_allowed {
-                Decision::Drop
-            } else {
-                Decision::Keep
-            });
-            match decision {
-                Decision::Drop => {
-                    if is_tool {
-                        s.tool_content.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        s.not_allowed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    out.removed.insert(key.to_string());
-                    false
-                }
-                Decision::Mask => {
-                    if is_tool {
-                        s.tool_content.fetch_add(1, Ordering::Relaxed);
-                    } else if blocked {
-                        s.blocked_keys.fetch_add(1, Ordering::Relaxed);
-                    }
-                    kv.value = if is_identity && !blocked && c.identity == IdentityPolicy::Hash {
-                        s.identity.fetch_add(1, Ordering::Relaxed);
-                        self.hash(&kv.value)
-                    } else {
-                        if is_identity {
-                            s.identity.fetch_add(1, Ordering::Relaxed);
-                        }
-                        masked()
-                    };
-                    out.masked.insert(key.to_string());
-                    true
-                }
-                Decision::Keep => {
-                    if self.mask_patterns(&mut kv.value, &mut out.patterns) {
-                        s.patterns.fetch_add(1, Ordering::Relaxed);
-                        out.masked.insert(key.to_string());
-                    }
-                    true
-                }
-            }
-        });
-        out
-    }
-
-    /// Runs the rules on a resource or scope attribute list and tags it if changed.
-    fn outer(&self, attrs: &mut Vec<KeyValue<'_>>) {
-        let o = self.attrs(attrs, None, false);
-        if o.changed() {
-            upsert(attrs, o.tags());
+        self.mask_field(url, &mut out, "schemaUrl");
+        if let (true, Some(attrs)) = (out.changed(), tags) {
+            upsert(attrs, out.tags());
         }
     }
-
-    /// Runs the rules on a record's attributes (and body) and tags the record if changed.
-    fn record(&self, attrs: &mut Vec<KeyValue<'_>>, body: Option<&mut AnyValue<'_>>, event: Option<&AgentEvent>) {
-        let mut o = self.attrs(attrs, event, true);
-        if let Some(body) = body {
-            let changed = match body {
-                AnyValue::KvList(kvs) => {
-                    let b = self.attrs(kvs, event, false);
-                    let changed = b.changed();
-                    o.masked.extend(b.masked);
-                    o.removed.extend(b.removed);
-                    o.patterns.extend(b.patterns);
-                    o.prompt = o.prompt.or(b.prompt);
-                    changed
-                }
-                other => self.mask_patterns(other, &mut o.patterns),
-            };
-            if changed {
-                o.masked.insert("body".into());
-            }
-        }
-        if o.changed() {
-            upsert(attrs, o.tags());
-        }
-    }
-}
-
-fn event_of<'r>(
-    attrs: &'r [KeyValue<'_>],
-    event_name: &'r str,
-    body: Option<&'r AnyValue<'_>>,
-) -> Option<&'static AgentEvent> {
-    find_attr(attrs, "event.name")
-        .and_then(AnyValue::as_str)
-        .and_then(catalogue::lookup)
-        .or_else(|| catalogue::lookup(event_name))
-        .or_else(|| body.and_then(AnyValue::as_str).and_then(catalogue::lookup))
 }
 
 #[async_trait]
@@ -412,76 +393,41 @@ impl Processor for RedactProcessor {
     fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
         let s = &self.stats;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        vec![
+        let mut out = vec![
             ("redactions", "class", "prompt_relay", n(&s.prompts_relay)),
             ("redactions", "class", "prompt_client", n(&s.prompts_client)),
+            ("redactions", "class", "response_relay", n(&s.responses_relay)),
+            ("redactions", "class", "response_client", n(&s.responses_client)),
             ("redactions", "class", "tool_content", n(&s.tool_content)),
             ("redactions", "class", "identity", n(&s.identity)),
             ("redactions", "class", "blocked_key", n(&s.blocked_keys)),
             ("redactions", "class", "not_allowed", n(&s.not_allowed)),
             ("redactions", "class", "pattern", n(&s.patterns)),
-        ]
-    }
-}
-
-impl RedactProcessor {
-    /// Applies the policy to every attribute list and body of a request, piece by piece (the
-    /// same pieces the router hands over one at a time through [`Piecewise`]).
-    pub fn redact(&self, request: &mut Request<'_>) {
-        match request {
-            Request::Logs(r) => {
-                for rl in &mut r.resource_logs {
-                    if let Some(res) = &mut rl.resource {
-                        self.resource(res);
-                    }
-                    for sl in &mut rl.scope_logs {
-                        if let Some(scope) = &mut sl.scope {
-                            self.scope(scope);
-                        }
-                        sl.log_records.iter_mut().for_each(|rec| self.log_record(rec));
-                    }
-                }
-            }
-            Request::Traces(r) => {
-                for rs in &mut r.resource_spans {
-                    if let Some(res) = &mut rs.resource {
-                        self.resource(res);
-                    }
-                    for ss in &mut rs.scope_spans {
-                        if let Some(scope) = &mut ss.scope {
-                            self.scope(scope);
-                        }
-                        ss.spans.iter_mut().for_each(|span| self.span(span));
-                    }
-                }
-            }
-            Request::Metrics(r) => {
-                for rm in &mut r.resource_metrics {
-                    if let Some(res) = &mut rm.resource {
-                        self.resource(res);
-                    }
-                    for sm in &mut rm.scope_metrics {
-                        if let Some(scope) = &mut sm.scope {
-                            self.scope(scope);
-                        }
-                        sm.metrics.iter_mut().for_each(|m| self.metric(m));
-                    }
-                }
-            }
+        ];
+        for (agent, count) in catalogue::AGENTS.iter().zip(&s.unknown) {
+            out.push(("redact_unknown_content", "agent", agent.id, n(count)));
         }
+        out
     }
 }
 
 impl Piecewise for RedactProcessor {
     fn may_change(&self, key: &str) -> bool {
         let c = &self.config;
-        let content = catalogue::EVENTS.iter().any(|e| {
-            // Prompts change even under `keep` (a client's "[REDACTED]" is normalised).
-            e.prompts.contains(&key) || (c.tool_content != ContentPolicy::Keep && e.tool_content.contains(&key))
-        });
-        content
-            || (c.identity != IdentityPolicy::Keep && catalogue::IDENTITY_KEYS.contains(&key))
+        if rules::TAG_KEYS.contains(&key) {
+            return false;
+        }
+        if catalogue::IDENTITY_KEYS.contains(&key) {
+            return c.identity != IdentityPolicy::Keep || c.blocked_keys.iter().any(|b| b == key);
+        }
+        // Content changes even under `keep` (a client's "[REDACTED]" is normalised).
+        catalogue::is_content_anywhere(key)
             || c.blocked_keys.iter().any(|b| b == key)
+            || (c.unknown_content() != UnknownContent::Keep
+                && !catalogue::is_safe(key)
+                && !c.safe_keys.iter().any(|k| k == key)
+                && !self.relay_keys.contains(key))
+            || self.patterns.matches(key)
     }
 
     fn may_change_string(&self, value: &str) -> bool {
@@ -492,34 +438,95 @@ impl Piecewise for RedactProcessor {
         !self.config.patterns.is_empty()
     }
 
+    fn may_change_body(&self, body: &str) -> bool {
+        self.config.unknown_content() != UnknownContent::Keep
+            && !catalogue::AGENTS.iter().any(|a| a.bodies == Bodies::EventName && a.knows_event(body))
+    }
+
     fn resource(&self, resource: &mut Resource<'_>) {
-        self.outer(&mut resource.attributes);
+        let agent = self.agent_of(&Place { resource: Some(resource), scope: None }, &[]);
+        let seen = Seen { agent, names: Vec::new(), level: Level::Resource };
+        let mut out = Outcome::default();
+        for e in &mut resource.entity_refs {
+            self.mask_field(&mut e.schema_url, &mut out, "entityRefs");
+            self.mask_field(&mut e.entity_type, &mut out, "entityRefs");
+            for k in e.id_keys.iter_mut().chain(e.description_keys.iter_mut()) {
+                self.mask_field(k, &mut out, "entityRefs");
+            }
+        }
+        self.tagged(&mut resource.attributes, &seen, out);
     }
 
-    fn scope(&self, scope: &mut InstrumentationScope<'_>) {
-        self.outer(&mut scope.attributes);
+    fn scope(&self, scope: &mut InstrumentationScope<'_>, at: &Place<'_>) {
+        let agent = self.agent_of(&Place { resource: at.resource, scope: Some(scope) }, &[]);
+        let seen = Seen { agent, names: Vec::new(), level: Level::Outer };
+        let mut out = Outcome::default();
+        self.mask_field(&mut scope.name, &mut out, "scope.name");
+        self.mask_field(&mut scope.version, &mut out, "scope.version");
+        self.tagged(&mut scope.attributes, &seen, out);
     }
 
-    fn log_record(&self, rec: &mut LogRecord<'_>) {
-        let event = event_of(&rec.attributes, &rec.event_name, rec.body.as_ref());
-        self.record(&mut rec.attributes, rec.body.as_mut(), event);
+    fn log_record(&self, rec: &mut LogRecord<'_>, at: &Place<'_>) {
+        let body_name = rec.body.as_ref().and_then(AnyValue::as_str).unwrap_or("");
+        let names = Self::names(&rec.attributes, &[&rec.event_name, body_name]);
+        let agent = self.agent_of(at, &names);
+        let names: Vec<String> = names.into_iter().map(str::to_string).collect();
+        let seen = Seen { agent, names: names.iter().map(String::as_str).collect(), level: Level::Record };
+        let mut out = Outcome::default();
+        if let Some(body) = &mut rec.body {
+            let body_seen = Seen {
+                agent,
+                names: seen.names.iter().copied().filter(|n| Some(*n) != body.as_str()).collect(),
+                level: Level::Record,
+            };
+            self.body(body, &body_seen, &mut out);
+        }
+        self.mask_field(&mut rec.severity_text, &mut out, "severityText");
+        self.mask_field(&mut rec.event_name, &mut out, "eventName");
+        self.tagged(&mut rec.attributes, &seen, out);
     }
 
-    fn span(&self, span: &mut Span<'_>) {
-        let event = event_of(&span.attributes, &span.name, None);
-        self.record(&mut span.attributes, None, event);
+    fn span(&self, span: &mut Span<'_>, at: &Place<'_>) {
+        let names: Vec<String> = Self::names(&span.attributes, &[&span.name]).into_iter().map(str::to_string).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let agent = self.agent_of(at, &names);
+        let mut out = Outcome::default();
+        self.mask_field(&mut span.name, &mut out, "name");
+        self.clear_field(&mut span.trace_state, &mut out, "traceState");
+        if let Some(status) = &mut span.status {
+            self.mask_field(&mut status.message, &mut out, "status.message");
+        }
+        self.tagged(&mut span.attributes, &Seen { agent, names: names.clone(), level: Level::Record }, out);
         for ev in &mut span.events {
-            let event = event_of(&ev.attributes, &ev.name, None);
-            self.record(&mut ev.attributes, None, event);
+            let ev_names: Vec<String> =
+                Self::names(&ev.attributes, &[&ev.name]).into_iter().map(str::to_string).collect();
+            let ev_names: Vec<&str> = ev_names.iter().map(String::as_str).collect();
+            let agent = agent.or_else(|| self.agent_of(at, &ev_names));
+            let mut out = Outcome::default();
+            self.mask_field(&mut ev.name, &mut out, "name");
+            self.tagged(&mut ev.attributes, &Seen { agent, names: ev_names, level: Level::Record }, out);
         }
         for link in &mut span.links {
-            self.record(&mut link.attributes, None, None);
+            let mut out = Outcome::default();
+            self.clear_field(&mut link.trace_state, &mut out, "traceState");
+            self.tagged(&mut link.attributes, &Seen { agent, names: Vec::new(), level: Level::Record }, out);
         }
     }
 
-    fn metric(&self, metric: &mut Metric<'_>) {
+    fn metric(&self, metric: &mut Metric<'_>, at: &Place<'_>) {
+        let name = metric.name.to_string();
+        let agent = self.agent_of(at, &[&name]);
+        let mut out = Outcome::default();
+        self.mask_field(&mut metric.name, &mut out, "name");
+        self.mask_field(&mut metric.description, &mut out, "description");
+        self.mask_field(&mut metric.unit, &mut out, "unit");
+        self.tagged(&mut metric.metadata, &Seen { agent, names: vec![&name], level: Level::Outer }, out);
+        let point = Seen { agent, names: vec![&name], level: Level::Point };
         for attrs in metric.point_attributes_mut() {
-            self.record(attrs, None, None);
+            self.tagged(attrs, &point, Outcome::default());
+        }
+        for ex in metric.exemplars_mut() {
+            self.tagged(&mut ex.filtered_attributes, &point, Outcome::default());
         }
     }
 }

@@ -1,11 +1,15 @@
 //! Cost of the redact processor per 1 000 Codex log records, as a ratio to the same decode
-//! and encode without it, measured in the same run. Run: cargo bench -p otelgate-core --bench redact
+//! and encode without it, and on the recorded Codex, Claude Code and Gemini CLI bodies with the
+//! full catalogue and `unknown_content: redact`, on the patch path and the decoding path, as a
+//! ratio to passing the body on unchanged (the scan alone), measured in the same run.
+//! Run: cargo bench -p otelgate-core --bench redact
 #![allow(clippy::print_stdout, missing_docs)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use otelgate_core::otlp::{Request, Signal};
+use otelgate_core::otlp::{scan, Request, Signal};
+use otelgate_core::pipeline::component::Piecewise;
 use otelgate_core::processor::redact::{RedactConfig, RedactProcessor};
 use serde_json::Value;
 
@@ -72,5 +76,67 @@ fn main() {
             black_box(r.encode());
         });
         println!("{:<40} {:>8.0}µs {:>7.2}×", name, t.as_secs_f64() * 1e6, t.as_secs_f64() / base.as_secs_f64());
+    }
+    agents(budget);
+}
+
+/// The recorded bodies of one agent's corpus folder.
+fn corpus(dir: &str) -> Vec<(Signal, Vec<u8>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus").join(dir);
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(root).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".json") && !name.ends_with(".headers.json") && !name.contains("retry") {
+            out.push((otelgate_core::otlp::fuzzing::corpus_signal(&name), std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+/// Redact with the whole catalogue on each agent's bodies: pass-on (scan only) = 1.
+fn agents(budget: Duration) {
+    let c: RedactConfig =
+        yaml_serde::from_str("prompts: redact\ntool_content: redact\nunknown_content: redact").unwrap();
+    let p = RedactProcessor::new(c).unwrap();
+    println!();
+    println!(
+        "{:<8} {:>6} {:>14} {:>22} {:>22}",
+        "agent", "KB", "pass-on (nop)", "redact, patch path", "redact, decoding path"
+    );
+    for dir in ["codex", "claude", "gemini"] {
+        let bodies = corpus(dir);
+        let kb: usize = bodies.iter().map(|(_, b)| b.len()).sum::<usize>() / 1024;
+        let nop = per_run(budget, || {
+            for (signal, body) in &bodies {
+                black_box(scan::scan(*signal, black_box(body)));
+            }
+        });
+        let keys = |k: &[u8]| std::str::from_utf8(k).map_or(true, |k| p.may_change(k));
+        let picked_bodies = |v: &[u8]| std::str::from_utf8(v).map_or(true, |v| p.may_change_body(v));
+        let own: [&dyn Piecewise; 1] = [&p];
+        let patch = per_run(budget, || {
+            for (signal, body) in &bodies {
+                let want = scan::Interest { keys: Some(&keys), strings: None, bodies: Some(&picked_bodies) };
+                let (s, o) = scan::outline(*signal, black_box(body), Some(want)).unwrap();
+                black_box(otelgate_core::pipeline::patch::patch(body, &o, &[], &own, s.compact).unwrap());
+            }
+        });
+        let typed = per_run(budget, || {
+            for (signal, body) in &bodies {
+                let mut r = Request::decode(*signal, black_box(body)).unwrap();
+                p.redact(&mut r);
+                black_box(r.encode());
+            }
+        });
+        let ratio = |t: Duration| t.as_secs_f64() / nop.as_secs_f64();
+        println!(
+            "{dir:<8} {kb:>6} {:>12.0}µs {:>12.0}µs {:>7.2}× {:>12.0}µs {:>7.2}×",
+            nop.as_secs_f64() * 1e6,
+            patch.as_secs_f64() * 1e6,
+            ratio(patch),
+            typed.as_secs_f64() * 1e6,
+            ratio(typed)
+        );
     }
 }

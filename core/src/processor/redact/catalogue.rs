@@ -767,9 +767,55 @@ pub fn is_content_anywhere(key: &str) -> bool {
     ALL.iter().any(|a| a.content.iter().any(|c| c.key == key))
 }
 
+/// The README's "What each agent sends" table, generated from the rows (a test keeps the
+/// README equal to it).
+pub fn markdown() -> String {
+    let mut out =
+        String::from("| agent | where | key | class | what the relay does | source |\n|---|---|---|---|---|---|\n");
+    for a in ALL {
+        for c in a.content {
+            let place = match c.on {
+                On::Named(names) => names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                On::Any if a.id == GEN_AI.id => "any record or span, any sender".to_string(),
+                On::Any => "any record".to_string(),
+                On::Resource => "resource".to_string(),
+            };
+            let classes: Vec<&str> = c.classes.iter().map(|c| c.name()).collect();
+            let policy = classes.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" / ");
+            let does =
+                if classes.len() > 1 { format!("the strictest of {policy}") } else { format!("as {policy} says") };
+            let source = match c.source {
+                Source::Observed => "seen from the real CLI".to_string(),
+                Source::Documented(r) => format!("not observed: {r}"),
+            };
+            out.push_str(&format!(
+                "| {} | {place} | `{}` | {} | {does} | {source} |\n",
+                a.id,
+                c.key,
+                classes.join(", ")
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "| every agent | resource, record, span, data point | {} | identity | as `identity` says (patterns never override `keep`) | seen |\n",
+        IDENTITY_KEYS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    ));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_table_is_the_catalogue() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        assert!(
+            readme.contains(&markdown()),
+            "README.md's \"What each agent sends\" table differs from the catalogue; paste:\n{}",
+            markdown()
+        );
+    }
 
     #[test]
     fn no_key_is_both_safe_and_content_or_identity() {

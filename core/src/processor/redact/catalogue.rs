@@ -756,15 +756,24 @@ pub fn agent_of_event(name: &str) -> Option<&'static Agent> {
     AGENTS.iter().copied().find(|a| a.knows_event(name))
 }
 
+/// The safe lists as one set: asked for every key of every body on the pass-on path.
+static SAFE: std::sync::LazyLock<std::collections::HashSet<&'static str>> = std::sync::LazyLock::new(|| {
+    COMMON_SAFE.iter().copied().chain(ALL.iter().flat_map(|a| a.safe.iter().copied())).collect()
+});
+
+/// Every key a content row names.
+static CONTENT: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| ALL.iter().flat_map(|a| a.content.iter().map(|c| c.key)).collect());
+
 /// Whether `key` is metadata for the `unknown_content` rule (see the module doc for why one
 /// list serves every agent).
 pub fn is_safe(key: &str) -> bool {
-    COMMON_SAFE.contains(&key) || ALL.iter().any(|a| a.safe.contains(&key))
+    SAFE.contains(key)
 }
 
 /// Whether any row of any agent names `key` as content (whatever the record).
 pub fn is_content_anywhere(key: &str) -> bool {
-    ALL.iter().any(|a| a.content.iter().any(|c| c.key == key))
+    CONTENT.contains(key)
 }
 
 /// The README's "What each agent sends" table, generated from the rows (a test keeps the

@@ -159,6 +159,9 @@ impl RedactProcessor {
     /// The content classes `key` holds in a record seen as `seen` (empty: not content).
     fn classes(&self, key: &str, seen: &Seen<'_>) -> Vec<Class> {
         let mut out = Vec::new();
+        if !catalogue::is_content_anywhere(key) {
+            return out;
+        }
         for agent in catalogue::ALL {
             // An agent's rows apply to what it sent (or named one of its events); GenAI's to all.
             let ours = agent.id == catalogue::GEN_AI.id || seen.agent.is_some_and(|a| a.id == agent.id);

@@ -56,6 +56,18 @@ fn main() {
         }
         return;
     }
+    // `--agent-patch DIR N`: N patch-path runs over one agent's corpus, nothing else (profiling).
+    if let Some(i) = args.iter().position(|a| a == "--agent-patch") {
+        let (dir, n) = (&args[i + 1], args[i + 2].parse::<usize>().expect("--agent-patch DIR N"));
+        let p = RedactProcessor::new(yaml_serde::from_str("prompts: redact\ntool_content: redact").unwrap()).unwrap();
+        let bodies = corpus(dir);
+        for _ in 0..n {
+            for (signal, body) in &bodies {
+                black_box(patched(&p, *signal, body));
+            }
+        }
+        return;
+    }
     let configs = [
         ("prompts+tool_content: redact", "prompts: redact\ntool_content: redact"),
         ("+ identity hash, 6 built-in patterns", "prompts: redact\ntool_content: redact\nidentity: hash\nhash_key: 0123456789abcdef\npatterns: [email, bearer_token, aws_access_key, private_key_block, openai_key, github_token]"),
@@ -112,14 +124,9 @@ fn agents(budget: Duration) {
                 black_box(scan::scan(*signal, black_box(body)));
             }
         });
-        let keys = |k: &[u8]| std::str::from_utf8(k).map_or(true, |k| p.may_change(k));
-        let picked_bodies = |v: &[u8]| std::str::from_utf8(v).map_or(true, |v| p.may_change_body(v));
-        let own: [&dyn Piecewise; 1] = [&p];
         let patch = per_run(budget, || {
             for (signal, body) in &bodies {
-                let want = scan::Interest { keys: Some(&keys), strings: None, bodies: Some(&picked_bodies) };
-                let (s, o) = scan::outline(*signal, black_box(body), Some(want)).unwrap();
-                black_box(otelgate_core::pipeline::patch::patch(body, &o, &[], &own, s.compact).unwrap());
+                black_box(patched(&p, *signal, black_box(body)));
             }
         });
         let typed = per_run(budget, || {
@@ -139,4 +146,14 @@ fn agents(budget: Duration) {
             ratio(typed)
         );
     }
+}
+
+/// What the patch path makes of `body` (the router's interest, one redact processor).
+fn patched(p: &RedactProcessor, signal: Signal, body: &[u8]) -> Vec<u8> {
+    let keys = |k: &[u8]| std::str::from_utf8(k).map_or(true, |k| p.may_change(k));
+    let picked_bodies = |v: &[u8]| std::str::from_utf8(v).map_or(true, |v| p.may_change_body(v));
+    let want = scan::Interest { keys: Some(&keys), strings: None, bodies: Some(&picked_bodies) };
+    let (s, o) = scan::outline(signal, body, Some(want)).unwrap();
+    let own: [&dyn Piecewise; 1] = [p];
+    otelgate_core::pipeline::patch::patch(body, &o, &[], &own, s.compact).unwrap()
 }

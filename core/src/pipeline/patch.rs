@@ -62,13 +62,12 @@ pub fn patch(
     }
     edits.sort_by_key(|(r, _)| r.start);
 
-    let text = std::str::from_utf8(body).ok()?;
-    let mut places = Places { text, outline, stamps, processors, resources: None, scopes: None };
+    let mut places = Places { body, outline, stamps, processors, resources: None, scopes: None };
     let mut out = Vec::with_capacity(body.len() + body.len() / 8 + 256);
     let mut at = 0;
     for (range, edit) in edits {
         copy(&mut out, at..range.start);
-        let piece = text.get(range.clone())?;
+        let piece = text(body, range.clone())?;
         let (holder, scope) = outline.place_at(range.start);
         match edit {
             Edit::Piece(PieceKind::Resource) | Edit::NewResource { .. } => {
@@ -121,7 +120,7 @@ pub fn patch(
 /// per holder: index `k` is what processor `k` gets (stamped, and processed by the ones before
 /// it), the last entry what comes out of all of them — as on the typed path.
 struct Places<'t, 'o> {
-    text: &'t str,
+    body: &'t [u8],
     outline: &'o Outline,
     stamps: &'o [KeyValue<'static>],
     processors: &'o [&'o dyn Piecewise],
@@ -136,7 +135,7 @@ impl<'t> Places<'t, '_> {
         if self.resources.as_ref().is_none_or(|(h, _)| *h != holder) {
             let h = self.outline.holders.get(holder)?;
             let mut r: Option<Resource<'t>> = match &h.resource {
-                Some(range) => serde_json::from_str(self.text.get(range.clone())?).ok()?,
+                Some(range) => serde_json::from_str(text(self.body, range.clone())?).ok()?,
                 None => None,
             };
             if !self.stamps.is_empty() {
@@ -160,7 +159,7 @@ impl<'t> Places<'t, '_> {
         if self.scopes.as_ref().is_none_or(|(s, _)| *s != scope) {
             let h = self.outline.scopes.get(scope)?;
             let mut s: Option<InstrumentationScope<'t>> = match &h.scope {
-                Some(range) => serde_json::from_str(self.text.get(range.clone())?).ok()?,
+                Some(range) => serde_json::from_str(text(self.body, range.clone())?).ok()?,
                 None => None,
             };
             let mut views = Vec::with_capacity(self.processors.len() + 1);
@@ -185,6 +184,11 @@ impl<'t> Places<'t, '_> {
     fn scope_view(&self, k: usize) -> Option<&InstrumentationScope<'t>> {
         self.scopes.as_ref().and_then(|(_, v)| v.get(k)?.as_ref())
     }
+}
+
+/// The text of one piece (only pieces are checked: most of a body is never looked at again).
+fn text(body: &[u8], range: Range<usize>) -> Option<&str> {
+    std::str::from_utf8(body.get(range)?).ok()
 }
 
 /// Decodes one piece, lets `process` change it and appends its canonical encoding.

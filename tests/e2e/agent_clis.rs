@@ -1,8 +1,8 @@
 //! Agent privacy with the real CLIs: Claude Code, Gemini CLI and Codex each run one turn
 //! (their drivers in `tests/fixtures/{claude,gemini,codex}`) with every content switch on —
 //! prompts, tool details and output, raw API bodies, a logged-in identity — through a relay
-//! that redacts prompts and tool content. No canary may reach the file archive (the decoding
-//! path), a minware upstream (the pass-on/patch path) or the relay's own debug logs, while
+//! that redacts prompts and tool content. No canary may reach a canonical file archive (the
+//! decoding path), a minware upstream (the pass-on/patch path) or the relay's own debug logs, while
 //! identity (`identity: keep`), prompt lengths and token counts arrive.
 #![allow(clippy::print_stderr)]
 
@@ -31,7 +31,7 @@ receivers:
 processors:
   {REDACT}
 exporters:
-  file: {{ path: '{{dir}}/out/{{signal}}.jsonl' }}
+  file: {{ path: '{{dir}}/out/{{signal}}.jsonl', encoding: canonical }}
 pipelines:
   logs: {{ receivers: [otlp_http], processors: [redact], exporters: [file] }}
   traces: {{ receivers: [otlp_http], processors: [redact], exporters: [file] }}

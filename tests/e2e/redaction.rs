@@ -231,7 +231,7 @@ pipelines:
         )
     };
     let relay = Gateway::start(&config(&format!("minware: {{ endpoint: {}, api_key: k, queue: memory }}", up.url())));
-    let typed = Gateway::start(&config("file: { path: '{dir}/out/{signal}.jsonl' }"));
+    let typed = Gateway::start(&config("file: { path: '{dir}/out/{signal}.jsonl', encoding: canonical }"));
     let auth = format!("Bearer {key}");
 
     // The corpus, and a batch with an upper-case trace id (the decoding path writes it in

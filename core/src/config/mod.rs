@@ -182,12 +182,17 @@ pub enum ExporterKind {
 }
 
 impl ExporterKind {
-    /// Whether the exporter may receive a request exactly as the client sent it (when no
-    /// processor changed it and the validating scan accepted it): minware ingests any valid
-    /// OTLP/JSON, and `nop` discards it. File and stdout write canonical JSON, and plugins get
-    /// canonical JSON, so they always get an encoding of the decoded request.
+    /// Whether the exporter may receive what is forwarded — the client's body as the validating
+    /// scan checked it, compacted, with only the pieces processors changed re-encoded: minware
+    /// ingests any valid OTLP/JSON, `nop` discards it, and the file archive records what minware
+    /// got (unless `encoding: canonical`). Stdout and plugins get canonical JSON, an encoding of
+    /// the decoded request.
     pub fn takes_original_bytes(&self) -> bool {
-        matches!(self, ExporterKind::Minware(_) | ExporterKind::Nop)
+        match self {
+            ExporterKind::Minware(_) | ExporterKind::Nop => true,
+            ExporterKind::File(f) => f.encoding == crate::exporter::file::FileEncoding::Forwarded,
+            _ => false,
+        }
     }
 }
 

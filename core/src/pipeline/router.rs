@@ -330,7 +330,7 @@ fn log_path(routes: &[PipelineRoute], fast: bool) {
         return;
     }
     let why = match routes.iter().find(|r| !r.takes_original) {
-        Some(r) => format!("pipeline {} has an exporter that writes canonical JSON (file, stdout or a plugin)", r.id),
+        Some(r) => format!("pipeline {} has an exporter that writes canonical JSON (stdout, a plugin, or file with encoding: canonical)", r.id),
         None => {
             let r = routes.iter().find(|r| r.processors.iter().any(|p| p.piecewise().is_none())).unwrap_or(first);
             format!("pipeline {} has a processor that needs the decoded request (resource, a plugin, or redact with allowed_keys)", r.id)

@@ -1,22 +1,42 @@
-//! The `file` exporter: JSON Lines, one canonical OTLP/JSON export request per line (the
-//! format the OpenTelemetry Collector's file exporter writes), rotated by size.
+//! The `file` exporter: JSON Lines, one OTLP/JSON export request per line (the format the
+//! OpenTelemetry Collector's file exporter writes), rotated by size ([`rotation`]).
+//!
+//! By default a line is what was forwarded — the client's body as the validating scan checked
+//! it, compacted, with only the pieces processors changed re-encoded — so an archive beside
+//! minware keeps the relay on the pass-on path; `encoding: canonical` writes an encoding of the
+//! decoded request instead (hex ids in lower case, 64-bit integers as strings).
 //!
 //! `path` may contain `{signal}` (one file per signal); without it every signal shares one
 //! file, told apart by each line's top-level key. Each batch is written and flushed to the
-//! OS before the next; the file is fsynced on rotation and shutdown.
+//! OS before the next; a rotated file is fsynced (and gzipped) in the background, every file
+//! at shutdown.
+
+pub mod rotation;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use self::rotation::{Rotator, Writers};
 use crate::otlp::Signal;
 use crate::pipeline::batch::Batch;
 use crate::pipeline::component::{ExportError, Exporter};
+
+/// What a line of the file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileEncoding {
+    /// What was forwarded (default): the client's OTLP/JSON, compacted, as processors left it.
+    #[default]
+    Forwarded,
+    /// An encoding of the decoded request (forces the decoding path for its pipelines).
+    Canonical,
+}
 
 /// Size-based rotation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -55,30 +75,37 @@ pub struct FileConfig {
     /// Size-based rotation (on by default: 100 MiB, 10 backups).
     #[serde(default)]
     pub rotation: Rotation,
+    /// `forwarded` (default) or `canonical`.
+    #[serde(default)]
+    pub encoding: FileEncoding,
 }
 
 /// One open output file.
-struct Writer {
+pub struct Writer {
     path: PathBuf,
     file: File,
     size: u64,
+    /// Rotations of this path since start (the sequence number of its newest backup).
+    rotations: u64,
 }
 
 impl Writer {
-    fn open(path: PathBuf) -> io::Result<Writer> {
+    fn open(path: PathBuf, rotations: u64) -> io::Result<Writer> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        // Readable too: once rotated, the background thread gzips it through this descriptor.
+        let file = OpenOptions::new().create(true).read(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
-        Ok(Writer { path, file, size })
+        Ok(Writer { path, file, size, rotations })
     }
 }
 
 /// Writes batches as JSON Lines.
 pub struct FileExporter {
     config: FileConfig,
-    writers: Arc<Mutex<HashMap<PathBuf, Writer>>>,
+    writers: Writers,
+    rotator: Arc<Rotator>,
 }
 
 impl FileExporter {
@@ -90,8 +117,11 @@ impl FileExporter {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
+            rotation::clean_partials(&p);
         }
-        Ok(FileExporter { config, writers: Arc::new(Mutex::new(HashMap::new())) })
+        let writers: Writers = Arc::new(Mutex::new(HashMap::new()));
+        let rotator = Arc::new(Rotator::start(writers.clone(), config.rotation.clone()));
+        Ok(FileExporter { config, writers, rotator })
     }
 
     /// The file a batch of `signal` goes to.
@@ -100,44 +130,9 @@ impl FileExporter {
     }
 }
 
-fn backup(path: &Path, n: usize, gz: bool) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(format!(".{n}"));
-    if gz {
-        s.push(".gz");
-    }
-    PathBuf::from(s)
-}
-
-/// Shifts `PATH.1…` up by one (dropping the oldest) and moves the current file to `PATH.1`.
-fn rotate(w: &mut Writer, r: &Rotation) -> io::Result<()> {
-    w.file.sync_all()?;
-    let keep = r.max_backups.max(1);
-    for gz in [false, true] {
-        let _ = std::fs::remove_file(backup(&w.path, keep, gz));
-        for n in (1..keep).rev() {
-            let from = backup(&w.path, n, gz);
-            if from.exists() {
-                std::fs::rename(&from, backup(&w.path, n + 1, gz))?;
-            }
-        }
-    }
-    let first = backup(&w.path, 1, false);
-    std::fs::rename(&w.path, &first)?;
-    if r.compress {
-        let mut input = File::open(&first)?;
-        let out = File::create(backup(&w.path, 1, true))?;
-        let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-        io::copy(&mut input, &mut enc)?;
-        enc.finish()?.sync_all()?;
-        std::fs::remove_file(&first)?;
-    }
-    *w = Writer::open(w.path.clone())?;
-    Ok(())
-}
-
 fn write_batch(
     writers: &Mutex<HashMap<PathBuf, Writer>>,
+    rotator: &Rotator,
     path: PathBuf,
     rotation: &Rotation,
     body: &[u8],
@@ -146,14 +141,14 @@ fn write_batch(
     let w = match map.entry(path) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::hash_map::Entry::Vacant(e) => {
-            let w = Writer::open(e.key().clone())?;
+            let w = Writer::open(e.key().clone(), 0)?;
             e.insert(w)
         }
     };
     let line = body.len() as u64 + 1;
     let max = rotation.max_megabytes.saturating_mul(1024 * 1024);
     if max > 0 && w.size > 0 && w.size + line > max {
-        rotate(w, rotation)?;
+        rotator.rotate(w, rotation)?;
     }
     // One write of body + newline keeps each line whole even if another process appends.
     let mut buf = Vec::with_capacity(body.len() + 1);
@@ -179,9 +174,10 @@ impl Exporter for FileExporter {
         let work: Vec<(PathBuf, bytes::Bytes)> =
             batches.iter().map(|b| (self.path_for(b.signal), b.body.clone())).collect();
         let writers = self.writers.clone();
+        let rotator = self.rotator.clone();
         let rotation = self.config.rotation.clone();
         let res = tokio::task::spawn_blocking(move || {
-            work.into_iter().try_for_each(|(path, body)| write_batch(&writers, path, &rotation, &body))
+            work.into_iter().try_for_each(|(path, body)| write_batch(&writers, &rotator, path, &rotation, &body))
         })
         .await;
         match res {
@@ -194,13 +190,28 @@ impl Exporter for FileExporter {
         }
     }
 
+    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+        let s = &self.rotator.stats;
+        let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        vec![
+            ("file_rotations", "outcome", "rotated", n(&s.rotated)),
+            ("file_rotations", "outcome", "compressed", n(&s.compressed)),
+            ("file_rotations", "outcome", "left_uncompressed", n(&s.left_uncompressed)),
+        ]
+    }
+
     async fn shutdown(&self) -> Result<(), ExportError> {
         let writers = self.writers.clone();
+        let rotator = self.rotator.clone();
         tokio::task::spawn_blocking(move || {
-            let map = writers.lock().unwrap_or_else(|p| p.into_inner());
-            for w in map.values() {
-                w.file.sync_all()?;
+            {
+                let map = writers.lock().unwrap_or_else(|p| p.into_inner());
+                for w in map.values() {
+                    w.file.sync_all()?;
+                }
             }
+            // Rotated files still waiting are fsynced and gzipped before the process exits.
+            rotator.finish_pending();
             Ok::<_, io::Error>(())
         })
         .await
@@ -213,21 +224,43 @@ impl Exporter for FileExporter {
 mod tests {
     use super::*;
 
+    use super::rotation::backup;
+
     #[test]
-    fn rotation_keeps_backups_and_compresses() {
-        let dir = std::env::temp_dir().join(format!("otelgate-rot-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let path = dir.join("x.jsonl");
-        let writers = Mutex::new(HashMap::new());
+    fn rotation_keeps_backups_and_compresses_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        let writers: Writers = Arc::new(Mutex::new(HashMap::new()));
         let r = Rotation { max_megabytes: 1, max_backups: 2, compress: true };
+        let rotator = Rotator::start(writers.clone(), r.clone());
         let body = vec![b'a'; 400 * 1024];
         for _ in 0..10 {
-            write_batch(&writers, path.clone(), &r, &body).unwrap();
+            write_batch(&writers, &rotator, path.clone(), &r, &body).unwrap();
         }
-        assert!(backup(&path, 1, true).exists());
-        assert!(backup(&path, 2, true).exists());
-        assert!(!backup(&path, 3, true).exists());
+        rotator.finish_pending();
+        let s = &rotator.stats;
+        let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(n(&s.rotated), 4);
+        // A file rotated out by `max_backups` before its turn is simply gone.
+        assert!(n(&s.compressed) >= 1 && n(&s.compressed) + n(&s.left_uncompressed) <= 4);
+        // Two backups, each plain or gzipped, never both, never a third.
+        for k in 1..=2 {
+            assert!(backup(&path, k, true).exists() ^ backup(&path, k, false).exists(), "backup {k}");
+        }
+        assert!(!backup(&path, 3, true).exists() && !backup(&path, 3, false).exists());
         assert!(std::fs::metadata(&path).unwrap().len() <= 1024 * 1024);
-        let _ = std::fs::remove_dir_all(&dir);
+        // What is gzipped is whole.
+        for k in 1..=2 {
+            if let Ok(f) = File::open(backup(&path, k, true)) {
+                let mut text = Vec::new();
+                #[allow(clippy::disallowed_methods)] // a test reading back what it wrote
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(f), &mut text).unwrap();
+                assert_eq!(text.len(), 2 * (body.len() + 1));
+            }
+        }
+        let partials = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("partial"));
+        assert_eq!(partials.count(), 0);
     }
 }

@@ -273,11 +273,17 @@ fn compare(
                 std::fs::create_dir_all(&dir)?;
                 let path = dir.join("pipelines.yaml");
                 std::fs::write(&path, text.replace("127.0.0.1:4318", &format!("127.0.0.1:{port}")))?;
+                // The shipped examples/minware-relay.yaml as a team runs it, with only its
+                // address, upstream and key store placed: it reads ./data/keys.yaml.
+                std::fs::create_dir_all(dir.join("data"))?;
+                std::fs::copy(&keys, dir.join("data/keys.yaml"))?;
                 let child = pinned("0", &otelgate)
                     .args(["run", "-c"])
                     .arg(&path)
                     .current_dir(&dir)
                     .env("OTELGATE_LOG", "warn")
+                    .env("OTELGATE_LISTEN", format!("127.0.0.1:{port}"))
+                    .env("MINWARE_ENDPOINT", format!("http://127.0.0.1:{up_port}"))
                     // Forwarding configs send to ${env:BENCH_UPSTREAM}.
                     .env("BENCH_UPSTREAM", format!("http://127.0.0.1:{up_port}"))
                     .env("MINWARE_API_KEY", "bench")

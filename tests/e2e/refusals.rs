@@ -146,9 +146,18 @@ fn slow_clients_are_cut_off() {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(b"POST /v1/logs HTTP/1.1\r\nHost: x\r\n").unwrap();
     let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
+    // The server must close it (EOF) long before the client's own 10 s read timeout gives up.
+    let read = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);
+    assert!(read.is_ok(), "the half-sent head was not cut off: {read:?}");
     assert!(text.is_empty() || text.contains("408"), "{text}");
+
+    // A connection that never sends a byte is cut off too (it would otherwise hold a
+    // connection permit for ever).
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let read = s.read_to_end(&mut Vec::new());
+    assert!(read.is_ok(), "a silent connection was not cut off: {read:?}");
 
     // A body that never finishes: 408 with a JSON status.
     let mut s = TcpStream::connect(gw.addr).unwrap();
@@ -160,4 +169,25 @@ fn slow_clients_are_cut_off() {
     let text = String::from_utf8_lossy(&buf[..n]);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("\"code\":4"), "{text}");
+}
+
+/// Silent sockets cannot lock clients out: with every connection permit held by a socket that
+/// never sends a byte, a real client still gets through once `header_read_timeout` cuts them.
+#[test]
+fn silent_connections_cannot_hold_every_permit() {
+    let cfg = FILE_ONLY.replace(
+        "endpoint: 127.0.0.1:0",
+        "endpoint: 127.0.0.1:0\n    header_read_timeout: 300ms\n    max_connections: 4",
+    );
+    let gw = Gateway::start(&cfg);
+    let silent: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(gw.addr).unwrap()).collect();
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let r = client
+        .post(gw.url("/v1/logs"))
+        .header("content-type", "application/json")
+        .body(r#"{"resourceLogs":[]}"#)
+        .send()
+        .expect("the client was locked out by silent connections");
+    assert_eq!(r.status(), 200);
+    drop(silent);
 }

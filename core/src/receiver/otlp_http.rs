@@ -236,9 +236,22 @@ pub async fn serve(
         };
         match &acceptor {
             None => {
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service(None)).into_owned());
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     let _permit = permit;
+                    // hyper's header timer starts with the first byte: a client that never
+                    // sends one would hold its connection permit for ever.
+                    let mut first = [0u8; 1];
+                    match tokio::time::timeout(handshake_timeout, stream.peek(&mut first)).await {
+                        Ok(Ok(n)) if n > 0 => {}
+                        _ => {
+                            tracing::debug!(client = %peer, "Connection sent nothing within header_read_timeout; closed.");
+                            return;
+                        }
+                    }
+                    let conn =
+                        watcher.watch(builder.serve_connection(TokioIo::new(stream), service(None)).into_owned());
                     if let Err(e) = conn.await {
                         tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
                     }

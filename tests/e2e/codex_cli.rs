@@ -1,7 +1,6 @@
 //! The truest end-to-end test: the real Codex CLI (npm @openai/codex 0.169.0) runs one turn
 //! against a loopback model stand-in, with its OTLP exporters pointed at otelgate running the
 //! default `pipelines.yaml`. Skips, loudly, only when npm cannot install the CLI.
-#![allow(clippy::print_stderr)]
 
 use std::path::Path;
 use std::process::Command;
@@ -45,10 +44,7 @@ fn codex_turn(style: &str) {
         .output()
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let cache = std::env::var("CODEX_CACHE")
-        .unwrap_or_else(|_| format!("{}/.cache/otelgate-codex", std::env::var("HOME").unwrap_or_default()));
-    if !out.status.success() && !Path::new(&cache).join("node_modules/@openai/codex").exists() {
-        eprintln!("\n\n*** SKIPPED: the Codex CLI could not be installed from npm (no registry?): {text}\n\n");
+    if !out.status.success() && crate::harness::skip_without_npm("the real Codex CLI", &text) {
         return;
     }
     assert!(out.status.success(), "codex run failed: {text}");

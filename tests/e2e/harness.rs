@@ -288,3 +288,29 @@ impl TestCa {
         (c, k)
     }
 }
+
+/// Whether the npm registry answers: the one reason an agent-CLI test may skip (its driver
+/// installs the CLI from npm on first use). Under `CI` a skip is a failure.
+pub fn skip_without_npm(what: &str, output: &str) -> bool {
+    let reachable = std::process::Command::new("npm")
+        .args(["ping", "--silent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if reachable {
+        return false;
+    }
+    assert!(std::env::var("CI").is_err(), "CI must run {what}, but the npm registry cannot be reached: {output}");
+    let line = format!("SKIPPED {what}: the npm registry cannot be reached");
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("\n\n*** {line}: {output}\n\n");
+    }
+    // libtest hides a passing test's output: .ci/run prints this file after the run.
+    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/skipped-tests.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(list) {
+        let _ = std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes());
+    }
+    true
+}

@@ -69,7 +69,7 @@ fn a_per_key_flood_gets_429_while_other_keys_pass() {
 receivers:
   otlp_http:
     endpoint: 127.0.0.1:0
-    rate_limit: { requests_per_second: 1, burst: 5 }
+    rate_limit: { requests_per_second: 0.01, burst: 5 }
 processors:
   auth: { mode: passthrough }
 exporters:
@@ -80,7 +80,11 @@ pipelines:
     let gw = Gateway::start(cfg);
     let post =
         |key: &str| gw.post_with("/v1/logs", "application/json", &[("authorization", &format!("Bearer {key}"))], "{}");
+    // One token per 100 s: the burst is all that passes, however slowly this loaded box sends
+    // (a run needing a refilled token would have to take 100 s).
+    let started = std::time::Instant::now();
     let answers: Vec<u16> = (0..20).map(|_| post("flooder").status).collect();
+    assert!(started.elapsed() < std::time::Duration::from_secs(100), "the run took long enough to refill a token");
     assert_eq!(answers.iter().filter(|s| **s == 200).count(), 5, "{answers:?}");
     let r = post("flooder");
     assert_eq!(r.status, 429);

@@ -70,7 +70,9 @@ fn turn(agent: &str, gw: &Gateway, env: &[(&str, &str)]) -> bool {
         "codex" => cmd.args(["true", PROMPT, "gw-test-key-123", "full"]),
         _ => cmd.args(["true", PROMPT]),
     };
-    cmd.env("MOCK_TOOL_CMD", "echo canary-tool-9c2e").envs(env.iter().copied());
+    cmd.env("MOCK_TOOL_CMD", "echo canary-tool-9c2e")
+        .env("API_PORT", crate::harness::free_port().to_string())
+        .envs(env.iter().copied());
     let out = cmd.output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if !out.status.success() && crate::harness::skip_without_npm(&format!("the real {agent} CLI"), &text) {

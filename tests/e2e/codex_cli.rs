@@ -8,11 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{json_lines, wait_for, Gateway};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::harness::{free_port, json_lines, wait_for, Gateway};
 
 fn attrs_of(v: &Value) -> impl Iterator<Item = (&str, &Value)> {
     v.as_array().into_iter().flatten().map(|kv| (kv["key"].as_str().unwrap_or(""), &kv["value"]))

@@ -314,3 +314,24 @@ pub fn skip_without_npm(what: &str, output: &str) -> bool {
     }
     true
 }
+
+/// A loopback port for a process the test starts later (a relay or upstream that must come back
+/// on the same port). Taken below the kernel's ephemeral range (32768–60999 by default), where
+/// the `127.0.0.1:0` binds of parallel tests never land, from a counter no two tests share —
+/// so it cannot be handed to someone else between this check and the bind.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ =
+        NEXT.compare_exchange(0, 20_000 + (std::process::id() % 400) as u16 * 25, Ordering::SeqCst, Ordering::SeqCst);
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < 32_000, "no free loopback port below the ephemeral range");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A loopback port nothing listens on: connections to it are refused.
+pub const DEAD_PORT: u16 = 1;

@@ -188,7 +188,7 @@ fn queue_depth(dir: &Path) -> usize {
 #[test]
 fn accepted_data_survives_kill_9_and_a_corrupted_queue_loses_only_damaged_records() {
     // Nothing listens upstream: everything stays queued.
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead_port = crate::harness::DEAD_PORT;
     let dir = tempfile::tempdir().unwrap();
     let env = [("MINWARE_API_KEY", KEY)];
     let cfg = relay_config(&format!("http://127.0.0.1:{dead_port}"), "");
@@ -295,12 +295,12 @@ fn twenty_thousand_records_survive_an_upstream_outage_and_two_kill_9s_over_https
     let pki_dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = test_pki(pki_dir.path());
     let up_dir = tempfile::tempdir().unwrap();
-    let up_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let up_port = crate::harness::free_port();
     let up_cfg = upstream_gateway_config(up_port, &cert, &key);
     let mut upstream = Some(Gateway::start_in(up_dir.path(), &up_cfg, &[]));
 
     let relay_dir = tempfile::tempdir().unwrap();
-    let relay_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let relay_port = crate::harness::free_port();
     let relay_cfg = relay_config(
         &format!("https://localhost:{up_port}"),
         &format!("    ca_file: {}\n    fsync: always", ca.display()),
@@ -508,7 +508,7 @@ fn unverified_upstreams_are_refused_unless_told_and_a_proxy_is_used() {
     let pki_dir = tempfile::tempdir().unwrap();
     let (_ca, cert, key) = test_pki(pki_dir.path());
     let up_dir = tempfile::tempdir().unwrap();
-    let up_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let up_port = crate::harness::free_port();
     let upstream = Gateway::start_in(up_dir.path(), &upstream_gateway_config(up_port, &cert, &key), &[]);
     let endpoint = format!("https://127.0.0.1:{up_port}");
 

@@ -33,7 +33,7 @@ fn numbers(lines: &[serde_json::Value]) -> Vec<i64> {
 
 #[test]
 fn reload_swaps_pipelines_without_refusing_or_losing_anything() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::harness::free_port();
     let gw = Gateway::start(&config(port, "a.jsonl"));
     let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
     let cfg_path = gw.path("pipelines.yaml");

@@ -13,6 +13,7 @@ const LOG: &str = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service
 fn stuck_gateway(when_full: &str) -> Gateway {
     let cfg = format!(
         "
+admin: {{ endpoint: 127.0.0.1:0 }}
 receivers:
   otlp_http: {{ endpoint: 127.0.0.1:0 }}
 exporters:
@@ -58,6 +59,13 @@ fn when_full_drop_sheds_only_that_exporter() {
     wait_for("three good copies", Duration::from_secs(5), || {
         (json_lines(&gw.path("good.jsonl")).len() == 3).then_some(())
     });
+    // The first batch waits in the stuck queue; the two after it were dropped, and counted.
+    let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
+    let dropped = crate::harness::scrape(&admin)
+        .into_iter()
+        .find(|(k, _)| k.starts_with("otelgate_exporter_dropped_batches_total") && k.contains("file/stuck"))
+        .map(|(_, v)| v);
+    assert_eq!(dropped, Some(2.0), "the drops were not counted");
 }
 
 #[test]

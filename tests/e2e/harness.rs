@@ -335,3 +335,15 @@ pub fn free_port() -> u16 {
 
 /// A loopback port nothing listens on: connections to it are refused.
 pub const DEAD_PORT: u16 = 1;
+
+/// Parses the admin listener's Prometheus text into `name{labels}` → value.
+pub fn scrape(admin: &str) -> std::collections::HashMap<String, f64> {
+    let text = reqwest::blocking::get(format!("http://{admin}/metrics")).unwrap().text().unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}

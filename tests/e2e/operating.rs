@@ -1,23 +1,10 @@
 //! The admin listener: health, readiness that follows upstream's answers, and self-metrics
 //! in the Collector's names that move as data is accepted, refused and redacted.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::harness::{wait_for, Gateway};
+use crate::harness::{scrape, wait_for, Gateway};
 use crate::upstream::{Reply, Upstream};
-
-/// Parses Prometheus text into `name{labels}` → value.
-fn scrape(admin: &str) -> HashMap<String, f64> {
-    let text = reqwest::blocking::get(format!("http://{admin}/metrics")).unwrap().text().unwrap();
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_string(), v.parse().ok()?))
-        })
-        .collect()
-}
 
 const LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
   {"attributes":[{"key":"event.name","value":{"stringValue":"codex.user_prompt"}},{"key":"prompt","value":{"stringValue":"secret plan"}}]},

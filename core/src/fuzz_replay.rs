@@ -11,9 +11,14 @@ fn fuzz_corpus_and_findings_replay_cleanly() {
         ("corpus/request", crate::receiver::otlp_http::fuzz_request),
         ("artifacts/request", crate::receiver::otlp_http::fuzz_request),
     ] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        // Every folder is checked in (artifacts/ with a `.keep`): a missing one is a broken
+        // checkout, not "nothing to replay".
+        let entries = std::fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("fuzz/{dir}: {e}"));
         for e in entries {
             let p = e.unwrap().path();
+            if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                continue;
+            }
             check(&std::fs::read(&p).unwrap());
             n += 1;
         }

@@ -153,7 +153,7 @@ pub struct RedactStats {
     /// Values (or keys, names, fields) in which a pattern matched.
     pub patterns: AtomicU64,
     /// Times the `unknown_content` rule fired, per agent (in [`catalogue::AGENTS`] order).
-    pub unknown: [AtomicU64; 3],
+    pub unknown: [AtomicU64; catalogue::AGENTS.len()],
 }
 
 /// How many distinct unknown keys are logged (once each) before the processor stops noting.

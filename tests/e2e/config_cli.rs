@@ -84,6 +84,19 @@ fn undefined_reference_and_unknown_type() {
     assert!(err.contains("exporters.fiel: unknown exporter type `fiel`; did you mean `file`?"), "{err}");
 }
 
+/// A key given twice is an error naming both lines (YAML alone would keep the last silently;
+/// the shipped pipelines.yaml once had a second `pipelines:` that way).
+#[test]
+fn a_key_given_twice_names_both_lines() {
+    let (ok, _, err) =
+        validate(&BASE.replace("endpoint: 127.0.0.1:4318", "endpoint: 127.0.0.1:4318\n    endpoint: 127.0.0.1:1"));
+    assert!(!ok, "a duplicate key was accepted");
+    assert!(err.contains("key `endpoint` in `receivers.otlp_http` is given twice, at lines"), "{err}");
+    let (ok, _, err) = validate(&format!("pipelines: x\n{BASE}"));
+    assert!(!ok);
+    assert!(err.contains("key `pipelines` is given twice, at lines 1 and"), "{err}");
+}
+
 #[test]
 fn empty_pipelines_and_bad_values() {
     let (ok, _, err) = validate(&BASE.replace("    exporters: [file]\n", ""));

@@ -16,8 +16,47 @@ impl Format for Yaml {
     const NAME: &'static str = "YAML";
 
     fn from_str<T: DeserializeOwned>(string: &str) -> Result<T, Self::Error> {
+        // Into a plain YAML value first: it refuses a key given twice in one mapping, which
+        // figment's map would otherwise settle silently (last wins).
+        if let Err(e) = yaml_serde::from_str::<yaml_serde::Value>(string) {
+            return Err(match duplicate_key(string, &e) {
+                Some(message) => <yaml_serde::Error as serde::de::Error>::custom(message),
+                None => e,
+            });
+        }
         yaml_serde::from_str(string)
     }
+}
+
+/// For a duplicate-key error, a message naming both lines. The parser points at the start of
+/// the mapping; the key's lines are found in it at the mapping's indentation.
+fn duplicate_key(text: &str, e: &yaml_serde::Error) -> Option<String> {
+    let message = e.to_string();
+    let key = message.split("duplicate entry with key ").nth(1)?.split(" at line").next()?.trim().trim_matches('"');
+    let at = e.location()?;
+    let indent = at.column().saturating_sub(1);
+    let mut found = Vec::new();
+    for (i, l) in text.lines().enumerate().skip(at.line().saturating_sub(1)) {
+        let body = l.trim_start();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let here = l.len() - body.len();
+        if here < indent && i + 1 > at.line() {
+            break; // the mapping ended
+        }
+        if here == indent && (body.starts_with(&format!("{key}:")) || body.starts_with(&format!("\"{key}\":"))) {
+            found.push(i + 1);
+        }
+    }
+    let path = message.split(": duplicate entry").next().filter(|p| !p.starts_with("duplicate"));
+    let place = path.map(|p| format!(" in `{p}`")).unwrap_or_default();
+    Some(match found.as_slice() {
+        [first, second, ..] => format!(
+            "key `{key}`{place} is given twice, at lines {first} and {second}: YAML would keep only the last; remove one"
+        ),
+        _ => format!("key `{key}`{place} is given twice: remove one"),
+    })
 }
 
 /// Environment overrides: `OTELGATE_RECEIVERS__OTLP_HTTP__ENDPOINT=…` sets

@@ -191,3 +191,20 @@ fn silent_connections_cannot_hold_every_permit() {
     assert_eq!(r.status(), 200);
     drop(silent);
 }
+
+/// An `AnyValue` is a oneof: two members (the same twice, or two kinds) would silently drop
+/// one, so the request is refused with where it is wrong; nothing is written.
+#[test]
+fn an_any_value_with_two_members_is_refused() {
+    let gw = Gateway::start(FILE_ONLY);
+    for value in [r#"{"stringValue":"A","stringValue":"B"}"#, r#"{"stringValue":"S","intValue":"5"}"#] {
+        let body = format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{value}}}]}}]}}]}}"#);
+        let r = gw.post("/v1/logs", body);
+        assert_eq!(r.status, 400, "{value}: {}", r.body);
+        let (code, message) = r.status_json();
+        assert_eq!(code, 3);
+        assert!(message.contains("an AnyValue holds one value") && message.contains("logRecords[0].body"), "{message}");
+    }
+    let (_, gw) = gw.stop();
+    assert!(!gw.path("out/logs.jsonl").exists(), "a refused request was written");
+}

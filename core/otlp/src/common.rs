@@ -147,6 +147,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for AnyValue<'a> {
                         }
                     };
                     if let Some(v) = v {
+                        // A oneof: two members would silently drop one (protobuf's JSON
+                        // parser refuses it too).
+                        if !matches!(out, AnyValue::Empty) {
+                            return Err(de::Error::custom(format_args!(
+                                "an AnyValue holds one value, but `{}` follows another member; send one of stringValue, boolValue, intValue, doubleValue, arrayValue, kvlistValue, bytesValue",
+                                key.0
+                            )));
+                        }
                         out = v;
                     }
                 }

@@ -610,7 +610,7 @@ impl Msg {
 }
 
 /// The members of `AnyValue`'s oneof the scan checks itself (`bytesValue` is left to the
-/// typed decoder). Unlike a message, a oneof member may repeat (the last one wins).
+/// typed decoder).
 fn any_member(key: &[u8]) -> Option<Option<Kind>> {
     Some(match key {
         b"stringValue" | b"string_value" => Some(Kind::Str),
@@ -1001,9 +1001,15 @@ impl Scanner<'_> {
         })
     }
 
-    /// At `{` of an `AnyValue`.
+    /// At `{` of an `AnyValue`. A second member (the decoder refuses two non-null ones) makes
+    /// the scan unsure.
     fn any_value(&mut self) -> Option<()> {
+        let mut members = 0;
         self.nested(b'}', |s| {
+            members += 1;
+            if members > 1 {
+                return None;
+            }
             let (ks, ke, escaped) = s.string()?;
             if escaped {
                 return None;

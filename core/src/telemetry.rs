@@ -209,7 +209,8 @@ impl Telemetry {
                 "Export attempts that failed and were retried.",
                 false,
                 l,
-                q.retried.load(Ordering::Relaxed),
+                q.retried.load(Ordering::Relaxed)
+                    + self.exporters.iter().find(|(e, _)| *e == q.id).map_or(0, |(_, e)| e.retries()),
             );
         }
         let mut component = |kind: &str, id: &ComponentId, counters: Vec<ComponentCounter>| {

@@ -179,6 +179,12 @@ pub trait Exporter: Send + Sync {
         Vec::new()
     }
 
+    /// Attempts this exporter retried itself (minware retries in place rather than handing the
+    /// batch back to its queue): added to `otelgate_exporter_retries_total`.
+    fn retries(&self) -> u64 {
+        0
+    }
+
     /// Why this exporter cannot make progress now (for `/readyz`), if so.
     fn health(&self) -> Option<String> {
         None

@@ -497,6 +497,10 @@ impl MinwareExporter {
 
 #[async_trait]
 impl Exporter for MinwareExporter {
+    fn retries(&self) -> u64 {
+        self.stats.retried.load(Ordering::Relaxed)
+    }
+
     fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
         let s = &self.stats;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);

@@ -132,6 +132,7 @@ fn run_refuses_a_bad_config_and_a_busy_port() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("receivers.otlp_http: cannot listen on 127.0.0.1:{port}")), "{err}");
+    assert_eq!(err.matches("Address already in use").count(), 1, "the cause is said once: {err}");
 }
 
 #[test]

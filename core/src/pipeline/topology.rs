@@ -34,13 +34,12 @@ use crate::telemetry::{ReceiverStats, Telemetry};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A receiver could not listen.
-    #[error("receivers.{id}: {source}")]
+    #[error("receivers.{id}: {error}")]
     Bind {
         /// The receiver.
         id: ComponentId,
-        /// Why.
-        #[source]
-        source: otlp_http::BindError,
+        /// Why (in the message, so not a `source`: a chain prints it once).
+        error: otlp_http::BindError,
     },
     /// A component could not be built from its (valid) config.
     #[error("{section}.{id}: {message}")]
@@ -231,10 +230,10 @@ async fn bind_receiver(
     c: &OtlpHttpConfig,
     router: Arc<Router>,
 ) -> Result<RunningReceiver, StartError> {
-    let listener = otlp_http::bind(c).await.map_err(|source| StartError::Bind { id: id.clone(), source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+    let listener = otlp_http::bind(c).await.map_err(|error| StartError::Bind { id: id.clone(), error })?;
+    let addr = listener.local_addr().map_err(|cause| StartError::Bind {
         id: id.clone(),
-        source: otlp_http::BindError { endpoint: c.endpoint.clone(), source },
+        error: otlp_http::BindError { endpoint: c.endpoint.clone(), cause },
     })?;
     let slot = RouterSlot::new(router);
     let stats = Arc::new(ReceiverStats::default());
@@ -267,9 +266,9 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let (reload_tx, reloads) = tokio::sync::mpsc::channel(4);
     let mut admin_addr = None;
     if let Some(a) = &config.admin {
-        let admin_error = |source| StartError::Bind {
+        let admin_error = |cause| StartError::Bind {
             id: ComponentId::parse("admin"),
-            source: otlp_http::BindError { endpoint: a.endpoint.clone(), source },
+            error: otlp_http::BindError { endpoint: a.endpoint.clone(), cause },
         };
         let listener = tokio::net::TcpListener::bind(&a.endpoint).await.map_err(admin_error)?;
         admin_addr = Some(listener.local_addr().map_err(admin_error)?);

@@ -114,13 +114,12 @@ impl Default for OtlpHttpConfig {
 
 /// Why the receiver could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {endpoint}: {source}; change `endpoint` or stop whatever uses that port")]
+#[error("cannot listen on {endpoint}: {cause}; change `endpoint` or stop whatever uses that port")]
 pub struct BindError {
     /// The configured address.
     pub endpoint: String,
-    /// The OS error.
-    #[source]
-    pub source: std::io::Error,
+    /// The OS error, already in the message (not a `source`, so a chain prints it once).
+    pub cause: std::io::Error,
 }
 
 /// The router a running receiver hands requests to; a reload swaps it without touching the
@@ -149,9 +148,9 @@ impl RouterSlot {
 pub async fn bind(config: &OtlpHttpConfig) -> Result<TcpListener, BindError> {
     if let Some(t) = &config.tls {
         super::tls::acceptor(t)
-            .map_err(|e| BindError { endpoint: config.endpoint.clone(), source: std::io::Error::other(e) })?;
+            .map_err(|e| BindError { endpoint: config.endpoint.clone(), cause: std::io::Error::other(e) })?;
     }
-    TcpListener::bind(&config.endpoint).await.map_err(|source| BindError { endpoint: config.endpoint.clone(), source })
+    TcpListener::bind(&config.endpoint).await.map_err(|cause| BindError { endpoint: config.endpoint.clone(), cause })
 }
 
 struct Shared {

@@ -529,6 +529,9 @@ fn unverified_upstreams_are_refused_unless_told_and_a_proxy_is_used() {
         strict.logs().iter().any(|l| l.contains("Export failed, will retry") && l.contains("cannot reach")),
         "the unverified upstream was not refused"
     );
+    // …for the certificate, and the log says so (not just "error sending request").
+    let refused = strict.logs().into_iter().find(|l| l.contains("cannot reach")).unwrap_or_default();
+    assert!(refused.contains("certificate") || refused.contains("UnknownIssuer"), "{refused}");
 
     // Through a proxy: the endpoint's host is never resolved by the relay, the proxy gets the
     // request in absolute form.

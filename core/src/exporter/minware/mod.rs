@@ -365,8 +365,9 @@ impl MinwareExporter {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                // The error names the URL, never the headers (the key).
-                return Attempt::Retry { after: None, why: format!("cannot reach {url}: {e}") };
+                // The error names the URL, never the headers (the key); its causes say why
+                // (refused, TLS, DNS), which reqwest's own message leaves out.
+                return Attempt::Retry { after: None, why: format!("cannot reach {url}: {}", with_causes(&e)) };
             }
         };
         let status = resp.status().as_u16();
@@ -607,6 +608,21 @@ impl MinwareExporter {
             _ => self.send(batch.signal, body, records, &key).await,
         }
     }
+}
+
+/// An error and its chain of causes, each said once: "error sending request: connection refused".
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -65,7 +65,9 @@ fn route(req: &http::Request<hyper::body::Incoming>, slot: &TelemetrySlot) -> Re
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
         "/readyz" => {
             let why = t.not_ready();
-            let body = serde_json::json!({ "ready": why.is_empty(), "reasons": why }).to_string() + "\n";
+            let body = serde_json::json!({ "ready": why.is_empty(), "reasons": why, "warnings": t.warnings() })
+                .to_string()
+                + "\n";
             let status = if why.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
             text(status, "application/json", body)
         }

@@ -212,6 +212,14 @@ impl Telemetry {
                 q.retried.load(Ordering::Relaxed)
                     + self.exporters.iter().find(|(e, _)| *e == q.id).map_or(0, |(_, e)| e.retries()),
             );
+            let unhealthy = self.exporters.iter().find(|(e, _)| *e == q.id).is_some_and(|(_, e)| e.health().is_some());
+            push(
+                "otelgate_exporter_unhealthy".into(),
+                "1 while the exporter cannot deliver (upstream refuses the key, plugin quarantined); its queue still accepts.",
+                true,
+                labels(&[("exporter", &id)]),
+                u64::from(unhealthy),
+            );
         }
         let mut component = |kind: &str, id: &ComponentId, counters: Vec<ComponentCounter>| {
             let id = id.to_string();
@@ -248,7 +256,10 @@ impl Telemetry {
         out
     }
 
-    /// Why the gateway cannot accept data right now (empty: ready).
+    /// Why the gateway cannot accept data right now (empty: ready). Readiness means "can
+    /// accept": only a full queue that refuses makes a relay unready. A paused upstream with
+    /// room left in its queue is a [`Telemetry::warnings`] entry instead — taking the pod out of
+    /// its Service would keep away the very data the queue is there to hold.
     pub fn not_ready(&self) -> Vec<String> {
         let mut why = Vec::new();
         for q in &self.queues {
@@ -256,12 +267,16 @@ impl Telemetry {
                 why.push(format!("the queue of exporter {} is full", q.id));
             }
         }
-        for (id, e) in &self.exporters {
-            if let Some(reason) = e.health() {
-                why.push(format!("exporter {id}: {reason}"));
-            }
-        }
         why
+    }
+
+    /// What is wrong but does not stop the relay accepting: an exporter that cannot deliver
+    /// now (upstream refuses the key, a quarantined plugin), while its queue holds the data.
+    pub fn warnings(&self) -> Vec<String> {
+        self.exporters
+            .iter()
+            .filter_map(|(id, e)| e.health().map(|reason| format!("exporter {id}: {reason}")))
+            .collect()
     }
 }
 

@@ -12,7 +12,7 @@ const LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
 
 #[test]
 fn metrics_move_and_readiness_follows_upstream() {
-    // The upstream refuses the relay's own key at first: the exporter pauses, /readyz says so.
+    // The upstream refuses the relay's own key at first: the exporter pauses, /readyz warns.
     let up = Upstream::start(vec![Reply::status(401), Reply::status(401), Reply::status(401)]);
     let cfg = format!(
         "
@@ -41,21 +41,31 @@ admin:
     assert_eq!(reqwest::blocking::get(format!("http://{admin}/healthz")).unwrap().status().as_u16(), 200);
 
     assert_eq!(gw.post("/v1/logs", LOG).status, 200);
-    let r = wait_for("/readyz to turn 503", Duration::from_secs(20), || {
+    // A paused upstream with room in the queue: still ready (it can accept), with a warning in
+    // the body and in /metrics.
+    let readyz = || {
         let r = reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap();
-        (r.status().as_u16() == 503).then(|| r.text().unwrap())
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let r = wait_for("/readyz to warn of the pause", Duration::from_secs(20), || {
+        let (status, body) = readyz();
+        body.contains("refuses the relay's API key").then_some((status, body))
     });
-    assert!(r.contains("refuses the relay's API key"), "{r}");
-    // …and back to 200 once upstream accepts the key again.
+    assert_eq!(r.0, 200, "a paused upstream with room left is still ready: {}", r.1);
+    assert_eq!(scrape(&admin).get(r#"otelgate_exporter_unhealthy{exporter="minware"}"#), Some(&1.0));
+    // …and the warning clears once upstream accepts the key again.
     wait_for("delivery", Duration::from_secs(30), || (!up.accepted().is_empty()).then_some(()));
-    wait_for("/readyz to turn 200", Duration::from_secs(10), || {
-        (reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap().status().as_u16() == 200).then_some(())
-    });
+    wait_for("the warning to clear", Duration::from_secs(10), || (!readyz().1.contains("API key")).then_some(()));
+    assert_eq!(scrape(&admin).get(r#"otelgate_exporter_unhealthy{exporter="minware"}"#), Some(&0.0));
 
     // A refusal: traces fill a queue that cannot drain (its file is a directory).
     let span = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a"},{"name":"b"},{"name":"c"}]}]}]}"#;
     assert_eq!(gw.post("/v1/traces", span).status, 200);
     assert_eq!(gw.post("/v1/traces", span).status, 503);
+    // A refusing queue that is full: not ready, and why.
+    let (status, body) = readyz();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("the queue of exporter file/small is full"), "{body}");
     assert_eq!(gw.post("/v1/logs", "{nope").status, 400);
 
     let m = scrape(&admin);

@@ -83,3 +83,43 @@ admin:
     // minware retries in place (three 401s): the Collector-named counter says so too.
     assert!(get(r#"otelgate_exporter_retries_total{exporter="minware"}"#) >= 3.0, "{m:?}");
 }
+
+/// Upstream refuses the relay's key, then refuses the held batch for good (dead letter, queue
+/// empty), then accepts again: the pause ends by itself — the exporter probes with an empty
+/// request — instead of waiting for new data that a paused relay's probes may keep away.
+#[test]
+fn a_pause_ends_by_itself_when_upstream_accepts_again() {
+    let up = Upstream::start(vec![Reply::status(401), Reply::status(400)]);
+    let cfg = format!(
+        "
+admin: {{ endpoint: 127.0.0.1:0 }}
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+exporters:
+  minware:
+    endpoint: {}
+    api_key: k
+    queue: memory
+    dead_letter_path: '{{dir}}/dead.jsonl'
+pipelines:
+  logs: {{ receivers: [otlp_http], exporters: [minware] }}
+",
+        up.url()
+    );
+    let gw = Gateway::start(&cfg);
+    let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
+    let warned =
+        || reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap().text().unwrap().contains("API key");
+    assert_eq!(gw.post("/v1/logs", LOG).status, 200);
+    wait_for("the pause", Duration::from_secs(10), || warned().then_some(()));
+    wait_for("the dead letter", Duration::from_secs(10), || {
+        std::fs::read_to_string(gw.path("dead.jsonl"))
+            .ok()
+            .filter(|t| t.contains("secret plan") || t.contains("REDACTED"))
+            .map(drop)
+    });
+    // Nothing is left to retry; only the probe can tell the pause is over.
+    wait_for("the pause to end", Duration::from_secs(20), || (!warned()).then_some(()));
+    let probes: Vec<_> = up.all().into_iter().filter(|r| r.body == br#"{"resourceLogs":[]}"#).collect();
+    assert!(probes.iter().any(|r| r.answered == 200), "no accepted probe: {probes:?}");
+}

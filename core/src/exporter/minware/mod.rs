@@ -264,7 +264,8 @@ pub struct MinwareExporter {
     client: reqwest::Client,
     dead_letter: DeadLetter,
     stopping: CancellationToken,
-    paused: AtomicBool,
+    /// Upstream refuses the relay's own key; shared with the probe that ends the pause.
+    paused: std::sync::Arc<AtomicBool>,
     paused_keys: std::sync::Mutex<std::collections::HashMap<String, KeyPause>>,
     /// Counters for self-metrics.
     pub stats: MinwareStats,
@@ -330,7 +331,7 @@ impl MinwareExporter {
             client,
             dead_letter,
             stopping,
-            paused: AtomicBool::new(false),
+            paused: std::sync::Arc::new(AtomicBool::new(false)),
             paused_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
             stats: MinwareStats::default(),
         })
@@ -384,6 +385,44 @@ impl MinwareExporter {
             401 | 403 => Attempt::Unauthorized { status },
             _ => Attempt::Refused { status, body: text },
         }
+    }
+
+    /// While paused, asks upstream now and then whether it accepts the key again (an empty
+    /// export request), so the pause ends by itself even when no batch is left to retry (the
+    /// one that met the 401 may have been dead-lettered since).
+    fn probe_until_accepted(&self, signal: Signal, key: &str) {
+        let Some(url) = self.config.url(signal) else { return };
+        let (client, headers, key) = (self.client.clone(), self.config.headers.clone(), key.to_string());
+        let (paused, stopping, id) = (self.paused.clone(), self.stopping.clone(), self.id.clone());
+        // `{"resourceLogs":[` + `]}`: a valid request with nothing in it.
+        let empty = [crate::otlp::envelope(signal), b"]}"].concat();
+        tokio::spawn(async move {
+            let mut interval = Duration::from_secs(1);
+            while paused.load(Ordering::Relaxed) {
+                // After the held batch's own retry (at most `interval` away), never before it.
+                tokio::select! {
+                    _ = tokio::time::sleep(interval + jitter(interval)) => {}
+                    _ = stopping.cancelled() => return,
+                }
+                interval = (interval * 2).min(Duration::from_secs(30));
+                if !paused.load(Ordering::Relaxed) {
+                    return;
+                }
+                let mut req = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("authorization", format!("Bearer {key}"))
+                    .body(empty.clone());
+                for (k, v) in &headers {
+                    req = req.header(k, v);
+                }
+                if let Ok(resp) = req.send().await {
+                    if resp.status().is_success() && paused.swap(false, Ordering::Relaxed) {
+                        tracing::info!(exporter = %id, "Upstream accepts the API key again (probe); sending resumed.");
+                    }
+                }
+            }
+        });
     }
 
     fn partial_success(&self, signal: Signal, text: &str) {
@@ -472,6 +511,7 @@ impl MinwareExporter {
                 Attempt::Unauthorized { status } => {
                     if !self.paused.swap(true, Ordering::Relaxed) {
                         tracing::error!(exporter = %self.id, status, "Upstream refused the API key ({status}): it is wrong or revoked. Data is kept on disk and sending is retried; fix api_key (MINWARE_API_KEY) to resume.");
+                        self.probe_until_accepted(signal, key);
                     }
                     backoff = backoff.max(Duration::from_secs(1));
                     (None, format!("upstream refused the API key ({status})"))

@@ -74,7 +74,7 @@ pub enum UsersCmd {
 
 /// The audit log of the config's auth processor, if the config loads and has one.
 pub fn audit_path(config_file: &Path) -> Option<PathBuf> {
-    let c = config::load(config_file).ok()?;
+    let c = config::load_for_inspection(config_file).ok()?;
     c.processors.values().find_map(|p| match p {
         ProcessorConfig::Auth(a) => a.audit_log.clone(),
         _ => None,
@@ -94,7 +94,7 @@ pub fn store_path(store: Option<PathBuf>, config_file: &Path) -> anyhow::Result<
     if let Some(s) = store {
         return Ok(s);
     }
-    let c = config::load(config_file).map_err(|e| anyhow::anyhow!("{e}\n(or pass --store FILE)"))?;
+    let c = config::load_for_inspection(config_file).map_err(|e| anyhow::anyhow!("{e}\n(or pass --store FILE)"))?;
     let stores: Vec<&PathBuf> = c
         .processors
         .values()

@@ -205,7 +205,7 @@ fn main() -> ExitCode {
             .and_then(|p| keys_cmd::users(cmd, &p, store.audit_log.or_else(|| keys_cmd::audit_path(&store.config))))
             .map(|_| ExitCode::SUCCESS),
         Command::Graph { config, format } => (|| {
-            let c = config::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let c = config::load_for_inspection(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
             match format.as_str() {
                 "tree" => write_stdout(&graph_cmd::tree(&c)),
                 "dot" => write_stdout(&graph_cmd::dot(&c)),

@@ -127,7 +127,7 @@ pub fn claude_config(base: &str, key: Option<&str>, log_user_prompts: bool) -> S
 
 /// `otelgate setup`: this relay's endpoint URLs, for minware's Setup dialog and the clients.
 pub fn setup(config_file: &Path, public_url: Option<String>) -> anyhow::Result<()> {
-    let c = config::load(config_file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let c = config::load_for_inspection(config_file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let base = match public_url {
         Some(u) => base_url(&u)?,
         None => {

@@ -388,3 +388,44 @@ fn codex_config_can_carry_tls_files() {
         assert_eq!(tls["client-private-key"].as_str(), Some("/home/dev/.codex/me.key"));
     }
 }
+
+/// `keys`, `users`, `graph` and `setup` read only what they need: an unset `${env:…}` of an
+/// exporter (the minware key, not set on the admin's laptop) does not stop them. `validate`
+/// and `run` still refuse it.
+#[test]
+fn key_and_inspection_commands_ignore_an_unrelated_unset_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("keys.yaml");
+    let cfg = dir.path().join("relay.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:4318 }}
+processors:
+  auth: {{ store: {} }}
+exporters:
+  minware: {{ endpoint: 'https://otel.minware.com', api_key: '${{env:OTELGATE_TEST_NEVER_SET}}' }}
+pipelines:
+  logs: {{ receivers: [otlp_http], processors: [auth], exporters: [minware] }}
+",
+            store.display()
+        ),
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(bin()).args(args).env_remove("OTELGATE_TEST_NEVER_SET").output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (ok, err) = run(&["keys", "-c", c, "create", "--user", "ana", "--role", "owner"]);
+    assert!(ok, "keys create: {err}");
+    assert!(store.exists());
+    let (ok, err) = run(&["keys", "-c", c, "list"]);
+    assert!(ok, "keys list: {err}");
+    let (ok, err) = run(&["graph", "-c", c]);
+    assert!(ok, "graph: {err}");
+    let (ok, err) = run(&["validate", "-c", c]);
+    assert!(!ok && err.contains("OTELGATE_TEST_NEVER_SET is not set"), "validate must still refuse: {err}");
+}

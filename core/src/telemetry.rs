@@ -266,6 +266,9 @@ impl Telemetry {
             if q.when_full == WhenFull::Refuse && q.used() >= q.capacity() {
                 why.push(format!("the queue of exporter {} is full", q.id));
             }
+            if let Some(e) = q.store_failing() {
+                why.push(format!("the queue of exporter {} cannot store batches: {e}", q.id));
+            }
         }
         why
     }

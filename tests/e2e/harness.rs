@@ -301,18 +301,24 @@ pub fn skip_without_npm(what: &str, output: &str) -> bool {
     if reachable {
         return false;
     }
-    assert!(std::env::var("CI").is_err(), "CI must run {what}, but the npm registry cannot be reached: {output}");
-    let line = format!("SKIPPED {what}: the npm registry cannot be reached");
+    skip(what, &format!("the npm registry cannot be reached: {output}"));
+    true
+}
+
+/// Records that `what` is skipped and why — printed, and listed in `target/skipped-tests.txt`,
+/// which `.ci/run` prints after the run (libtest hides a passing test's output). Under `CI` a
+/// skip is a failure.
+pub fn skip(what: &str, why: &str) {
+    assert!(std::env::var("CI").is_err(), "CI must run {what}, but: {why}");
+    let line = format!("SKIPPED {what}: {}", why.lines().next().unwrap_or(why));
     #[allow(clippy::print_stderr)]
     {
-        eprintln!("\n\n*** {line}: {output}\n\n");
+        eprintln!("\n\n*** SKIPPED {what}: {why}\n\n");
     }
-    // libtest hides a passing test's output: .ci/run prints this file after the run.
     let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/skipped-tests.txt");
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(list) {
         let _ = std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes());
     }
-    true
 }
 
 /// A loopback port for a process the test starts later (a relay or upstream that must come back

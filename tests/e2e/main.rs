@@ -8,6 +8,7 @@ mod codex_cli;
 mod config_cli;
 mod corpus;
 mod delivery;
+mod disk_full;
 mod harness;
 mod limits;
 mod minware;

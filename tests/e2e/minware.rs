@@ -544,3 +544,42 @@ fn unverified_upstreams_are_refused_unless_told_and_a_proxy_is_used() {
     assert_eq!(records_in(&got.body), 1);
     drop(upstream);
 }
+
+/// Damage is named for what it is: a cut in an older segment (no longer written to, so not a
+/// crash) loses acknowledged batches and is an ERROR; a torn end of the newest one is a crash
+/// during a write of a batch never acknowledged (WARN).
+#[test]
+fn a_cut_older_segment_is_reported_as_lost_acknowledged_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("MINWARE_API_KEY", KEY)];
+    let dead = relay_config(&format!("http://127.0.0.1:{}", crate::harness::DEAD_PORT), "");
+    // Two runs, two segments (each start writes a new one).
+    for (run, n) in [(0, 3), (1, 2)] {
+        let gw = Gateway::start_in(dir.path(), &dead, &env);
+        for i in 0..n {
+            assert_eq!(gw.post("/v1/logs", logs(1, &format!("r{run}b{i}"))).status, 200);
+        }
+        let _ = gw.kill9();
+    }
+    let qdir = dir.path().join("queue");
+    let mut segs: Vec<_> = std::fs::read_dir(&qdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    segs.sort();
+    assert_eq!(segs.len(), 2, "{segs:?}");
+    let older = std::fs::read(&segs[0]).unwrap();
+    std::fs::write(&segs[0], &older[..older.len() - 7]).unwrap();
+
+    let up = Upstream::start(vec![]);
+    let gw = Gateway::start_in(dir.path(), &relay_config(&up.url(), ""), &env);
+    wait_for("the intact batches", Duration::from_secs(30), || {
+        let text: String = up.accepted().iter().map(|r| String::from_utf8_lossy(&r.body).to_string()).collect();
+        ["r0b0", "r0b1", "r1b0", "r1b1"].iter().all(|b| text.contains(b)).then_some(())
+    });
+    let (_, gw) = gw.stop();
+    let l = gw.logs();
+    assert!(l.iter().any(|x| x.contains("ERROR") && x.contains("cut short")), "{l:?}");
+    assert!(!l.iter().any(|x| x.contains("crash during a write")), "a cut older segment is not a crash: {l:?}");
+}

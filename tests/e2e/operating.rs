@@ -53,8 +53,9 @@ admin:
     });
     assert_eq!(r.0, 200, "a paused upstream with room left is still ready: {}", r.1);
     assert_eq!(scrape(&admin).get(r#"otelgate_exporter_unhealthy{exporter="minware"}"#), Some(&1.0));
-    // …and the warning clears once upstream accepts the key again.
-    wait_for("delivery", Duration::from_secs(30), || (!up.accepted().is_empty()).then_some(()));
+    // …and the warning clears once upstream accepts the key again (the batch, or the probe).
+    let sent = r#"otelcol_exporter_sent_log_records_total{exporter="minware"}"#;
+    wait_for("delivery", Duration::from_secs(30), || (scrape(&admin).get(sent) == Some(&2.0)).then_some(()));
     wait_for("the warning to clear", Duration::from_secs(10), || (!readyz().1.contains("API key")).then_some(()));
     assert_eq!(scrape(&admin).get(r#"otelgate_exporter_unhealthy{exporter="minware"}"#), Some(&0.0));
 

@@ -118,8 +118,16 @@ impl Upstream {
 
     /// Starts the server; requests with `Authorization: Bearer DENY` always get 401.
     pub fn start_denying(script: Vec<Reply>, deny: Option<&str>) -> Upstream {
+        Self::serve_on(TcpListener::bind("127.0.0.1:0").unwrap(), script, deny)
+    }
+
+    /// Starts the server on a chosen port (an upstream that comes up after the relay).
+    pub fn start_on(port: u16) -> Upstream {
+        Self::serve_on(TcpListener::bind(("127.0.0.1", port)).unwrap(), vec![], None)
+    }
+
+    fn serve_on(listener: TcpListener, script: Vec<Reply>, deny: Option<&str>) -> Upstream {
         let deny = deny.map(String::from);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(VecDeque::from(script)));

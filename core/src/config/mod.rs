@@ -385,17 +385,17 @@ fn key(path: &[&str]) -> Vec<String> {
 
 /// Loads, expands and validates a configuration file.
 pub fn load(file: &Path) -> Result<Config, ConfigError> {
-    load_with(file, &|n| std::env::var(n).ok())
+    load_with(file, &source::Env { lookup: &|n| std::env::var(n).ok(), unset: &|_| None })
 }
 
 /// [`load`] for commands that only read parts of a config (`keys`, `users`, `setup`, `graph`,
 /// `codex-config`): a `${env:NAME}` that is not set reads as `<unset NAME>` instead of failing,
 /// so a missing `MINWARE_API_KEY` does not stop `otelgate keys create`.
 pub fn load_for_inspection(file: &Path) -> Result<Config, ConfigError> {
-    load_with(file, &|n| Some(std::env::var(n).unwrap_or_else(|_| format!("<unset {n}>"))))
+    load_with(file, &source::Env { lookup: &|n| std::env::var(n).ok(), unset: &|n| Some(format!("<unset {n}>")) })
 }
 
-fn load_with(file: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+fn load_with(file: &Path, env: &source::Env<'_>) -> Result<Config, ConfigError> {
     let fail = |issues| ConfigError { file: file.to_path_buf(), issues };
     let text = std::fs::read_to_string(file).map_err(|e| {
         fail(vec![Issue {
@@ -409,7 +409,7 @@ fn load_with(file: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Con
         l.figment_error(&[], e);
         fail(l.issues)
     })?;
-    source::expand_env(&mut root, &mut Vec::new(), lookup).map_err(|(path, message)| {
+    source::expand_env(&mut root, &mut Vec::new(), env).map_err(|(path, message)| {
         let segs: Vec<String> = path.split('.').map(String::from).collect();
         fail(vec![Issue { line: error::locate(&text, &segs), path, message }])
     })?;

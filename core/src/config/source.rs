@@ -115,29 +115,33 @@ pub fn figment(path: &Path) -> Figment {
     Figment::new().merge(Data::<Yaml>::file_exact(path)).merge(EnvOverrides::from_env())
 }
 
+/// How `${env:…}` references are resolved.
+pub struct Env<'a> {
+    /// A variable's value, if set.
+    pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// What an unset variable without a default reads as (`None`: an error).
+    pub unset: &'a dyn Fn(&str) -> Option<String>,
+}
+
 /// Expands `${env:NAME}` and `${env:NAME:-default}` in every string value; `$${` is a
 /// literal `${`. Runs after parsing, so an environment value can never inject YAML structure.
-pub fn expand_env(
-    value: &mut Value,
-    path: &mut Vec<String>,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), (String, String)> {
+pub fn expand_env(value: &mut Value, path: &mut Vec<String>, env: &Env<'_>) -> Result<(), (String, String)> {
     match value {
         Value::String(tag, s) if s.contains("${") => {
-            let expanded = expand_str(s, lookup).map_err(|m| (path.join("."), m))?;
+            let expanded = expand_str(s, env).map_err(|m| (path.join("."), m))?;
             *value = Value::String(*tag, expanded);
         }
         Value::Dict(_, d) => {
             for (k, v) in d.iter_mut() {
                 path.push(k.clone());
-                expand_env(v, path, lookup)?;
+                expand_env(v, path, env)?;
                 path.pop();
             }
         }
         Value::Array(_, a) => {
             for (i, v) in a.iter_mut().enumerate() {
                 path.push(i.to_string());
-                expand_env(v, path, lookup)?;
+                expand_env(v, path, env)?;
                 path.pop();
             }
         }
@@ -146,7 +150,7 @@ pub fn expand_env(
     Ok(())
 }
 
-fn expand_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+fn expand_str(s: &str, env: &Env<'_>) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("${") {
@@ -166,14 +170,17 @@ fn expand_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
             Some((n, d)) => (n, Some(d)),
             None => (spec, None),
         };
-        match (lookup(name), default) {
+        match ((env.lookup)(name), default) {
             (Some(v), _) => out.push_str(&v),
             (None, Some(d)) => out.push_str(d),
-            (None, None) => {
-                return Err(format!(
-                    "environment variable {name} is not set; set it or give a default with `${{env:{name}:-value}}`"
-                ))
-            }
+            (None, None) => match (env.unset)(name) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    return Err(format!(
+                        "environment variable {name} is not set; set it or give a default with `${{env:{name}:-value}}`"
+                    ))
+                }
+            },
         }
         rest = &rest[i + end + 1..];
     }
@@ -191,11 +198,12 @@ mod tests {
 
     #[test]
     fn expansion_forms() {
-        assert_eq!(expand_str("a${env:SET}b", &lookup).unwrap(), "avb");
-        assert_eq!(expand_str("${env:UNSET:-d}", &lookup).unwrap(), "d");
-        assert_eq!(expand_str("$${env:SET}", &lookup).unwrap(), "${env:SET}");
-        let e = expand_str("${env:UNSET}", &lookup).unwrap_err();
+        let env = Env { lookup: &lookup, unset: &|_| None };
+        assert_eq!(expand_str("a${env:SET}b", &env).unwrap(), "avb");
+        assert_eq!(expand_str("${env:UNSET:-d}", &env).unwrap(), "d");
+        assert_eq!(expand_str("$${env:SET}", &env).unwrap(), "${env:SET}");
+        let e = expand_str("${env:UNSET}", &env).unwrap_err();
         assert!(e.contains("UNSET is not set"), "{e}");
-        assert!(expand_str("${SET}", &lookup).unwrap_err().contains("not supported"));
+        assert!(expand_str("${SET}", &env).unwrap_err().contains("not supported"));
     }
 }

@@ -43,9 +43,17 @@ pub struct QueueState {
     pub sent_items: [AtomicU64; 3],
     /// Items failed for good, per signal.
     pub failed_items: [AtomicU64; 3],
+    /// The disk store under the queue, if durable (it can say it cannot take writes).
+    store: Option<Arc<DiskQueue>>,
 }
 
 impl QueueState {
+    /// Why the queue cannot store batches now (a disk queue whose last write failed: full or
+    /// failing disk), until a write or the store's probe succeeds.
+    pub fn store_failing(&self) -> Option<String> {
+        self.store.as_ref().and_then(|d| d.failing())
+    }
+
     /// Bytes queued or being exported now.
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
@@ -174,7 +182,13 @@ pub struct QueueWorker {
     stash: Option<Item>,
 }
 
-fn new_state(id: ComponentId, capacity: usize, when_full: WhenFull, used: usize) -> Arc<QueueState> {
+fn new_state(
+    id: ComponentId,
+    capacity: usize,
+    when_full: WhenFull,
+    used: usize,
+    store: Option<Arc<DiskQueue>>,
+) -> Arc<QueueState> {
     Arc::new(QueueState {
         id,
         when_full,
@@ -187,13 +201,14 @@ fn new_state(id: ComponentId, capacity: usize, when_full: WhenFull, used: usize)
         retried: AtomicU64::new(0),
         sent_items: Default::default(),
         failed_items: Default::default(),
+        store,
     })
 }
 
 /// Creates an in-memory queue of `capacity` bytes for exporter `id`.
 pub fn queue(id: ComponentId, capacity: usize, when_full: WhenFull) -> (QueueHandle, QueueWorker) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let state = new_state(id, capacity, when_full, 0);
+    let state = new_state(id, capacity, when_full, 0, None);
     let weak = tx.downgrade();
     (
         QueueHandle { state: state.clone(), sink: Sink::Memory(tx) },
@@ -209,7 +224,7 @@ pub fn disk_queue(
     disk: Arc<DiskQueue>,
     recovered: usize,
 ) -> (QueueHandle, QueueWorker) {
-    let state = new_state(id, capacity, when_full, recovered);
+    let state = new_state(id, capacity, when_full, recovered, Some(disk.clone()));
     state.depth.store(disk.pending(), Ordering::Relaxed);
     (
         QueueHandle { state: state.clone(), sink: Sink::Disk(disk.clone()) },

@@ -101,14 +101,34 @@ struct Append {
     done: oneshot::Sender<Result<(), String>>,
 }
 
+/// What the writer thread is asked to do.
+enum Msg {
+    /// Write a record.
+    Append(Append),
+    /// Close the open segment if every record in it was acknowledged, so its space is freed
+    /// now rather than when it fills (a full disk recovers once upstream drained the queue).
+    ReleaseIdle,
+}
+
 /// An open, locked queue directory.
 pub struct DiskQueue {
     dir: PathBuf,
     _lock: File,
     inner: Mutex<Inner>,
     ready: Notify,
-    writer: Mutex<Option<mpsc::UnboundedSender<Append>>>,
+    writer: Mutex<Option<mpsc::UnboundedSender<Msg>>>,
+    /// Why the last write failed, until a write or the probe succeeds (`/readyz` says so).
+    failing: Mutex<Option<String>>,
 }
+
+impl std::fmt::Debug for DiskQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskQueue").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+/// How often a failing queue tries whether it can write again (disk space freed).
+const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 fn seg_path(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("{seq:016}.seg"))
@@ -203,20 +223,34 @@ impl DiskQueue {
         let mut segments = BTreeMap::new();
         let mut recovered = 0usize;
         let seqs = list_segments(dir)?;
+        let newest = seqs.last().copied();
         for &seq in &seqs {
             let path = seg_path(dir, seq);
             let data = std::fs::read(&path).map_err(io(&path))?;
+            if data.len() <= HEADER.len() && HEADER.starts_with(&data) {
+                // Created (or cut back) and never written to: it holds nothing.
+                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(ack_path(dir, seq));
+                continue;
+            }
             let scan = segment::scan(&data);
             if scan.bad_header {
-                tracing::error!(file = %path.display(), "Queue segment has no valid header; moved aside as .corrupt, its data is lost.");
+                tracing::error!(file = %path.display(), bytes = data.len(), "Queue segment has no valid header; moved aside as .corrupt: the batches in it, acknowledged to their clients, are lost.");
                 let _ = std::fs::rename(&path, path.with_extension("seg.corrupt"));
                 continue;
             }
-            for (at, n) in &scan.damaged {
-                tracing::error!(file = %path.display(), offset = at, bytes = n, "Damaged queue record(s) skipped; the batch(es) in them are lost, every intact record will be delivered.");
+            if !scan.damaged.is_empty() {
+                let bytes: u64 = scan.damaged.iter().map(|(_, n)| *n).sum();
+                tracing::error!(file = %path.display(), regions = scan.damaged.len(), bytes, first_offset = scan.damaged[0].0, "Damaged queue records skipped: the batches in them were acknowledged to their clients and are lost; every intact record will be delivered.");
             }
             if let Some(at) = scan.torn_tail {
-                tracing::warn!(file = %path.display(), offset = at, "Queue segment ends in a partly written record (crash during a write); truncated. That batch was never acknowledged to its client.");
+                if Some(seq) == newest {
+                    // Only the newest segment is ever written to: a crash during a write.
+                    tracing::warn!(file = %path.display(), offset = at, "Queue segment ends in a partly written record (crash during a write); truncated. That batch was never acknowledged to its client.");
+                } else {
+                    // An older segment was complete when the next one began: it was cut short.
+                    tracing::error!(file = %path.display(), offset = at, "Queue segment was cut short (not by a crash: it was no longer written to); every acknowledged batch after this offset is lost.");
+                }
                 let f = OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
                 f.set_len(at).map_err(io(&path))?;
             }
@@ -250,6 +284,7 @@ impl DiskQueue {
             inner: Mutex::new(Inner { pending, deferred: Vec::new(), segments, cached_bytes: 0, closed: false }),
             ready: Notify::new(),
             writer: Mutex::new(Some(tx)),
+            failing: Mutex::new(None),
         });
         let writer_q = q.clone();
         std::thread::Builder::new()
@@ -268,7 +303,7 @@ impl DiskQueue {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(|w| w.send(Append { head, batch, done }).is_ok())
+            .map(|w| w.send(Msg::Append(Append { head, batch, done })).is_ok())
             .unwrap_or(false);
         async move {
             if !sent {
@@ -293,6 +328,43 @@ impl DiskQueue {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).pending.len()
     }
 
+    /// Why the queue cannot store batches now, if it cannot (its last write failed and the
+    /// probe has not yet found the disk writable again).
+    pub fn failing(&self) -> Option<String> {
+        self.failing.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Notes the outcome of a write; on the first failure starts a probe that clears it once a
+    /// write into the directory succeeds again, so `/readyz` recovers without traffic.
+    fn set_failing(self: &Arc<Self>, why: Option<String>) {
+        let mut f = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        let start_probe = f.is_none() && why.is_some();
+        if f.is_some() && why.is_none() {
+            tracing::info!(dir = %self.dir.display(), "Queue writes succeed again.");
+        }
+        *f = why;
+        drop(f);
+        if start_probe {
+            let q = Arc::downgrade(self);
+            let _ = std::thread::Builder::new().name("otelgate-queue-probe".into()).spawn(move || loop {
+                std::thread::sleep(PROBE_EVERY);
+                let Some(q) = q.upgrade() else { return };
+                if q.failing().is_none() {
+                    return;
+                }
+                if probe_write(&q.dir).is_ok() {
+                    q.set_failing(None);
+                    return;
+                }
+                // No room: the open segment may hold only delivered records by now.
+                let writer = q.writer.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if let Some(w) = writer {
+                    let _ = w.send(Msg::ReleaseIdle);
+                }
+            });
+        }
+    }
+
     /// Stops accepting appends; the worker's `next` returns `None` once drained.
     pub fn close(&self) {
         self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -300,19 +372,33 @@ impl DiskQueue {
         self.ready.notify_waiters();
     }
 
-    fn write_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Append>, mut seq: u64, fsync: Fsync) {
+    fn write_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Msg>, mut seq: u64, fsync: Fsync) {
         let mut current: Option<(u64, File, u64)> = None;
         let mut last_sync = Instant::now();
         let mut dirty = false;
         while let Some(first) = rx.blocking_recv() {
-            let mut group = vec![first];
-            while let Ok(more) = rx.try_recv() {
-                group.push(more);
+            let mut group = Vec::new();
+            let mut release = false;
+            for m in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+                match m {
+                    Msg::Append(a) => group.push(a),
+                    Msg::ReleaseIdle => release = true,
+                }
+            }
+            if release {
+                self.release_idle(&mut current);
+            }
+            if group.is_empty() {
+                continue;
             }
             let result = self.write_group(&mut current, &mut seq, &mut group, fsync, &mut last_sync, &mut dirty);
             let msg = result.err().map(|e| e.to_string());
-            if let Some(m) = &msg {
-                tracing::error!(dir = %self.dir.display(), error = %m, "Queue write failed; the requests are refused with 503.");
+            match &msg {
+                Some(m) => {
+                    tracing::error!(dir = %self.dir.display(), error = %m, "Queue write failed; the requests are refused with 503 (nothing of them stays in the queue).");
+                    self.set_failing(Some(m.clone()));
+                }
+                None => self.set_failing(None),
             }
             for a in group {
                 let _ = a.done.send(match &msg {
@@ -343,9 +429,20 @@ impl DiskQueue {
             }
             let s = *seq;
             *seq += 1;
-            let mut f = private_file(&seg_path(&self.dir, s), true)?;
-            f.write_all(HEADER)?;
-            let ack = private_file(&ack_path(&self.dir, s), true)?;
+            let path = seg_path(&self.dir, s);
+            let mut f = private_file(&path, true)?;
+            if let Err(e) = f.write_all(HEADER) {
+                // A segment that holds nothing must not look damaged at the next start.
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+            let ack = match private_file(&ack_path(&self.dir, s), true) {
+                Ok(a) => a,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e);
+                }
+            };
             self.inner
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -372,10 +469,8 @@ impl DiskQueue {
             slices.push(std::io::IoSlice::new(&a.head));
             slices.push(std::io::IoSlice::new(&a.batch.body));
         }
-        write_all_vectored(f, &mut slices)?;
-        *size += written;
-        match fsync {
-            Fsync::Always => f.sync_data()?,
+        let stored = write_all_vectored(f, &mut slices).and_then(|()| match fsync {
+            Fsync::Always => f.sync_data(),
             Fsync::Interval => {
                 *dirty = true;
                 if last_sync.elapsed() >= FSYNC_INTERVAL {
@@ -383,8 +478,24 @@ impl DiskQueue {
                     *last_sync = Instant::now();
                     *dirty = false;
                 }
+                Ok(())
             }
+        });
+        if let Err(e) = stored {
+            // The group's clients get 503: none of it may stay (a partial record would read as
+            // damage later, and offsets after it would be wrong). Cut the segment back to where
+            // the group began; one that cannot be cut is closed, and the next group starts a
+            // new segment.
+            let before = *size;
+            if f.set_len(before).is_err() {
+                tracing::error!(dir = %self.dir.display(), segment = *s, "A failed queue write could not be undone; the segment is closed and its partial last record will be dropped at the next start.");
+                if let Some((old, _, _)) = current.take() {
+                    self.close_segment(old);
+                }
+            }
+            return Err(e);
         }
+        *size += written;
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(seg) = g.segments.get_mut(s) {
             seg.outstanding += refs.len();
@@ -399,6 +510,18 @@ impl DiskQueue {
         drop(g);
         self.ready.notify_waiters();
         Ok(())
+    }
+
+    /// Closes the open segment when nothing in it is waiting any more (it is then deleted).
+    fn release_idle(&self, current: &mut Option<(u64, File, u64)>) {
+        let idle = current.as_ref().is_some_and(|(s, _, _)| {
+            self.inner.lock().unwrap_or_else(|p| p.into_inner()).segments.get(s).is_none_or(|seg| seg.outstanding == 0)
+        });
+        if idle {
+            if let Some((s, _, _)) = current.take() {
+                self.close_segment(s);
+            }
+        }
     }
 
     fn close_segment(&self, seq: u64) {
@@ -544,6 +667,18 @@ impl DiskQueue {
 }
 
 /// Writes every slice, in order, however the kernel splits the writes.
+/// Whether a segment-sized write fits in `dir` now (the probe of a failing queue).
+fn probe_write(dir: &Path) -> std::io::Result<()> {
+    let path = dir.join("PROBE");
+    let result = (|| {
+        let mut f = File::create(&path)?;
+        f.write_all(&vec![0u8; 256 * 1024])?;
+        f.sync_data()
+    })();
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
 fn write_all_vectored(f: &mut File, mut slices: &mut [std::io::IoSlice<'_>]) -> std::io::Result<()> {
     while !slices.is_empty() {
         match f.write_vectored(slices) {

@@ -103,10 +103,12 @@ where
         write!(f, "an integer ({}) as a JSON number or a decimal string", std::any::type_name::<T>())
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
-        T::try_from(v).map_err(|_| E::custom(format_args!("integer {v} is out of range")))
+        T::try_from(v)
+            .map_err(|_| E::custom(format_args!("integer {v} is out of range for {}", std::any::type_name::<T>())))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-        T::try_from(v).map_err(|_| E::custom(format_args!("integer {v} is out of range")))
+        T::try_from(v)
+            .map_err(|_| E::custom(format_args!("integer {v} is out of range for {}", std::any::type_name::<T>())))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
         // 2^53: beyond it an f64 no longer holds every integer, so refuse rather than round.
@@ -140,6 +142,12 @@ where
         let t = v.trim();
         if let Ok(n) = t.parse::<T>() {
             return Ok(n);
+        }
+        // A plain integer that did not parse is out of range: say so, rather than what the
+        // float it would round to looks like.
+        let unsigned = t.strip_prefix(['-', '+']).unwrap_or(t);
+        if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(E::custom(format_args!("integer {t} is out of range for {}", std::any::type_name::<T>())));
         }
         // proto3 JSON also allows exponent notation in strings, e.g. "1e3".
         match t.parse::<f64>() {
@@ -504,6 +512,16 @@ pub fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_out_of_range_integer_string_says_out_of_range() {
+        for v in ["-9223372036854775809", "9223372036854775808", "+99999999999999999999999"] {
+            let e = super::i64_str::deserialize(serde_json::Value::String(v.into())).unwrap_err().to_string();
+            assert!(e.contains("out of range for i64") && e.contains(v), "{v}: {e}");
+        }
+        let e = super::u64_str::deserialize(serde_json::Value::String("-1".into())).unwrap_err().to_string();
+        assert!(e.contains("out of range for u64"), "{e}");
+    }
+
     #[derive(serde::Deserialize)]
     struct U(#[serde(with = "super::u64_str")] u64);
 

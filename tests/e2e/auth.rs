@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::harness::{bin, corpus, json_lines, signal_of_file, wait_for, Gateway};
+use crate::upstream::{Reply, Upstream};
 
 const LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
 
@@ -428,4 +429,50 @@ pipelines:
     assert!(ok, "graph: {err}");
     let (ok, err) = run(&["validate", "-c", c]);
     assert!(!ok && err.contains("OTELGATE_TEST_NEVER_SET is not set"), "validate must still refuse: {err}");
+}
+
+/// What holds data or keys is private to the relay's user (0600): the key store, its audit
+/// log, the disk queue's segments and acknowledgements, and the dead letter.
+#[test]
+fn stores_queues_dead_letters_and_audit_logs_are_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let keys = tempfile::tempdir().unwrap();
+    let store = keys.path().join("keys.yaml");
+    let audit = keys.path().join("audit.jsonl");
+    let key = create_key(&store, "ana", &["--role", "owner", "--audit-log", audit.to_str().unwrap()]);
+    let up = Upstream::start(vec![Reply::status(400)]);
+    let cfg = format!(
+        "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+processors:
+  auth: {{ store: {}, audit_log: {} }}
+exporters:
+  minware:
+    endpoint: {}
+    api_key: k
+    queue_dir: '{{dir}}/queue'
+    dead_letter_path: '{{dir}}/dead.jsonl'
+pipelines:
+  logs: {{ receivers: [otlp_http], processors: [auth], exporters: [minware] }}
+",
+        store.display(),
+        audit.display(),
+        up.url()
+    );
+    let gw = Gateway::start(&cfg);
+    let auth = format!("Bearer {key}");
+    let post = |body: &str, key: &str| {
+        gw.post_with("/v1/logs", "application/json", &[("authorization", key)], body.to_string())
+    };
+    assert_eq!(post(r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{}]}]}]}"#, &auth).status, 200);
+    assert_eq!(post("{}", "Bearer wrong-key").status, 401); // a refusal the audit log records
+    wait_for("the dead letter", Duration::from_secs(20), || gw.path("dead.jsonl").exists().then_some(()));
+    let mut files = vec![store.clone(), audit.clone(), gw.path("dead.jsonl")];
+    files.extend(std::fs::read_dir(gw.path("queue")).unwrap().map(|e| e.unwrap().path()));
+    assert!(files.iter().any(|f| f.extension().is_some_and(|x| x == "seg")), "{files:?}");
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", f.display());
+    }
 }

@@ -241,8 +241,9 @@ mod tests {
         let s = &rotator.stats;
         let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         assert_eq!(n(&s.rotated), 4);
-        // A file rotated out by `max_backups` before its turn is simply gone.
-        assert!(n(&s.compressed) >= 1 && n(&s.compressed) + n(&s.left_uncompressed) <= 4);
+        // A file rotated out by `max_backups` before its turn is simply gone; one that found the
+        // compressor busy stays plain (how many of each depends on this machine's load).
+        assert!(n(&s.compressed) + n(&s.left_uncompressed) <= 4);
         // Two backups, each plain or gzipped, never both, never a third.
         for k in 1..=2 {
             assert!(backup(&path, k, true).exists() ^ backup(&path, k, false).exists(), "backup {k}");
@@ -262,5 +263,21 @@ mod tests {
             .unwrap()
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("partial"));
         assert_eq!(partials.count(), 0);
+    }
+
+    #[test]
+    fn one_rotation_is_gzipped_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        let writers: Writers = Arc::new(Mutex::new(HashMap::new()));
+        let r = Rotation { max_megabytes: 1, max_backups: 2, compress: true };
+        let rotator = Rotator::start(writers.clone(), r.clone());
+        let body = vec![b'a'; 600 * 1024];
+        for _ in 0..2 {
+            write_batch(&writers, &rotator, path.clone(), &r, &body).unwrap();
+        }
+        rotator.finish_pending();
+        assert_eq!(rotator.stats.compressed.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert!(backup(&path, 1, true).exists() && !backup(&path, 1, false).exists());
     }
 }

@@ -84,6 +84,16 @@ fn undefined_reference_and_unknown_type() {
     assert!(err.contains("exporters.fiel: unknown exporter type `fiel`; did you mean `file`?"), "{err}");
 }
 
+/// YAML syntax errors say what usually causes them: a tab, or `${env:…}` unquoted in `{ … }`.
+#[test]
+fn yaml_syntax_errors_carry_a_hint() {
+    let (ok, _, err) = validate("receivers:\n\totlp_http: {}\n");
+    assert!(!ok && err.contains("YAML does not allow tabs"), "{err}");
+    let (ok, _, err) =
+        validate(&BASE.replace("exporters:\n", "exporters:\n  minware: { endpoint: https://x, api_key: ${env:K} }\n"));
+    assert!(!ok && err.contains("quote a value holding `${…}`"), "{err}");
+}
+
 /// A key given twice is an error naming both lines (YAML alone would keep the last silently;
 /// the shipped pipelines.yaml once had a second `pipelines:` that way).
 #[test]

@@ -355,7 +355,7 @@ impl Loader<'_> {
                     }
                     format!("missing required key `{field}`")
                 }
-                other => other.to_string(),
+                other => yaml_hint(self.text, other.to_string()),
             };
             self.issue(&path, message);
         }
@@ -377,6 +377,29 @@ impl Loader<'_> {
             }
         }
     }
+}
+
+/// A YAML syntax error with what usually causes it, when the line shows it: a tab used for
+/// indentation, or an unquoted `${env:…}` / `{signal}` inside a flow mapping `{ … }` (where
+/// `{` and `}` are YAML's own).
+fn yaml_hint(text: &str, message: String) -> String {
+    let line_no = message
+        .split("at line ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<usize>().ok());
+    let Some(line) = line_no.and_then(|n| text.lines().nth(n.saturating_sub(1))) else {
+        return message;
+    };
+    if message.contains("cannot start any token") && line.contains('\t') {
+        return format!("{message}; YAML does not allow tabs for indentation: indent with spaces");
+    }
+    if message.contains("flow mapping") && (line.contains("${") || line.contains("{signal}")) {
+        return format!(
+            "{message}; inside `{{ … }}` quote a value holding `${{…}}` or `{{signal}}`, e.g. api_key: '${{env:MINWARE_API_KEY}}'"
+        );
+    }
+    message
 }
 
 fn key(path: &[&str]) -> Vec<String> {

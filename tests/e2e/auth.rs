@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::harness::{bin, corpus, json_lines, signal_of_file, wait_for, Gateway};
 use crate::upstream::{Reply, Upstream};
 
-const LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
+use crate::harness::SMALL_LOG as LOG;
 
 /// Runs `otelgate ARGS` and returns (success, stdout, stderr).
 pub fn cli(args: &[&str]) -> (bool, String, String) {

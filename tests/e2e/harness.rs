@@ -353,3 +353,6 @@ pub fn scrape(admin: &str) -> std::collections::HashMap<String, f64> {
         })
         .collect()
 }
+
+/// The smallest useful logs request: one record with a body.
+pub const SMALL_LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::harness::{corpus, json_lines, Gateway, FILE_ONLY};
 
-const SMALL_LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
+use crate::harness::SMALL_LOG;
 
 #[test]
 fn wrong_content_types_get_415_with_a_json_status() {

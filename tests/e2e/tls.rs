@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::harness::{json_lines, wait_for, Gateway, TestCa};
 
-const LOG: &str = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
+use crate::harness::SMALL_LOG as LOG;
 
 fn client(ca: &std::path::Path, identity: Option<(&std::path::Path, &std::path::Path)>) -> reqwest::blocking::Client {
     let mut b = reqwest::blocking::Client::builder()

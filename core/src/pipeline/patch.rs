@@ -268,6 +268,16 @@ mod tests {
         assert!(pattern_hits > 0, "no string value of the corpus matched a pattern");
     }
 
+    /// A key a pattern matches is found through the strings the scan shows (keys included) and
+    /// removed on the patch path as on the typed one.
+    #[test]
+    fn a_key_a_pattern_matches_is_removed_on_the_patch_path_too() {
+        let r = redactor(r#"{"patterns":["github_token"]}"#);
+        let body = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"duration_ms","value":{"intValue":7}},{"key":"ghp_0123456789abcdefghijABCDEFGHIJ012345","value":{"stringValue":"v"}}]}]}]}]}"#;
+        let out = String::from_utf8(same_as_typed(Signal::Logs, body, &r, &[])).unwrap();
+        assert!(!out.contains("ghp_") && out.contains("redaction.patterns"), "{out}");
+    }
+
     #[test]
     fn only_outlined_pieces_change_and_missing_resources_are_created() {
         let r = redactor("{}");

@@ -420,14 +420,15 @@ impl Piecewise for RedactProcessor {
         if catalogue::IDENTITY_KEYS.contains(&key) {
             return c.identity != IdentityPolicy::Keep || c.blocked_keys.iter().any(|b| b == key);
         }
-        // Content changes even under `keep` (a client's "[REDACTED]" is normalised).
+        // Content changes even under `keep` (a client's "[REDACTED]" is normalised). A key a
+        // pattern matches is reported through `may_change_string`, which sees every key too
+        // (asking here as well scanned each key twice).
         catalogue::is_content_anywhere(key)
             || c.blocked_keys.iter().any(|b| b == key)
             || (c.unknown_content() != UnknownContent::Keep
                 && !catalogue::is_safe(key)
                 && !c.safe_keys.iter().any(|k| k == key)
                 && !self.relay_keys.contains(key))
-            || self.patterns.matches(key)
     }
 
     fn may_change_string(&self, value: &str) -> bool {

@@ -45,7 +45,10 @@ fn a_full_queue_refuses_with_503_and_leaves_no_partial_copy() {
     let (code, msg) = r.status_json();
     assert_eq!(code, 14);
     assert!(msg.contains("file/stuck"), "{msg}");
-    std::thread::sleep(Duration::from_millis(200));
+    // Refused before anything was queued: file/good holds nothing that could still arrive.
+    let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
+    let m = crate::harness::scrape(&admin);
+    assert_eq!(m.get(r#"otelgate_exporter_queue_batches{exporter="file/good"}"#), Some(&0.0), "{m:?}");
     assert_eq!(json_lines(&gw.path("good.jsonl")).len(), 1, "a refused request must not reach any exporter");
     assert!(gw.logs().iter().any(|l| l.contains("Export failed, will retry")), "{:?}", gw.logs());
 }

@@ -224,13 +224,17 @@ fn accepted_data_survives_kill_9_and_a_corrupted_queue_loses_only_damaged_record
         let bodies: Vec<String> = up.accepted().iter().map(|r| String::from_utf8_lossy(&r.body).to_string()).collect();
         (tags(&bodies).len() >= 8).then_some(())
     });
-    std::thread::sleep(Duration::from_millis(300)); // nothing more should arrive
+    // A marker after the recovered backlog: once it is upstream, nothing recovered is still on its way.
+    assert_eq!(gw.post("/v1/logs", logs(1, "marker")).status, 200);
+    wait_for("the marker", Duration::from_secs(20), || {
+        up.accepted().iter().any(|r| String::from_utf8_lossy(&r.body).contains("\"marker-0\"")).then_some(())
+    });
     let bodies: Vec<String> = up.accepted().iter().map(|r| String::from_utf8_lossy(&r.body).to_string()).collect();
     assert_eq!(tags(&bodies), vec![0, 1, 3, 4, 5, 6, 7, 8], "every intact batch, none of the damaged two");
     let records: usize = up.accepted().iter().map(|r| records_in(&r.body)).sum();
-    assert_eq!(records, 8 * 5, "each intact batch exactly once");
+    assert_eq!(records, 8 * 5 + 1, "each intact batch exactly once (and the marker)");
     // The recovered backlog is merged into few requests (max_batch_bytes/records).
-    assert!(up.accepted().len() <= 3, "{} requests for 8 queued batches", up.accepted().len());
+    assert!(up.accepted().len() <= 4, "{} requests for 8 queued batches and the marker", up.accepted().len());
     let (_, gw) = gw.stop();
     let l = gw.logs();
     assert!(l.iter().any(|x| x.contains("ERROR") && x.contains("Damaged queue record")), "{l:?}");
@@ -496,8 +500,14 @@ fn unchanged_requests_reach_minware_exactly_as_the_client_sent_them() {
     assert_eq!(r.status, 400);
     let (_, message) = r.status_json();
     assert!(message.contains("logRecords[1].spanId"), "{message}");
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(up.accepted().len(), 4, "the refused request reached upstream");
+    // A marker after it: the queue is FIFO, so once the marker is upstream, a queued copy of
+    // the refused request would have been too.
+    assert_eq!(gw.post("/v1/logs", logs(1, "marker")).status, 200);
+    let text = wait_for("the marker", Duration::from_secs(20), || {
+        let t: String = up.accepted().iter().map(|r| String::from_utf8_lossy(&r.body).to_string()).collect();
+        t.contains("\"marker-0\"").then_some(t)
+    });
+    assert!(!text.contains("xyz"), "the refused request reached upstream");
 }
 
 /// TLS to an upstream whose certificate comes from a private CA: refused (and retried, data
@@ -522,7 +532,14 @@ fn unverified_upstreams_are_refused_unless_told_and_a_proxy_is_used() {
         (!lines.is_empty()).then_some(lines)
     });
     assert!(insecure.logs().iter().any(|l| l.contains("TLS certificate verification is OFF")));
-    std::thread::sleep(Duration::from_secs(2));
+    // The strict relay tried and was refused (it keeps retrying, and can never succeed).
+    wait_for("the strict relay's refusal", Duration::from_secs(20), || {
+        strict
+            .logs()
+            .iter()
+            .any(|l| l.contains("Export failed, will retry") && l.contains("cannot reach"))
+            .then_some(())
+    });
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("insecure-1") && !text.contains("strict-0"), "{got:?}");
     assert!(

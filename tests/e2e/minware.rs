@@ -54,13 +54,6 @@ fn records_in(body: &[u8]) -> usize {
     Request::decode(Signal::Logs, body).map(|r| r.records()).unwrap_or(0)
 }
 
-fn http_date(t: SystemTime) -> String {
-    let r = humantime::format_rfc3339_seconds(t).to_string();
-    const M: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let m: usize = r[5..7].parse().unwrap();
-    format!("Mon, {} {} {} {} GMT", &r[8..10], M[m - 1], &r[0..4], &r[11..19])
-}
-
 fn no_key_in_logs(gw: &Gateway) {
     let all = gw.logs().join("\n");
     assert!(!all.contains(KEY), "the API key was logged");
@@ -73,7 +66,7 @@ fn retries_every_transient_answer_then_delivers_once_with_the_key() {
         Reply::Drop,
         Reply::Status(
             503,
-            vec![("retry-after".into(), http_date(SystemTime::now() + Duration::from_secs(1)))],
+            vec![("retry-after".into(), httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(1)))],
             "{}".into(),
         ),
         Reply::status(502),

@@ -277,20 +277,8 @@ pub fn retry_after(v: &str) -> Option<Duration> {
     if let Ok(s) = v.parse::<u64>() {
         return Some(Duration::from_secs(s));
     }
-    let at = httpdate(v)?;
+    let at = httpdate::parse_http_date(v).ok()?;
     Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
-}
-
-fn httpdate(v: &str) -> Option<SystemTime> {
-    // IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT": turn it into RFC 3339 for humantime.
-    let parts: Vec<&str> = v.split_whitespace().collect();
-    if parts.len() != 6 || parts[5] != "GMT" {
-        return None;
-    }
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = MONTHS.iter().position(|m| *m == parts[2])? + 1;
-    let s = format!("{}-{month:02}-{:0>2}T{}Z", parts[3], parts[1], parts[4]);
-    humantime::parse_rfc3339(&s).ok()
 }
 
 impl MinwareExporter {
@@ -673,19 +661,11 @@ mod tests {
     fn retry_after_in_both_forms() {
         assert_eq!(retry_after("7"), Some(Duration::from_secs(7)));
         let future = SystemTime::now() + Duration::from_secs(120);
-        let s = httpdate_format(future);
+        let s = httpdate::fmt_http_date(future);
         let d = retry_after(&s).unwrap();
         assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{s} {d:?}");
         assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
         assert_eq!(retry_after("soon"), None);
-    }
-
-    fn httpdate_format(t: SystemTime) -> String {
-        // "2026-11-24T19:00:00Z" → "Tue, 24 Nov 2026 19:00:00 GMT" (weekday is not checked).
-        let r = humantime::format_rfc3339_seconds(t).to_string();
-        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-        let m: usize = r[5..7].parse().unwrap();
-        format!("Mon, {} {} {} {} GMT", &r[8..10], MONTHS[m - 1], &r[0..4], &r[11..19])
     }
 
     #[test]

@@ -611,14 +611,14 @@ impl Msg {
 
 /// The members of `AnyValue`'s oneof the scan checks itself (`bytesValue` is left to the
 /// typed decoder).
-fn any_member(key: &[u8]) -> Option<Option<Kind>> {
+fn any_member(key: &[u8]) -> Option<Kind> {
     Some(match key {
-        b"stringValue" | b"string_value" => Some(Kind::Str),
-        b"boolValue" | b"bool_value" => Some(Kind::Bool),
-        b"intValue" | b"int_value" => Some(Kind::I64),
-        b"doubleValue" | b"double_value" => Some(Kind::F64),
-        b"arrayValue" | b"array_value" => Some(Kind::Message(Msg::ArrayValues)),
-        b"kvlistValue" | b"kvlist_value" => Some(Kind::Message(Msg::KvValues)),
+        b"stringValue" | b"string_value" => Kind::Str,
+        b"boolValue" | b"bool_value" => Kind::Bool,
+        b"intValue" | b"int_value" => Kind::I64,
+        b"doubleValue" | b"double_value" => Kind::F64,
+        b"arrayValue" | b"array_value" => Kind::Message(Msg::ArrayValues),
+        b"kvlistValue" | b"kvlist_value" => Kind::Message(Msg::KvValues),
         // `bytesValue` is left to the typed decoder; an unknown member is dropped by it, and
         // what is passed on must not carry it.
         _ => return None,
@@ -1018,22 +1018,9 @@ impl Scanner<'_> {
             s.ws();
             s.eat(b':')?;
             s.ws();
-            match (member, s.want.and_then(|w| w.strings)) {
-                // A string value while outlining for strings: its piece counts if picked.
-                (Some(Kind::Str), Some(want)) => {
-                    if !s.null()? {
-                        let (vs, ve, escaped) = s.string()?;
-                        if escaped || want(&s.b[vs..ve]) {
-                            if let Some(unit) = &mut s.unit {
-                                unit.2 = true;
-                            }
-                        }
-                    }
-                    Some(())
-                }
-                (Some(kind), _) => s.value(kind),
-                (None, _) => None,
-            }
+            // A `stringValue` is a string field like any other: `value` shows it to the
+            // outline's string filter.
+            s.value(member)
         })
     }
 

@@ -67,7 +67,6 @@ pub fn patch(
     let mut at = 0;
     for (range, edit) in edits {
         copy(&mut out, at..range.start);
-        let piece = text(body, range.clone())?;
         let (holder, scope) = outline.place_at(range.start);
         match edit {
             Edit::Piece(PieceKind::Resource) | Edit::NewResource { .. } => {
@@ -86,7 +85,7 @@ pub fn patch(
             Edit::Piece(PieceKind::Scope) => {
                 places.prepare(holder, None)?;
                 let places = &places;
-                redo(&mut out, piece, |s: &mut InstrumentationScope| {
+                redo(&mut out, text(body, range.clone())?, |s: &mut InstrumentationScope| {
                     for (k, p) in processors.iter().enumerate() {
                         p.scope(s, &Place { resource: places.resource_view(k), scope: None });
                     }
@@ -95,6 +94,7 @@ pub fn patch(
             kind => {
                 places.prepare(holder, scope)?;
                 let places = &places;
+                let piece = text(body, range.clone())?;
                 let place = |k: usize| Place { resource: places.resource_view(k), scope: places.scope_view(k) };
                 match kind {
                     Edit::Piece(PieceKind::LogRecord) => redo(&mut out, piece, |r: &mut LogRecord| {
@@ -150,12 +150,10 @@ impl<'t> Places<'t, '_> {
             }
             views.push(r);
             self.resources = Some((holder, views));
+            // The scope views were made from the previous holder's resource.
             self.scopes = None;
         }
-        let Some(scope) = scope else {
-            self.scopes = None;
-            return Some(());
-        };
+        let Some(scope) = scope else { return Some(()) };
         if self.scopes.as_ref().is_none_or(|(s, _)| *s != scope) {
             let h = self.outline.scopes.get(scope)?;
             let mut s: Option<InstrumentationScope<'t>> = match &h.scope {

@@ -244,7 +244,7 @@ impl RedactProcessor {
     }
 
     /// Who sent a record at `place` known by `names`.
-    fn agent_of(&self, place: &Place<'_>, names: &[&str]) -> Option<&'static Agent> {
+    fn agent_of(&self, place: &Place<'_>, names: &[String]) -> Option<&'static Agent> {
         place
             .resource
             .and_then(|r| crate::otlp::common::find_attr(&r.attributes, "service.name"))
@@ -255,12 +255,11 @@ impl RedactProcessor {
     }
 
     /// The names a record goes by: every `event.name` value (a record with two is treated as
-    /// the most sensitive of them), then `extra`.
-    fn names<'r>(attrs: &'r [KeyValue<'_>], extra: &[&'r str]) -> Vec<&'r str> {
-        let mut names: Vec<&str> =
-            attrs.iter().filter(|kv| kv.key == "event.name").filter_map(|kv| kv.value.as_str()).collect();
-        names.extend(extra.iter().filter(|n| !n.is_empty()));
-        names
+    /// the most sensitive of them), then `extra`. Owned: the rules then change the list they
+    /// were read from.
+    fn names(attrs: &[KeyValue<'_>], extra: &[&str]) -> Vec<String> {
+        let event_names = attrs.iter().filter(|kv| kv.key == "event.name").filter_map(|kv| kv.value.as_str());
+        event_names.chain(extra.iter().copied().filter(|n| !n.is_empty())).map(str::to_string).collect()
     }
 
     /// Runs the rules on a list and tags it if changed.
@@ -276,7 +275,7 @@ impl RedactProcessor {
     /// the agent's bodies are known to be, else it is unknown content.
     fn body(&self, body: &mut AnyValue<'_>, seen: &Seen<'_>, out: &mut Outcome) {
         if let AnyValue::KvList(kvs) = body {
-            let o = self.attrs(kvs, &Seen { agent: seen.agent, names: seen.names.clone(), level: Level::Outer });
+            let o = self.attrs(kvs, &Seen { agent: seen.agent, names: seen.names, level: Level::Outer });
             if o.changed() {
                 out.masked.insert("body".into());
             }
@@ -425,10 +424,7 @@ impl Piecewise for RedactProcessor {
         // (asking here as well scanned each key twice).
         catalogue::is_content_anywhere(key)
             || c.blocked_keys.iter().any(|b| b == key)
-            || (c.unknown_content() != UnknownContent::Keep
-                && !catalogue::is_safe(key)
-                && !c.safe_keys.iter().any(|k| k == key)
-                && !self.relay_keys.contains(key))
+            || (c.unknown_content() != UnknownContent::Keep && self.unclassified(key))
     }
 
     fn may_change_string(&self, value: &str) -> bool {
@@ -446,7 +442,7 @@ impl Piecewise for RedactProcessor {
 
     fn resource(&self, resource: &mut Resource<'_>) {
         let agent = self.agent_of(&Place { resource: Some(resource), scope: None }, &[]);
-        let seen = Seen { agent, names: Vec::new(), level: Level::Resource };
+        let seen = Seen { agent, names: &[], level: Level::Resource };
         let mut out = Outcome::default();
         for e in &mut resource.entity_refs {
             self.mask_field(&mut e.schema_url, &mut out, "entityRefs");
@@ -460,7 +456,7 @@ impl Piecewise for RedactProcessor {
 
     fn scope(&self, scope: &mut InstrumentationScope<'_>, at: &Place<'_>) {
         let agent = self.agent_of(&Place { resource: at.resource, scope: Some(scope) }, &[]);
-        let seen = Seen { agent, names: Vec::new(), level: Level::Outer };
+        let seen = Seen { agent, names: &[], level: Level::Outer };
         let mut out = Outcome::default();
         self.mask_field(&mut scope.name, &mut out, "scope.name");
         self.mask_field(&mut scope.version, &mut out, "scope.version");
@@ -471,16 +467,12 @@ impl Piecewise for RedactProcessor {
         let body_name = rec.body.as_ref().and_then(AnyValue::as_str).unwrap_or("");
         let names = Self::names(&rec.attributes, &[&rec.event_name, body_name]);
         let agent = self.agent_of(at, &names);
-        let names: Vec<String> = names.into_iter().map(str::to_string).collect();
-        let seen = Seen { agent, names: names.iter().map(String::as_str).collect(), level: Level::Record };
+        let seen = Seen { agent, names: &names, level: Level::Record };
         let mut out = Outcome::default();
         if let Some(body) = &mut rec.body {
-            let body_seen = Seen {
-                agent,
-                names: seen.names.iter().copied().filter(|n| Some(*n) != body.as_str()).collect(),
-                level: Level::Record,
-            };
-            self.body(body, &body_seen, &mut out);
+            // The body is judged by the record's other names.
+            let others: Vec<String> = names.iter().filter(|n| Some(n.as_str()) != body.as_str()).cloned().collect();
+            self.body(body, &Seen { agent, names: &others, level: Level::Record }, &mut out);
         }
         self.mask_field(&mut rec.severity_text, &mut out, "severityText");
         self.mask_field(&mut rec.event_name, &mut out, "eventName");
@@ -488,8 +480,7 @@ impl Piecewise for RedactProcessor {
     }
 
     fn span(&self, span: &mut Span<'_>, at: &Place<'_>) {
-        let names: Vec<String> = Self::names(&span.attributes, &[&span.name]).into_iter().map(str::to_string).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let names = Self::names(&span.attributes, &[&span.name]);
         let agent = self.agent_of(at, &names);
         let mut out = Outcome::default();
         self.mask_field(&mut span.name, &mut out, "name");
@@ -497,32 +488,30 @@ impl Piecewise for RedactProcessor {
         if let Some(status) = &mut span.status {
             self.mask_field(&mut status.message, &mut out, "status.message");
         }
-        self.tagged(&mut span.attributes, &Seen { agent, names: names.clone(), level: Level::Record }, out);
+        self.tagged(&mut span.attributes, &Seen { agent, names: &names, level: Level::Record }, out);
         for ev in &mut span.events {
-            let ev_names: Vec<String> =
-                Self::names(&ev.attributes, &[&ev.name]).into_iter().map(str::to_string).collect();
-            let ev_names: Vec<&str> = ev_names.iter().map(String::as_str).collect();
+            let ev_names = Self::names(&ev.attributes, &[&ev.name]);
             let agent = agent.or_else(|| self.agent_of(at, &ev_names));
             let mut out = Outcome::default();
             self.mask_field(&mut ev.name, &mut out, "name");
-            self.tagged(&mut ev.attributes, &Seen { agent, names: ev_names, level: Level::Record }, out);
+            self.tagged(&mut ev.attributes, &Seen { agent, names: &ev_names, level: Level::Record }, out);
         }
         for link in &mut span.links {
             let mut out = Outcome::default();
             self.clear_field(&mut link.trace_state, &mut out, "traceState");
-            self.tagged(&mut link.attributes, &Seen { agent, names: Vec::new(), level: Level::Record }, out);
+            self.tagged(&mut link.attributes, &Seen { agent, names: &[], level: Level::Record }, out);
         }
     }
 
     fn metric(&self, metric: &mut Metric<'_>, at: &Place<'_>) {
-        let name = metric.name.to_string();
-        let agent = self.agent_of(at, &[&name]);
+        let names = [metric.name.to_string()];
+        let agent = self.agent_of(at, &names);
         let mut out = Outcome::default();
         self.mask_field(&mut metric.name, &mut out, "name");
         self.mask_field(&mut metric.description, &mut out, "description");
         self.mask_field(&mut metric.unit, &mut out, "unit");
-        self.tagged(&mut metric.metadata, &Seen { agent, names: vec![&name], level: Level::Outer }, out);
-        let point = Seen { agent, names: vec![&name], level: Level::Point };
+        self.tagged(&mut metric.metadata, &Seen { agent, names: &names, level: Level::Outer }, out);
+        let point = Seen { agent, names: &names, level: Level::Point };
         for attrs in metric.point_attributes_mut() {
             self.tagged(attrs, &point, Outcome::default());
         }

@@ -30,7 +30,7 @@ pub struct Seen<'s> {
     /// The agent that sent it, if recognised (never [`catalogue::GEN_AI`]).
     pub agent: Option<&'static Agent>,
     /// The names the record goes by (event names, span or metric name, a body that is a name).
-    pub names: Vec<&'s str>,
+    pub names: &'s [String],
     /// Which list this is.
     pub level: Level,
 }
@@ -188,12 +188,10 @@ impl RedactProcessor {
         }
     }
 
-    /// Whether the `unknown_content` rule covers `key` in `seen`.
-    pub(super) fn unknown_key(&self, key: &str, seen: &Seen<'_>) -> bool {
-        seen.agent.is_some()
-            && !catalogue::is_safe(key)
-            && !self.config.safe_keys.iter().any(|k| k == key)
-            && !self.relay_keys.contains(key)
+    /// Whether `key` is on no safe list (the agents', `safe_keys`) and not the relay's own:
+    /// the `unknown_content` rule covers it in what a recognised agent sent.
+    pub(super) fn unclassified(&self, key: &str) -> bool {
+        !catalogue::is_safe(key) && !self.config.safe_keys.iter().any(|k| k == key) && !self.relay_keys.contains(key)
     }
 
     /// Applies every rule to one attribute list and says what it did.
@@ -211,13 +209,9 @@ impl RedactProcessor {
         if TAG_KEYS.contains(&key) {
             return true;
         }
-        if self.patterns.matches(key) {
+        if let Some((_, names)) = self.patterns.mask(key) {
             // A masked key could collide with another: the attribute goes, the tag says why.
-            let mut hits = BTreeSet::new();
-            if let Some((_, names)) = self.patterns.mask(key) {
-                hits.extend(names.iter().map(|n| n.to_string()));
-            }
-            out.patterns.extend(hits);
+            out.patterns.extend(names.iter().map(|n| n.to_string()));
             out.removed.insert(MASK.to_string());
             s.patterns.fetch_add(1, Ordering::Relaxed);
             return false;
@@ -244,7 +238,7 @@ impl RedactProcessor {
             Verdict::Drop
         } else if blocked {
             Verdict::Mask
-        } else if self.unknown_key(key, seen) && c.unknown_content() != UnknownContent::Keep {
+        } else if seen.agent.is_some() && self.unclassified(key) && c.unknown_content() != UnknownContent::Keep {
             if !has_string(&kv.value) {
                 return true;
             }
@@ -391,10 +385,8 @@ impl RedactProcessor {
             }
             AnyValue::KvList(kvs) => {
                 kvs.retain_mut(|kv| {
-                    if self.patterns.matches(&kv.key) {
-                        if let Some((_, names)) = self.patterns.mask(&kv.key) {
-                            hits.extend(names.iter().map(|n| n.to_string()));
-                        }
+                    if let Some((_, names)) = self.patterns.mask(&kv.key) {
+                        hits.extend(names.iter().map(|n| n.to_string()));
                         hit.changed = true;
                         return false;
                     }

@@ -22,7 +22,9 @@ pub static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const REDACT: &str =
     "redact: { prompts: redact, tool_content: redact, patterns: [openai_key, github_token, bearer_token] }";
 
-fn relay_to_file() -> Gateway {
+/// A relay that redacts and sends every signal to one exporter, `name: { settings }`, with
+/// its own logs at debug level.
+fn relay(name: &str, settings: &str) -> Gateway {
     let cfg = format!(
         "
 receivers:
@@ -30,31 +32,12 @@ receivers:
 processors:
   {REDACT}
 exporters:
-  file: {{ path: '{{dir}}/out/{{signal}}.jsonl', encoding: canonical }}
+  {name}: {{ {settings} }}
 pipelines:
-  logs: {{ receivers: [otlp_http], processors: [redact], exporters: [file] }}
-  traces: {{ receivers: [otlp_http], processors: [redact], exporters: [file] }}
-  metrics: {{ receivers: [otlp_http], processors: [redact], exporters: [file] }}
+  logs: {{ receivers: [otlp_http], processors: [redact], exporters: [{name}] }}
+  traces: {{ receivers: [otlp_http], processors: [redact], exporters: [{name}] }}
+  metrics: {{ receivers: [otlp_http], processors: [redact], exporters: [{name}] }}
 "
-    );
-    Gateway::start_with_env(&cfg, &[("OTELGATE_LOG", "debug")])
-}
-
-fn relay_to_minware(up: &Upstream) -> Gateway {
-    let cfg = format!(
-        "
-receivers:
-  otlp_http: {{ endpoint: 127.0.0.1:0 }}
-processors:
-  {REDACT}
-exporters:
-  minware: {{ endpoint: {}, api_key: k, queue: memory }}
-pipelines:
-  logs: {{ receivers: [otlp_http], processors: [redact], exporters: [minware] }}
-  traces: {{ receivers: [otlp_http], processors: [redact], exporters: [minware] }}
-  metrics: {{ receivers: [otlp_http], processors: [redact], exporters: [minware] }}
-",
-        up.url()
     );
     Gateway::start_with_env(&cfg, &[("OTELGATE_LOG", "debug")])
 }
@@ -114,7 +97,7 @@ fn forwarded(up: &Upstream, until: &str) -> String {
 /// Both paths for one agent: `expect` must arrive, no canary may.
 fn both_paths(agent: &str, env: &[(&str, &str)], until: &str, expect: &[&str]) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let gw = relay_to_file();
+    let gw = relay("file", "path: '{dir}/out/{signal}.jsonl', encoding: canonical");
     if !turn(agent, &gw, env) {
         return;
     }
@@ -123,7 +106,7 @@ fn both_paths(agent: &str, env: &[(&str, &str)], until: &str, expect: &[&str]) {
     assert_clean(agent, "file", &out, &gw.logs(), expect);
 
     let up = Upstream::start(vec![]);
-    let gw = relay_to_minware(&up);
+    let gw = relay("minware", &format!("endpoint: {}, api_key: k, queue: memory", up.url()));
     assert!(turn(agent, &gw, env));
     let out = forwarded(&up, until);
     let (_, gw) = gw.stop();

@@ -150,10 +150,7 @@ fn agents(budget: Duration) {
 
 /// What the patch path makes of `body` (the router's interest, one redact processor).
 fn patched(p: &RedactProcessor, signal: Signal, body: &[u8]) -> Vec<u8> {
-    let keys = |k: &[u8]| std::str::from_utf8(k).map_or(true, |k| p.may_change(k));
-    let picked_bodies = |v: &[u8]| std::str::from_utf8(v).map_or(true, |v| p.may_change_body(v));
-    let want = scan::Interest { keys: Some(&keys), strings: None, bodies: Some(&picked_bodies) };
-    let (s, o) = scan::outline(signal, body, Some(want)).unwrap();
     let own: [&dyn Piecewise; 1] = [p];
+    let (s, o) = otelgate_core::pipeline::patch::outline(signal, body, &own).unwrap();
     otelgate_core::pipeline::patch::patch(body, &o, &[], &own, s.compact).unwrap()
 }

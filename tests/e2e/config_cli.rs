@@ -118,6 +118,12 @@ fn empty_pipelines_and_bad_values() {
     assert!(!ok);
     assert!(err.contains("receivers.otlp_http.max_request_body_size"), "{err}");
     assert!(err.contains("16MiB"), "{err}");
+    let (ok, _, err) = validate(&BASE.replace(
+        "path: ./data/{signal}.jsonl",
+        "path: ./data/{signal}.jsonl\n    rotation: { compress: true, compress_level: 0 }",
+    ));
+    assert!(!ok);
+    assert!(err.contains("exporters.file.rotation") && err.contains("use 1 (fastest) to 9 (smallest)"), "{err}");
     let (ok, _, err) = validate("pipelines: {}\n");
     assert!(!ok);
     assert!(err.contains("no pipelines are defined"), "{err}");

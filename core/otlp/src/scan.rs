@@ -684,17 +684,25 @@ impl Scanner<'_> {
         let start = self.i;
         loop {
             match self.b.get(self.i) {
-                // Pretty-printed indentation: eight spaces at a time.
-                Some(b' ') => {
-                    let eight = self.b.get(self.i..self.i + 8).and_then(|c| c.try_into().ok()).map(u64::from_le_bytes);
-                    self.i += if eight == Some(SPACES) { 8 } else { 1 };
-                }
+                // Pretty-printed indentation: up to eight spaces at a time (the first byte that
+                // is not a space ends the step).
+                Some(b' ') => match self.b.get(self.i..self.i + 8).and_then(|c| c.try_into().ok()) {
+                    Some(eight) => {
+                        let others = u64::from_le_bytes(eight) ^ SPACES;
+                        self.i += if others == 0 { 8 } else { (others.trailing_zeros() / 8) as usize };
+                    }
+                    None => self.i += 1,
+                },
                 Some(b'\n' | b'\r' | b'\t') => self.i += 1,
                 _ => break,
             }
         }
         self.blank = true;
         if self.note_blanks {
+            if self.outline.blanks.capacity() == 0 {
+                // A pretty-printed body has a run every ~16 bytes: grow once, not twenty times.
+                self.outline.blanks.reserve(self.b.len() / 16);
+            }
             self.outline.blanks.push((start as u32, self.i as u32));
         }
     }

@@ -12,9 +12,9 @@ use std::ops::Range;
 use crate::otlp::common::{InstrumentationScope, KeyValue};
 use crate::otlp::logs::LogRecord;
 use crate::otlp::metrics::Metric;
-use crate::otlp::scan::{Outline, PieceKind};
+use crate::otlp::scan::{self, Interest, KeyFilter, Outline, PieceKind, Scanned};
 use crate::otlp::trace::Span;
-use crate::otlp::{encode_part, Resource};
+use crate::otlp::{encode_part, Resource, Signal};
 use crate::pipeline::component::{Piecewise, Place};
 use crate::processor::auth::stamp_resource;
 
@@ -25,6 +25,21 @@ enum Edit {
     /// Insert a `"resource"` member (the holder had none); a comma follows unless the holder
     /// was empty.
     NewResource { comma: bool },
+}
+
+/// Scans `body` and outlines the pieces any of `processors` may change: the one place their
+/// questions ([`Piecewise::may_change`], strings, bodies) are put to the scan. When unsure
+/// (text that is not UTF-8), a filter says yes.
+pub fn outline(signal: Signal, body: &[u8], processors: &[&dyn Piecewise]) -> Option<(Scanned, Outline)> {
+    let keys = |key: &[u8]| std::str::from_utf8(key).map_or(true, |k| processors.iter().any(|p| p.may_change(k)));
+    let strings = |v: &[u8]| std::str::from_utf8(v).map_or(true, |v| processors.iter().any(|p| p.may_change_string(v)));
+    let bodies = |v: &[u8]| std::str::from_utf8(v).map_or(true, |v| processors.iter().any(|p| p.may_change_body(v)));
+    let interest = Interest {
+        keys: Some(&keys),
+        strings: processors.iter().any(|p| p.inspects_strings()).then_some(&strings as KeyFilter),
+        bodies: Some(&bodies),
+    };
+    scan::outline(signal, body, Some(interest))
 }
 
 /// The body with every outlined piece processed by `processors` in order, and `stamps`
@@ -203,8 +218,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otlp::scan::{outline, Interest};
-    use crate::otlp::{Request, Signal};
+    use crate::otlp::Request;
     use crate::processor::auth::stamp_resources;
     use crate::processor::redact::{RedactConfig, RedactProcessor};
 
@@ -214,15 +228,7 @@ mod tests {
 
     /// Patching the body equals decoding it, stamping and redacting it whole.
     fn same_as_typed(signal: Signal, body: &[u8], redact: &RedactProcessor, stamps: &[KeyValue<'static>]) -> Vec<u8> {
-        let keys = |k: &[u8]| std::str::from_utf8(k).is_ok_and(|k| redact.may_change(k));
-        let strings = |v: &[u8]| std::str::from_utf8(v).is_ok_and(|v| redact.may_change_string(v));
-        let bodies = |v: &[u8]| std::str::from_utf8(v).is_ok_and(|v| redact.may_change_body(v));
-        let interest = Interest {
-            keys: Some(&keys),
-            strings: redact.inspects_strings().then_some(&strings),
-            bodies: Some(&bodies),
-        };
-        let (s, o) = outline(signal, body, Some(interest)).expect("scan accepts the body");
+        let (s, o) = outline(signal, body, &[redact]).expect("scan accepts the body");
         let patched = patch(body, &o, stamps, &[redact], s.compact).expect("patch");
         assert!(s.compact || !patched.contains(&b'\n'), "a pretty body is compacted");
         let mut typed = Request::decode(signal, body).unwrap();

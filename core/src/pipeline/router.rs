@@ -110,16 +110,11 @@ impl Router {
         let unchanged = |r: &PipelineRoute| r.processors.is_empty() && stamps.is_empty();
         let pieces: Vec<&dyn Piecewise> =
             routes.iter().flat_map(|r| r.processors.iter().filter_map(|p| p.piecewise())).collect();
-        let keys = |key: &[u8]| std::str::from_utf8(key).map_or(true, |k| pieces.iter().any(|p| p.may_change(k)));
-        let strings = |v: &[u8]| std::str::from_utf8(v).map_or(true, |v| pieces.iter().any(|p| p.may_change_string(v)));
-        let bodies = |v: &[u8]| std::str::from_utf8(v).map_or(true, |v| pieces.iter().any(|p| p.may_change_body(v)));
-        let interest = crate::otlp::scan::Interest {
-            keys: Some(&keys),
-            strings: pieces.iter().any(|p| p.inspects_strings()).then_some(&strings as crate::otlp::scan::KeyFilter),
-            bodies: Some(&bodies),
+        let (s, outline) = if routes.iter().all(unchanged) {
+            crate::otlp::scan::outline(signal, body, None)?
+        } else {
+            super::patch::outline(signal, body, &pieces)?
         };
-        let want = (!routes.iter().all(unchanged)).then_some(interest);
-        let (s, outline) = crate::otlp::scan::outline(signal, body, want)?;
         if !s.mergeable {
             return None;
         }

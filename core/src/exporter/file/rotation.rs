@@ -141,7 +141,7 @@ fn finish(writers: &Writers, r: &Rotation, stats: &RotationStats, job: Job) -> i
         let mut input = &job.file;
         io::Seek::seek(&mut input, io::SeekFrom::Start(0))?;
         let out = File::create(&tmp)?;
-        let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        let mut enc = flate2::write::GzEncoder::new(out, r.compress_level.into());
         io::copy(&mut input, &mut enc)?;
         enc.finish()?.sync_all()?;
     }

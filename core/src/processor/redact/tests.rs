@@ -335,15 +335,7 @@ fn plant_canaries(body: &[u8], seed: u64) -> (Vec<u8>, Vec<String>) {
 fn both_paths(p: &RedactProcessor, signal: Signal, body: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
     let mut typed = Request::decode(signal, body).unwrap();
     p.redact(&mut typed);
-    let keys = |k: &[u8]| std::str::from_utf8(k).is_ok_and(|k| p.may_change(k));
-    let strings = |v: &[u8]| std::str::from_utf8(v).is_ok_and(|v| p.may_change_string(v));
-    let bodies = |v: &[u8]| std::str::from_utf8(v).is_ok_and(|v| p.may_change_body(v));
-    let interest = crate::otlp::scan::Interest {
-        keys: Some(&keys),
-        strings: p.inspects_strings().then_some(&strings as crate::otlp::scan::KeyFilter),
-        bodies: Some(&bodies),
-    };
-    let patched = crate::otlp::scan::outline(signal, body, Some(interest))
+    let patched = crate::pipeline::patch::outline(signal, body, &[p])
         .and_then(|(s, o)| crate::pipeline::patch::patch(body, &o, &[], &[p], s.compact));
     if let Some(patched) = &patched {
         assert_eq!(Request::decode(signal, patched).unwrap(), typed, "the patch path differs from the typed path");

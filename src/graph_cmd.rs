@@ -1,7 +1,7 @@
 //! `otelgate graph` (the pipelines as a tree, or Graphviz dot) and `otelgate components`
 //! (what this build knows, with each type's config keys).
 
-use otelgate_core::config::{self, Config, EXPORTER_TYPES, PROCESSOR_TYPES, RECEIVER_TYPES};
+use otelgate_core::config::{self, Config};
 
 /// The pipelines of `c` as an indented tree, per signal.
 pub fn tree(c: &Config) -> String {
@@ -64,24 +64,77 @@ pub fn dot(c: &Config) -> String {
     out
 }
 
-/// Built-in component types and their config keys.
+/// `(name, about)` of each line of a component table.
+type TypeLines = Vec<(&'static str, &'static str)>;
+
+/// Every component type this build knows, what it is for and its config keys. The keys are
+/// read from the JSON Schema (`otelgate schema`), so this list cannot drift from the config.
 pub fn components() -> String {
-    let keys: &[(&str, &str)] = &[
-        ("receiver otlp_http", "endpoint, max_request_body_size, header_read_timeout, body_read_timeout, tls { cert_file, key_file, client_ca_file }, route_root, max_connections, max_header_bytes, max_headers, rate_limit { requests_per_second, burst }"),
-        ("processor auth", "mode (local|passthrough), store, stamp_principal, audit_log, require (key|cert|key_and_cert)"),
-        ("processor redact", "prompts, tool_content, identity, hash_key, patterns, allowed_keys, blocked_keys"),
-        ("processor resource", "attributes [ { key, value | from_context, action } ]"),
-        ("processor plugin", "path, sha256, on_error (fail|drop|passthrough), max_concurrency, config"),
-        ("exporter file", "path, rotation { max_megabytes, max_backups, compress }"),
-        ("exporter minware", "endpoint, logs_endpoint, metrics_endpoint, traces_endpoint, api_key, api_key_file, forward_client_key, headers, timeout, compression, ca_file, insecure_skip_verify, proxy, queue, queue_dir, fsync, max_in_flight, max_batch_bytes, max_batch_records, max_retries_5xx, max_elapsed, dead_letter_path, dead_letter_max_bytes, shutdown_timeout, max_age, max_bytes_per_key"),
-        ("exporter stdout", "verbosity (basic|normal|detailed), format (text|json)"),
-        ("exporter nop", "(none)"),
-        ("every exporter", "max_queue_bytes, when_full (refuse|drop)"),
+    let schema = otelgate_core::config::schema::schema();
+    let defs = &schema["$defs"];
+    let classes: [(&str, &str, TypeLines); 3] = [
+        ("receiver", "receivers", otelgate_core::receiver::TYPES.iter().map(|e| (e.name, e.about)).collect()),
+        ("processor", "processors", otelgate_core::processor::TYPES.iter().map(|e| (e.name, e.about)).collect()),
+        ("exporter", "exporters", otelgate_core::exporter::TYPES.iter().map(|e| (e.name, e.about)).collect()),
     ];
-    debug_assert_eq!(RECEIVER_TYPES.len() + PROCESSOR_TYPES.len() + EXPORTER_TYPES.len() + 1, keys.len());
-    let mut out = String::from("Built-in components (processors can also be plugins: plugin/NAME)\n");
-    for (name, k) in keys {
-        out.push_str(&format!("  {name:<20} {k}\n"));
+    let common = keys(&defs["ExporterCommon"], defs, 0);
+    let mut out = String::from("Component types (a key is TYPE or TYPE/NAME; plugins: plugin/NAME)\n");
+    for (class, section, types) in classes {
+        for (name, about) in types {
+            let s = &schema["properties"][section]["patternProperties"][format!("^{name}(/[^/]+)?$")];
+            let mut own = keys(s, defs, 0);
+            if class == "exporter" {
+                own.retain(|k| !common.contains(k));
+            }
+            let own = if own.is_empty() { "(none)".to_string() } else { own.join(", ") };
+            out.push_str(&format!("  {:<20} {about}\n  {:<20}   keys: {own}\n", format!("{class} {name}"), ""));
+        }
     }
+    out.push_str(&format!("  {:<20} {}\n", "every exporter", common.join(", ")));
     out
+}
+
+/// The keys of the object `s` describes, each with its values (`mode (local|passthrough)`) or
+/// its own keys (`tls { cert_file, … }`), two levels deep.
+fn keys(s: &serde_json::Value, defs: &serde_json::Value, depth: usize) -> Vec<String> {
+    let s = resolve(s, defs);
+    let Some(props) = s["properties"].as_object() else {
+        return Vec::new();
+    };
+    props
+        .iter()
+        .map(|(k, v)| {
+            let v = resolve(v, defs);
+            let values: Vec<&str> =
+                v["oneOf"].as_array().into_iter().flatten().filter_map(|c| c["const"].as_str()).collect();
+            let nested = if depth < 1 { keys(v, defs, depth + 1) } else { Vec::new() };
+            let items = if depth < 1 { keys(&v["items"], defs, depth + 1) } else { Vec::new() };
+            if !values.is_empty() {
+                format!("{k} ({})", values.join("|"))
+            } else if !nested.is_empty() {
+                format!("{k} {{ {} }}", nested.join(", "))
+            } else if !items.is_empty() {
+                format!("{k} [ {{ {} }} ]", items.join(", "))
+            } else {
+                k.clone()
+            }
+        })
+        .collect()
+}
+
+/// `s` with `$ref`s followed and a nullable `anyOf` unwrapped.
+fn resolve<'s>(mut s: &'s serde_json::Value, defs: &'s serde_json::Value) -> &'s serde_json::Value {
+    loop {
+        if let Some(name) = s["$ref"].as_str().and_then(|r| r.strip_prefix("#/$defs/")) {
+            s = &defs[name];
+        } else if let Some(one) = s["anyOf"].as_array().and_then(|a| a.iter().find(|v| v["type"] != "null")) {
+            if s["anyOf"].as_array().is_some_and(|a| a.len() == 2) {
+                s = one;
+            } else {
+                return s;
+            }
+        } else {
+            return s;
+        }
+    }
 }

@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use otelgate_core::config::{self, ProcessorConfig};
+use otelgate_core::config;
 use otelgate_core::keys::{Role, Store};
+use otelgate_core::processor::auth::AuthConfig;
 
 use crate::output::{err, out};
 
@@ -75,10 +76,7 @@ pub enum UsersCmd {
 /// The audit log of the config's auth processor, if the config loads and has one.
 pub fn audit_path(config_file: &Path) -> Option<PathBuf> {
     let c = config::load_for_inspection(config_file).ok()?;
-    c.processors.values().find_map(|p| match p {
-        ProcessorConfig::Auth(a) => a.audit_log.clone(),
-        _ => None,
-    })
+    c.processors.values().find_map(|p| p.downcast_ref::<AuthConfig>()?.audit_log.clone())
 }
 
 fn audit(path: &Option<PathBuf>, event: &str, fields: serde_json::Value) -> anyhow::Result<()> {
@@ -95,14 +93,8 @@ pub fn store_path(store: Option<PathBuf>, config_file: &Path) -> anyhow::Result<
         return Ok(s);
     }
     let c = config::load_for_inspection(config_file).map_err(|e| anyhow::anyhow!("{e}\n(or pass --store FILE)"))?;
-    let stores: Vec<&PathBuf> = c
-        .processors
-        .values()
-        .filter_map(|p| match p {
-            ProcessorConfig::Auth(a) => a.store.as_ref(),
-            _ => None,
-        })
-        .collect();
+    let stores: Vec<&PathBuf> =
+        c.processors.values().filter_map(|p| p.downcast_ref::<AuthConfig>()?.store.as_ref()).collect();
     match stores.as_slice() {
         [one] => Ok((*one).clone()),
         [] => bail!("{} has no auth processor with a `store`; pass --store FILE", config_file.display()),

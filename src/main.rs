@@ -45,6 +45,15 @@ enum LogFormat {
     Json,
 }
 
+/// How `otelgate graph` draws the pipelines.
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    /// An indented tree per pipeline.
+    Tree,
+    /// Graphviz dot (`otelgate graph --format dot | dot -Tsvg`).
+    Dot,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway until SIGINT or SIGTERM (then finish in-flight requests, flush, exit 0).
@@ -111,9 +120,9 @@ enum Command {
         /// Pipeline configuration.
         #[arg(short, long, default_value = "pipelines.yaml", env = "OTELGATE_CONFIG")]
         config: PathBuf,
-        /// `tree` (default) or `dot`.
-        #[arg(long, default_value = "tree")]
-        format: String,
+        /// `tree` (default) or `dot` (Graphviz).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Tree)]
+        format: GraphFormat,
     },
     /// List the component types this build knows, with their config keys.
     Components,
@@ -206,10 +215,9 @@ fn main() -> ExitCode {
             .map(|_| ExitCode::SUCCESS),
         Command::Graph { config, format } => (|| {
             let c = config::load_for_inspection(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
-            match format.as_str() {
-                "tree" => write_stdout(&graph_cmd::tree(&c)),
-                "dot" => write_stdout(&graph_cmd::dot(&c)),
-                other => anyhow::bail!("unknown --format {other:?}; use tree or dot"),
+            match format {
+                GraphFormat::Tree => write_stdout(&graph_cmd::tree(&c)),
+                GraphFormat::Dot => write_stdout(&graph_cmd::dot(&c)),
             }
         })()
         .map(|_| ExitCode::SUCCESS),
@@ -287,17 +295,11 @@ fn describe(c: &config::Config) -> Vec<String> {
 
 /// For each plugin component: a line naming its file and SHA-256, or a problem with it.
 fn check_plugins(c: &config::Config) -> (Vec<String>, Vec<String>) {
-    let processors = c.processors.iter().filter_map(|(id, p)| match p {
-        config::ProcessorConfig::Plugin(p) => Some(("processors", id, p)),
-        _ => None,
-    });
-    let exporters = c.exporters.iter().filter_map(|(id, e)| match &e.kind {
-        config::ExporterKind::Plugin(p) => Some(("exporters", id, p)),
-        _ => None,
-    });
+    let processors = c.processors.iter().filter_map(|(id, p)| Some(("processors", id, p.plugin()?)));
+    let exporters = c.exporters.iter().filter_map(|(id, e)| Some(("exporters", id, e.kind.plugin()?)));
     let (mut ok, mut problems) = (Vec::new(), Vec::new());
     for (section, id, p) in processors.chain(exporters) {
-        match otelgate_core::plugin::preflight(&p.path, p.sha256.as_deref(), c.plugin_dir.as_deref()) {
+        match otelgate_core::plugin::preflight(p.path, p.sha256, c.plugin_dir.as_deref()) {
             Ok(sha) => ok.push(format!("plugin {section}.{id}: {} (sha256 {sha})", p.path.display())),
             Err(e) => problems.push(format!("{section}.{id}: {e}")),
         }

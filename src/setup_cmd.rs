@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use otelgate_core::config::{self, ReceiverConfig};
+use otelgate_core::config;
 use otelgate_core::otlp::Signal;
 
 use crate::output::{err, out};
@@ -134,10 +134,7 @@ pub fn setup(config_file: &Path, public_url: Option<String>) -> anyhow::Result<(
             let ep = c
                 .receivers
                 .values()
-                .map(|r| match r {
-                    ReceiverConfig::OtlpHttp(h) => h.endpoint.clone(),
-                })
-                .next()
+                .find_map(|r| r.endpoint().map(str::to_string))
                 .ok_or_else(|| anyhow::anyhow!("{} defines no receiver", config_file.display()))?;
             if ep.starts_with("0.0.0.0:") || ep.starts_with("[::]:") {
                 err("note: the receiver listens on every interface; pass --public-url with the address clients use\n")?;

@@ -18,6 +18,8 @@ pub mod plugin;
 pub mod processor;
 pub mod queue;
 pub mod receiver;
+pub mod registry;
+pub mod settings;
 pub mod telemetry;
 
 #[cfg(test)]

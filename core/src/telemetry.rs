@@ -17,11 +17,10 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::config::{ComponentId, WhenFull};
 use crate::otlp::Signal;
-use crate::pipeline::component::{Exporter, Processor};
+use crate::pipeline::component::{Authenticate, Exporter, Processor};
 use crate::pipeline::queue::QueueState;
-use crate::processor::auth::Authenticator;
+use crate::settings::{ComponentId, WhenFull};
 
 /// The Collector's item noun per signal, as used in its metric names.
 pub fn item_noun(s: Signal) -> &'static str {
@@ -29,15 +28,6 @@ pub fn item_noun(s: Signal) -> &'static str {
         Signal::Logs => "log_records",
         Signal::Metrics => "metric_points",
         Signal::Traces => "spans",
-    }
-}
-
-/// Index of a signal in per-signal counter arrays.
-pub fn slot(s: Signal) -> usize {
-    match s {
-        Signal::Logs => 0,
-        Signal::Metrics => 1,
-        Signal::Traces => 2,
     }
 }
 
@@ -80,8 +70,7 @@ impl ReceiverStats {
     }
 }
 
-/// One named counter a component reports: `(metric suffix, label name, label value, value)`.
-pub type ComponentCounter = (&'static str, &'static str, &'static str, u64);
+pub use crate::pipeline::component::ComponentCounter;
 
 /// Everything the admin listener reports on.
 #[derive(Default)]
@@ -93,7 +82,7 @@ pub struct Telemetry {
     /// Inline processors.
     pub processors: Vec<(ComponentId, Arc<dyn Processor>)>,
     /// Auth processors (run by receivers).
-    pub auth: Vec<(ComponentId, Arc<Authenticator>)>,
+    pub auth: Vec<(ComponentId, Arc<dyn Authenticate>)>,
     /// Exporters.
     pub exporters: Vec<(ComponentId, Arc<dyn Exporter>)>,
 }
@@ -131,7 +120,7 @@ impl Telemetry {
             let id = id.to_string();
             for s in Signal::ALL {
                 let l = labels(&[("receiver", &id), ("transport", "http")]);
-                let i = slot(s);
+                let i = s.index();
                 push(
                     format!("otelcol_receiver_accepted_{}", item_noun(s)),
                     "Items successfully pushed into the pipeline.",
@@ -166,14 +155,14 @@ impl Telemetry {
                     "Items successfully sent to the destination.",
                     false,
                     l.clone(),
-                    q.sent_items[slot(s)].load(Ordering::Relaxed),
+                    q.sent_items[s.index()].load(Ordering::Relaxed),
                 );
                 push(
                     format!("otelcol_exporter_send_failed_{}", item_noun(s)),
                     "Items that failed to be sent for good (dead-lettered or lost).",
                     false,
                     l.clone(),
-                    q.failed_items[slot(s)].load(Ordering::Relaxed),
+                    q.failed_items[s.index()].load(Ordering::Relaxed),
                 );
             }
             push(

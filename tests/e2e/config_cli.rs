@@ -30,8 +30,9 @@ pipelines:
     exporters: [file]
 ";
 
-#[test]
-fn shipped_configs_validate() {
+/// Every config the project ships (`pipelines.yaml`, `examples/*.yaml`), and the environment
+/// they need: a minware key and, for `examples/plugins.yaml`, this build's example plugins.
+fn shipped_configs() -> (Vec<std::path::PathBuf>, [(&'static str, std::path::PathBuf); 2]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![root.join("pipelines.yaml")];
     for e in std::fs::read_dir(root.join("examples")).unwrap() {
@@ -47,16 +48,62 @@ fn shipped_configs_validate() {
         .into_iter()
         .find(|d| d.join("libotelgate_plugin_drop.so").exists())
         .expect("the example plugins are built by `cargo build --workspace` before the tests");
+    (files, [("MINWARE_API_KEY", "test".into()), ("OTELGATE_PLUGINS", plugins)])
+}
+
+#[test]
+fn shipped_configs_validate() {
+    let (files, env) = shipped_configs();
     for f in files {
-        let out = Command::new(bin())
-            .args(["validate", "-c"])
-            .arg(&f)
-            .env("MINWARE_API_KEY", "test")
-            .env("OTELGATE_PLUGINS", &plugins)
-            .output()
-            .unwrap();
+        let out = Command::new(bin()).args(["validate", "-c"]).arg(&f).envs(env.clone()).output().unwrap();
         assert!(out.status.success(), "{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+    }
+}
+
+/// `graph` in both formats draws every pipeline of every shipped config.
+#[test]
+fn graph_draws_every_shipped_config() {
+    let (files, env) = shipped_configs();
+    for f in files {
+        for format in ["tree", "dot"] {
+            let out = Command::new(bin())
+                .args(["graph", "--format", format, "-c"])
+                .arg(&f)
+                .envs(env.clone())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{} {format}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
+            let pipelines =
+                if format == "tree" { text.matches("pipeline ").count() } else { text.matches(" -> ").count() };
+            assert!(pipelines > 0, "{} {format}: {text}", f.display());
+        }
+    }
+    let out = Command::new(bin()).args(["graph", "--format", "svg"]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("tree"), "{out:?}");
+}
+
+/// `components` (a debug build) names every type of the schema with its keys, read from the
+/// schema, so a key a type gains shows up without editing a list.
+#[test]
+fn components_lists_every_type_of_the_schema_with_its_keys() {
+    let out = Command::new(bin()).arg("components").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let schema: serde_json::Value =
+        serde_json::from_slice(&Command::new(bin()).arg("schema").output().unwrap().stdout).unwrap();
+    let mut n = 0;
+    for (class, section) in [("receiver", "receivers"), ("processor", "processors"), ("exporter", "exporters")] {
+        for pattern in schema["properties"][section]["patternProperties"].as_object().unwrap().keys() {
+            let name = pattern.trim_start_matches('^').trim_end_matches("(/[^/]+)?$");
+            assert!(text.contains(&format!("{class} {name} ")), "`{class} {name}` missing:\n{text}");
+            n += 1;
+        }
+    }
+    assert!(n >= 10, "{n} types");
+    for key in ["compress_level", "unknown_content (redact|tag|keep)", "when_full (refuse|drop)", "tls { cert_file"] {
+        assert!(text.contains(key), "{key} missing:\n{text}");
     }
 }
 
@@ -124,6 +171,13 @@ fn empty_pipelines_and_bad_values() {
     ));
     assert!(!ok);
     assert!(err.contains("exporters.file.rotation") && err.contains("use 1 (fastest) to 9 (smallest)"), "{err}");
+    // An unknown type lists every known one.
+    let (ok, _, err) = validate(&BASE.replace("  file:\n", "  kafka:\n").replace("[file]", "[kafka]"));
+    assert!(!ok);
+    assert!(
+        err.contains("unknown exporter type `kafka`; known exporter types: file, minware, stdout, nop, plugin"),
+        "{err}"
+    );
     let (ok, _, err) = validate("pipelines: {}\n");
     assert!(!ok);
     assert!(err.contains("no pipelines are defined"), "{err}");

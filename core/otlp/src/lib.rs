@@ -39,6 +39,16 @@ impl Signal {
     /// All signals, in a stable order.
     pub const ALL: [Signal; 3] = [Signal::Logs, Signal::Metrics, Signal::Traces];
 
+    /// The signal's place in [`Signal::ALL`]: the index of per-signal arrays (counters,
+    /// routes), so every such array agrees on the order.
+    pub const fn index(self) -> usize {
+        match self {
+            Signal::Logs => 0,
+            Signal::Metrics => 1,
+            Signal::Traces => 2,
+        }
+    }
+
     /// The lower-case name used in config keys and file names.
     pub fn as_str(self) -> &'static str {
         match self {

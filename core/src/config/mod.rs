@@ -8,227 +8,42 @@
 pub mod error;
 pub mod schema;
 pub mod source;
-pub mod units;
+/// Sizes and durations (kept under `config::units` for callers of the config API).
+pub use crate::settings::units;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use figment::value::Value;
-use figment::Figment;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+pub use crate::settings::{
+    lower_camel, ComponentId, ExporterCommon, Integration, PipelineId, WhenFull, DEFAULT_DISK_QUEUE_BYTES,
+    DEFAULT_MAX_QUEUE_BYTES,
+};
 pub use error::{ConfigError, Issue};
 use units::ByteSize;
 
-use crate::exporter::file::FileConfig;
-use crate::exporter::minware::{MinwareConfig, QueueMode};
-use crate::exporter::stdout::StdoutConfig;
 use crate::otlp::Signal;
-use crate::processor::auth::AuthConfig;
-use crate::processor::redact::RedactConfig;
-use crate::processor::resource::ResourceConfig;
-use crate::receiver::otlp_http::OtlpHttpConfig;
+use crate::registry::{self, Entry, ExporterType, ProcessorType, ReceiverType};
 
-/// A component key: `TYPE` or `TYPE/NAME`, as in the OpenTelemetry Collector.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ComponentId {
-    /// The component type (`file`, `stdout`, `otlp_http`, …).
-    pub kind: String,
-    /// The instance name after the slash, if any.
-    pub name: Option<String>,
-}
+/// A receiver's settings: its type's own struct, read through [`crate::receiver::TYPES`].
+pub type ReceiverConfig = Arc<dyn ReceiverType>;
 
-impl ComponentId {
-    /// Splits `TYPE/NAME`.
-    pub fn parse(key: &str) -> ComponentId {
-        match key.split_once('/') {
-            Some((k, n)) => ComponentId { kind: k.to_string(), name: Some(n.to_string()) },
-            None => ComponentId { kind: key.to_string(), name: None },
-        }
-    }
-}
-
-impl fmt::Display for ComponentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(n) => write!(f, "{}/{n}", self.kind),
-            None => f.write_str(&self.kind),
-        }
-    }
-}
-
-/// A receiver's settings, by type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReceiverConfig {
-    /// `otlp_http`: OTLP/HTTP JSON on `/v1/{logs,metrics,traces}`.
-    OtlpHttp(OtlpHttpConfig),
-}
-
-/// Receiver types this build knows.
-pub const RECEIVER_TYPES: &[&str] = &["otlp_http"];
-
-/// A processor's settings, by type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ProcessorConfig {
-    /// `auth`: API keys; run by the receiver before the body is read.
-    Auth(AuthConfig),
-    /// `resource`: insert, update or delete resource attributes.
-    Resource(ResourceConfig),
-    /// `redact`: prompts, tool content, identity, secrets in text.
-    Redact(RedactConfig),
-    /// `plugin/NAME`: a processor loaded from a shared library.
-    Plugin(Box<crate::plugin::PluginConfig>),
-}
-
-/// Processor types this build knows.
-pub const PROCESSOR_TYPES: &[&str] = &["auth", "plugin", "redact", "resource"];
-
-/// The integration this relay serves, as minware names it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Integration {
-    /// Name shown to people (default `Codex (Otel)`).
-    #[serde(default = "default_display_name")]
-    pub display_name: String,
-    /// Machine name, lowerCamelCase (default `codex`).
-    #[serde(default = "default_reference_name")]
-    pub reference_name: String,
-    /// Add an `otelgate.integration` resource attribute (the reference name) to accepted data.
-    #[serde(default)]
-    pub stamp_integration: bool,
-}
-
-fn default_display_name() -> String {
-    "Codex (Otel)".to_string()
-}
-fn default_reference_name() -> String {
-    "codex".to_string()
-}
-
-impl Default for Integration {
-    fn default() -> Self {
-        Integration {
-            display_name: default_display_name(),
-            reference_name: default_reference_name(),
-            stamp_integration: false,
-        }
-    }
-}
-
-/// The lowerCamelCase form of a name (`codex-otel` → `codexOtel`), for suggestions.
-pub fn lower_camel(name: &str) -> String {
-    let mut out = String::new();
-    for (i, word) in name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).enumerate() {
-        let mut chars = word.chars();
-        if let Some(first) = chars.next() {
-            if i == 0 {
-                out.push(first.to_ascii_lowercase());
-                out.push_str(chars.as_str());
-            } else {
-                out.push(first.to_ascii_uppercase());
-                out.push_str(chars.as_str());
-            }
-        }
-    }
-    if out.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-        out.insert(0, 'x');
-    }
-    out
-}
-
-fn is_lower_camel(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && name.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
-/// What an exporter queue does when it is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum WhenFull {
-    /// Refuse the whole request with 503 (nothing is queued anywhere): the safe default.
-    Refuse,
-    /// Drop the batch for this exporter only, counted, so a slow side exporter (stdout) never
-    /// blocks the others.
-    Drop,
-}
-
-/// Settings every exporter has, whatever its type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExporterCommon {
-    /// What to do when the queue is full; the default depends on the exporter type.
-    pub when_full: Option<WhenFull>,
-    /// Bytes of encoded batches the in-memory queue may hold (default 64MiB).
-    pub max_queue_bytes: Option<ByteSize>,
-}
-
-/// The default size of an exporter's in-memory queue.
-pub const DEFAULT_MAX_QUEUE_BYTES: ByteSize = ByteSize::mib(64);
-
-/// An exporter's settings, by type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ExporterKind {
-    /// `file`: JSON Lines, one canonical request per line.
-    File(FileConfig),
-    /// `stdout`: human-readable or JSON lines on standard output.
-    Stdout(StdoutConfig),
-    /// `nop`: accepts and discards (tests, benchmarks).
-    Nop,
-    /// `minware`: OTLP/JSON over HTTPS behind a durable queue.
-    Minware(Box<MinwareConfig>),
-    /// `plugin/NAME`: an exporter loaded from a shared library.
-    Plugin(Box<crate::plugin::PluginConfig>),
-}
-
-impl ExporterKind {
-    /// Whether the exporter may receive what is forwarded — the client's body as the validating
-    /// scan checked it, compacted, with only the pieces processors changed re-encoded: minware
-    /// ingests any valid OTLP/JSON, `nop` discards it, and the file archive records what minware
-    /// got (unless `encoding: canonical`). Stdout and plugins get canonical JSON, an encoding of
-    /// the decoded request.
-    pub fn takes_original_bytes(&self) -> bool {
-        match self {
-            ExporterKind::Minware(_) | ExporterKind::Nop => true,
-            ExporterKind::File(f) => f.encoding == crate::exporter::file::FileEncoding::Forwarded,
-            _ => false,
-        }
-    }
-}
-
-/// Exporter types this build knows.
-pub const EXPORTER_TYPES: &[&str] = &["file", "minware", "stdout", "nop", "plugin"];
-
-/// The default bound of a disk queue (the minware exporter's).
-pub const DEFAULT_DISK_QUEUE_BYTES: ByteSize = ByteSize(1 << 30);
+/// A processor's settings: its type's own struct, read through [`crate::processor::TYPES`].
+pub type ProcessorConfig = Arc<dyn ProcessorType>;
 
 /// A configured exporter.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ExporterConfig {
     /// Queue settings shared by every exporter type.
     pub when_full: WhenFull,
     /// Queue bound in bytes.
     pub max_queue_bytes: ByteSize,
-    /// Type-specific settings.
-    pub kind: ExporterKind,
-}
-
-/// A pipeline's id: its signal and optional name (`logs`, `logs/audit`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PipelineId {
-    /// The signal the pipeline carries.
-    pub signal: Signal,
-    /// The name after the slash, if any.
-    pub name: Option<String>,
-}
-
-impl fmt::Display for PipelineId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(n) => write!(f, "{}/{n}", self.signal),
-            None => write!(f, "{}", self.signal),
-        }
-    }
+    /// Its type's own settings, read through [`crate::exporter::TYPES`].
+    pub kind: Arc<dyn ExporterType>,
 }
 
 /// A pipeline: receivers feed processors in order, whose output goes to every exporter.
@@ -265,7 +80,7 @@ impl Default for LimitsConfig {
 }
 
 /// A loaded and validated configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The file it came from (for messages and reloads).
     pub file: PathBuf,
@@ -364,15 +179,39 @@ impl Loader<'_> {
     /// Parses one section into `T`, with numbers and booleans accepted from strings (as env
     /// overrides and `${env:…}` produce them).
     fn parse<T: DeserializeOwned>(&mut self, path: &[String], value: Value) -> Option<T> {
-        let value = match value {
-            // `file:` with nothing after it means "all defaults".
-            Value::Empty(..) => Value::from(figment::value::Dict::new()),
-            v => v,
+        self.ok(path, crate::settings::extract::<T>(value))
+    }
+
+    /// A component's settings, read with the line of `table` its type names; an unknown type
+    /// is an issue listing every known one.
+    fn component<T: ?Sized>(
+        &mut self,
+        table: &[Entry<T>],
+        class: &str,
+        id: &ComponentId,
+        path: &[String],
+        value: Value,
+    ) -> Option<Arc<T>> {
+        let Some(entry) = registry::find(table, &id.kind) else {
+            self.issue(path, unknown_type(class, &id.kind, &registry::names(table)));
+            return None;
         };
-        match Figment::from(figment::providers::Serialized::defaults(value)).extract_lossy::<T>() {
+        self.ok(path, entry.extract(value))
+    }
+
+    /// Records what a type's own check found wrong, if anything.
+    fn check(&mut self, path: &[String], checked: Result<(), String>) {
+        if let Err(e) = checked {
+            self.issue(path, e);
+        }
+    }
+
+    /// The value, or `None` with its problems recorded under `path`.
+    fn ok<T>(&mut self, path: &[String], read: Result<T, Box<figment::Error>>) -> Option<T> {
+        match read {
             Ok(t) => Some(t),
             Err(e) => {
-                self.figment_error(path, e);
+                self.figment_error(path, *e);
                 None
             }
         }
@@ -453,96 +292,40 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
 
     let mut receivers = BTreeMap::new();
     for (k, v) in raw.receivers {
-        let id = ComponentId::parse(&k);
-        let path = key(&["receivers", &k]);
-        match id.kind.as_str() {
-            "otlp_http" => {
-                if let Some(c) = l.parse(&path, v) {
-                    receivers.insert(id, ReceiverConfig::OtlpHttp(c));
-                }
-            }
-            other => l.issue(&path, unknown_type("receiver", other, RECEIVER_TYPES)),
+        let (id, path) = (ComponentId::parse(&k), key(&["receivers", &k]));
+        if let Some(c) = l.component(crate::receiver::TYPES, "receiver", &id, &path, v) {
+            l.check(&path, c.check());
+            receivers.insert(id, c);
         }
     }
 
     let mut processors = BTreeMap::new();
     for (k, v) in raw.processors {
-        let id = ComponentId::parse(&k);
-        let path = key(&["processors", &k]);
-        match id.kind.as_str() {
-            "resource" => {
-                if let Some(c) = l.parse(&path, v) {
-                    processors.insert(id, ProcessorConfig::Resource(c));
-                }
-            }
-            "plugin" => {
-                if let Some(c) = l.parse::<crate::plugin::PluginConfig>(&path, v) {
-                    processors.insert(id, ProcessorConfig::Plugin(Box::new(c)));
-                }
-            }
-            "redact" => {
-                if let Some(c) = l.parse::<RedactConfig>(&path, v) {
-                    // Compile now, so a bad regex or a missing hash key is a config error.
-                    if let Err(e) = crate::processor::redact::RedactProcessor::new(c.clone()) {
-                        l.issue(&path, e);
-                    }
-                    processors.insert(id, ProcessorConfig::Redact(c));
-                }
-            }
-            "auth" => {
-                if let Some(c) = l.parse::<AuthConfig>(&path, v) {
-                    let needs_store = c.require != crate::processor::auth::Require::Cert;
-                    if c.mode == crate::processor::auth::AuthMode::Local && needs_store && c.store.is_none() {
-                        l.issue(
-                            &path,
-                            "`store` is required in local mode: the key store file, e.g. `store: ./keys.yaml` (created by `otelgate keys create`)".into(),
-                        );
-                    }
-                    processors.insert(id, ProcessorConfig::Auth(c));
-                }
-            }
-            other => l.issue(&path, unknown_type("processor", other, PROCESSOR_TYPES)),
+        let (id, path) = (ComponentId::parse(&k), key(&["processors", &k]));
+        if let Some(c) = l.component(crate::processor::TYPES, "processor", &id, &path, v) {
+            l.check(&path, c.check());
+            processors.insert(id, c);
         }
     }
 
     let mut exporters = BTreeMap::new();
     for (k, v) in raw.exporters {
-        let id = ComponentId::parse(&k);
-        let path = key(&["exporters", &k]);
-        if !EXPORTER_TYPES.contains(&id.kind.as_str()) {
-            l.issue(&path, unknown_type("exporter", &id.kind, EXPORTER_TYPES));
-            continue;
-        }
+        let (id, path) = (ComponentId::parse(&k), key(&["exporters", &k]));
         // Split the keys every exporter shares from the type's own, so both sides can deny
         // unknown keys (serde's `flatten` cannot).
         let (common, own) = split_common(v);
-        let common: Option<ExporterCommon> = l.parse(&path, common);
-        let kind = match id.kind.as_str() {
-            "file" => l.parse(&path, own).map(ExporterKind::File),
-            "stdout" => l.parse(&path, own).map(ExporterKind::Stdout),
-            "minware" => l.parse::<MinwareConfig>(&path, own).and_then(|c| match c.check() {
-                Ok(()) => Some(ExporterKind::Minware(Box::new(c))),
-                Err(e) => {
-                    l.issue(&path, e);
-                    None
-                }
-            }),
-            "plugin" => l.parse::<crate::plugin::PluginConfig>(&path, own).map(|c| ExporterKind::Plugin(Box::new(c))),
-            _ => l.parse::<NopConfig>(&path, own).map(|_| ExporterKind::Nop),
-        };
-        if let (Some(common), Some(kind)) = (common, kind) {
-            let default_when_full = match kind {
-                ExporterKind::Stdout(_) => WhenFull::Drop,
-                _ => WhenFull::Refuse,
-            };
+        let known = registry::find(crate::exporter::TYPES, &id.kind).is_some();
+        let common = if known { l.parse::<ExporterCommon>(&path, common) } else { None };
+        let kind = l.component(crate::exporter::TYPES, "exporter", &id, &path, own);
+        if let Some(kind) = &kind {
+            l.check(&path, kind.check());
+        }
+        if let (Some(kind), Some(common)) = (kind, common) {
             exporters.insert(
-                id,
+                id.clone(),
                 ExporterConfig {
-                    when_full: common.when_full.unwrap_or(default_when_full),
-                    max_queue_bytes: common.max_queue_bytes.unwrap_or(match &kind {
-                        ExporterKind::Minware(m) if m.queue == QueueMode::Disk => DEFAULT_DISK_QUEUE_BYTES,
-                        _ => DEFAULT_MAX_QUEUE_BYTES,
-                    }),
+                    when_full: common.when_full.unwrap_or_else(|| kind.default_when_full()),
+                    max_queue_bytes: common.max_queue_bytes.unwrap_or_else(|| kind.queue_plan(&id).default_max_bytes()),
                     kind,
                 },
             );
@@ -619,7 +402,7 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         Some(v) => l.parse::<Integration>(&key(&["integration"]), v).unwrap_or_default(),
         None => Integration::default(),
     };
-    if !is_lower_camel(&integration.reference_name) {
+    if !crate::settings::is_lower_camel(&integration.reference_name) {
         let fixed = lower_camel(&integration.reference_name);
         l.issue(
             &key(&["integration", "reference_name"]),
@@ -663,10 +446,6 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
     })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NopConfig {}
-
 /// Auth runs once per request in the receiver, so it must come first in a pipeline and every
 /// pipeline a receiver feeds must agree on it. Returns receiver → auth processor.
 fn check_auth_placement(
@@ -674,7 +453,7 @@ fn check_auth_placement(
     pipelines: &[PipelineConfig],
     processors: &BTreeMap<ComponentId, ProcessorConfig>,
 ) -> BTreeMap<ComponentId, ComponentId> {
-    let is_auth = |id: &ComponentId| matches!(processors.get(id), Some(ProcessorConfig::Auth(_)));
+    let is_auth = |id: &ComponentId| processors.get(id).is_some_and(|p| p.runs_in_receiver());
     for p in pipelines {
         for (i, id) in p.processors.iter().enumerate() {
             if i > 0 && is_auth(id) {
@@ -807,9 +586,14 @@ pipelines:
             jail.set_env("OUT_NAME", "x");
             jail.set_env("OTELGATE_RECEIVERS__OTLP_HTTP__MAX_REQUEST_BODY_SIZE", "12345");
             let c = load(Path::new("p.yaml")).unwrap();
-            let ReceiverConfig::OtlpHttp(r) = &c.receivers[&ComponentId::parse("otlp_http")];
+            let r = c.receivers[&ComponentId::parse("otlp_http")]
+                .downcast_ref::<crate::receiver::otlp_http::OtlpHttpConfig>()
+                .unwrap();
             assert_eq!(r.max_request_body_size, ByteSize(12345));
-            let ExporterKind::File(f) = &c.exporters[&ComponentId::parse("file/audit")].kind else { panic!() };
+            let f = c.exporters[&ComponentId::parse("file/audit")]
+                .kind
+                .downcast_ref::<crate::exporter::file::FileConfig>()
+                .unwrap();
             assert_eq!(f.path, "/tmp/x.jsonl");
             Ok(())
         });

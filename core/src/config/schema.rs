@@ -6,14 +6,7 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 use crate::admin::AdminConfig;
-use crate::exporter::file::FileConfig;
-use crate::exporter::minware::MinwareConfig;
-use crate::exporter::stdout::StdoutConfig;
-use crate::plugin::PluginConfig;
-use crate::processor::auth::AuthConfig;
-use crate::processor::redact::RedactConfig;
-use crate::processor::resource::ResourceConfig;
-use crate::receiver::otlp_http::OtlpHttpConfig;
+use crate::registry::Entry;
 
 use super::{ExporterCommon, Integration, LimitsConfig, RawPipeline};
 
@@ -22,18 +15,9 @@ fn key_pattern(kind: &str) -> String {
     format!("^{kind}(/[^/]+)?$")
 }
 
-/// The schema of an exporter type: its own keys plus the keys every exporter has.
-fn exporter<T: JsonSchema>(g: &mut SchemaGenerator, common: &Map<String, Value>) -> Value {
-    let reference = g.subschema_for::<T>().to_value();
-    if let Some(props) = g
-        .definitions_mut()
-        .get_mut(T::schema_name().as_ref())
-        .and_then(|d| d.get_mut("properties"))
-        .and_then(Value::as_object_mut)
-    {
-        props.extend(common.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    reference
+/// A section's key patterns and schemas, one per line of its table.
+fn types<T: ?Sized>(table: &[Entry<T>], g: &mut SchemaGenerator, common: &Map<String, Value>) -> Map<String, Value> {
+    table.iter().map(|e| (key_pattern(e.name), e.schema(g, common))).collect()
 }
 
 /// The whole schema, as JSON.
@@ -47,32 +31,9 @@ pub fn schema() -> Value {
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let receivers: Map<String, Value> =
-        [(key_pattern("otlp_http"), g.subschema_for::<OtlpHttpConfig>().to_value())].into_iter().collect();
-    let processors: Map<String, Value> = [
-        (key_pattern("auth"), g.subschema_for::<AuthConfig>().to_value()),
-        (key_pattern("redact"), g.subschema_for::<RedactConfig>().to_value()),
-        (key_pattern("resource"), g.subschema_for::<ResourceConfig>().to_value()),
-        (key_pattern("plugin"), g.subschema_for::<PluginConfig>().to_value()),
-    ]
-    .into_iter()
-    .collect();
-    // The plugin definition is shared with processors, so the exporter's copy is inlined.
-    let mut plugin_exporter =
-        g.definitions().get(PluginConfig::schema_name().as_ref()).cloned().unwrap_or_else(|| json!({}));
-    if let Some(props) = plugin_exporter.get_mut("properties").and_then(Value::as_object_mut) {
-        props.extend(common.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    let nop = json!({ "type": ["object", "null"], "properties": common.clone(), "additionalProperties": false });
-    let exporters: Map<String, Value> = [
-        (key_pattern("file"), exporter::<FileConfig>(&mut g, &common)),
-        (key_pattern("stdout"), exporter::<StdoutConfig>(&mut g, &common)),
-        (key_pattern("minware"), exporter::<MinwareConfig>(&mut g, &common)),
-        (key_pattern("nop"), nop),
-        (key_pattern("plugin"), plugin_exporter),
-    ]
-    .into_iter()
-    .collect();
+    let receivers = types(crate::receiver::TYPES, &mut g, &Map::new());
+    let processors = types(crate::processor::TYPES, &mut g, &Map::new());
+    let exporters = types(crate::exporter::TYPES, &mut g, &common);
     let pipeline = g.subschema_for::<RawPipeline>().to_value();
     let limits = g.subschema_for::<LimitsConfig>().to_value();
     let integration = g.subschema_for::<Integration>().to_value();

@@ -1,38 +1,26 @@
-//! Built-in exporters, and the name → constructor table the topology uses.
+//! Built-in exporters, and the table of exporter types.
 
 pub mod file;
 pub mod minware;
 pub mod nop;
 pub mod stdout;
 
-use std::sync::Arc;
+use crate::registry::exporter::{entry, entry_with_schema, ExporterType};
+use crate::registry::Entry;
 
-use tokio_util::sync::CancellationToken;
-
-use crate::config::{ComponentId, ExporterConfig, ExporterKind};
-use crate::pipeline::component::Exporter;
-
-/// Builds an exporter from its config; the error says what could not be set up. `stopping`
-/// tells exporters with their own retry loops to give up and leave batches queued.
-pub fn build(
-    id: &ComponentId,
-    config: &ExporterConfig,
-    stopping: &CancellationToken,
-    plugin_dir: Option<&std::path::Path>,
-    signals: &[crate::otlp::Signal],
-) -> Result<Arc<dyn Exporter>, String> {
-    Ok(match &config.kind {
-        ExporterKind::File(c) => Arc::new(
-            file::FileExporter::new(c.clone())
-                .map_err(|e| format!("cannot create the directory for `path: {}`: {e}", c.path))?,
-        ),
-        ExporterKind::Stdout(c) => Arc::new(stdout::StdoutExporter::new(c.clone())),
-        ExporterKind::Nop => Arc::new(nop::NopExporter),
-        ExporterKind::Minware(c) => {
-            Arc::new(minware::MinwareExporter::new(&id.to_string(), (**c).clone(), stopping.clone())?)
-        }
-        ExporterKind::Plugin(c) => {
-            Arc::new(crate::plugin::PluginExporter::new(&id.to_string(), c, plugin_dir, signals)?)
-        }
-    })
-}
+/// Every exporter type this build knows: config loading, the schema, `components` and the
+/// topology read this table (a new exporter is its module and one line here).
+pub static TYPES: &[Entry<dyn ExporterType>] = &[
+    entry::<file::FileConfig>(
+        "file",
+        "JSON Lines archive, one request per line; size rotation, gzip in the background",
+    ),
+    entry::<minware::MinwareConfig>("minware", "OTLP/JSON over HTTPS to minware, behind a durable disk queue"),
+    entry::<stdout::StdoutConfig>("stdout", "a line per batch, per record or every field, as text or JSON"),
+    entry_with_schema::<nop::NopConfig>("nop", "accepts and discards (tests, benchmarks)", nop::schema),
+    entry_with_schema::<crate::plugin::PluginConfig>(
+        "plugin",
+        "an exporter loaded from a shared library (plugin/NAME)",
+        crate::plugin::exporter_schema,
+    ),
+];

@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -16,6 +17,8 @@ use crate::otlp::common::{find_attr, AnyValue, KeyValue};
 use crate::otlp::Request;
 use crate::pipeline::batch::Batch;
 use crate::pipeline::component::{ExportError, Exporter};
+use crate::registry::{ExporterBuild, ExporterType};
+use crate::settings::WhenFull;
 
 /// How much the stdout exporter prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
@@ -51,6 +54,17 @@ pub struct StdoutConfig {
     /// `text` (default) or `json`.
     #[serde(default)]
     pub format: Format,
+}
+
+impl ExporterType for StdoutConfig {
+    /// A terminal that cannot keep up must not hold back the other exporters.
+    fn default_when_full(&self) -> WhenFull {
+        WhenFull::Drop
+    }
+
+    fn build(&self, _: &ExporterBuild<'_>) -> Result<Arc<dyn Exporter>, String> {
+        Ok(Arc::new(StdoutExporter::new(self.clone())))
+    }
 }
 
 /// Prints batches to standard output.

@@ -7,9 +7,9 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::inflight::InflightPermit;
-use crate::config::{Integration, PipelineId};
-use crate::keys::Secret;
+use crate::keys::secret::Secret;
 use crate::otlp::Signal;
+use crate::settings::{Integration, PipelineId};
 
 /// Who sent a request, once an auth processor has decided (filled in by later issues' auth).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,15 @@ pub struct Principal {
     pub user: String,
     /// The user's role.
     pub role: String,
+}
+
+/// What a receiver-run processor (auth) learned about a request.
+#[derive(Debug, Clone, Default)]
+pub struct Authenticated {
+    /// The accepted principal (`local` mode).
+    pub principal: Option<Principal>,
+    /// The client's own key (`passthrough` mode), for forwarding upstream.
+    pub client_key: Option<Secret>,
 }
 
 /// Facts about a request that processors and exporters may use but that are not telemetry.

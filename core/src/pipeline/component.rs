@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::batch::{Batch, Context};
+use super::batch::{Authenticated, Batch, Context, Principal};
 use crate::otlp::common::InstrumentationScope;
 use crate::otlp::logs::LogRecord;
 use crate::otlp::metrics::Metric;
@@ -52,6 +52,25 @@ impl Rejection {
     }
 }
 
+/// One named counter a component reports: `(metric suffix, label name, label value, value)`.
+pub type ComponentCounter = (&'static str, &'static str, &'static str, u64);
+
+/// A processor that runs in the receiver on a request's headers, before the body is read
+/// (auth): it refuses early, and what it learns travels with the request.
+pub trait Authenticate: Send + Sync {
+    /// Decides on a request from its headers and the client certificate's subject (mTLS).
+    fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        client: Option<std::net::SocketAddr>,
+        cert: Option<&str>,
+    ) -> Result<Authenticated, Rejection>;
+    /// The resource attributes it adds to accepted data for `principal`.
+    fn stamps(&self, principal: Option<&Principal>) -> Vec<crate::otlp::common::KeyValue<'static>>;
+    /// Counters for self-metrics.
+    fn counters(&self) -> Vec<ComponentCounter>;
+}
+
 /// A step of a pipeline that inspects or changes a request before it is queued. Runs inline
 /// in the request, so a refusal reaches the client and nothing is queued.
 #[async_trait]
@@ -60,7 +79,7 @@ pub trait Processor: Send + Sync {
     async fn process(&self, request: &mut Request<'_>, context: &Context) -> Result<(), Rejection>;
 
     /// Counters for self-metrics: `(metric, label name, label value, value)`.
-    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+    fn counters(&self) -> Vec<ComponentCounter> {
         Vec::new()
     }
 
@@ -175,8 +194,16 @@ pub trait Exporter: Send + Sync {
     }
 
     /// Counters for self-metrics: `(metric, label name, label value, value)`.
-    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+    fn counters(&self) -> Vec<ComponentCounter> {
         Vec::new()
+    }
+
+    /// Whether it may be handed what is forwarded instead of canonical JSON: the client's body
+    /// as the validating scan checked it, compacted, with only the pieces processors changed
+    /// re-encoded (both are valid OTLP/JSON). When every exporter of a pipeline says yes, the
+    /// pipeline stays on the pass-on path and its requests are never decoded whole.
+    fn takes_forwarded_bytes(&self) -> bool {
+        false
     }
 
     /// Attempts this exporter retried itself (minware retries in place rather than handing the

@@ -17,8 +17,8 @@ use tracing::Instrument;
 
 use super::batch::Batch;
 use super::component::{ExportError, Exporter};
-use crate::config::{ComponentId, WhenFull};
 use crate::queue::{DiskError, DiskQueue, RecordRef};
+use crate::settings::{ComponentId, WhenFull};
 
 /// Counters and the byte bound of one exporter queue, shared by producers and the worker.
 #[derive(Debug)]
@@ -39,7 +39,7 @@ pub struct QueueState {
     pub sent: AtomicU64,
     /// Export attempts that failed and were retried.
     pub retried: AtomicU64,
-    /// Items (records) delivered, per signal (see `telemetry::slot`).
+    /// Items (records) delivered, per signal (by `Signal::index`).
     pub sent_items: [AtomicU64; 3],
     /// Items failed for good, per signal.
     pub failed_items: [AtomicU64; 3],
@@ -461,8 +461,7 @@ async fn deliver(
             Ok(()) => {
                 for batch in batches {
                     state.sent.fetch_add(1, Ordering::Relaxed);
-                    state.sent_items[crate::telemetry::slot(batch.signal)]
-                        .fetch_add(batch.records as u64, Ordering::Relaxed);
+                    state.sent_items[batch.signal.index()].fetch_add(batch.records as u64, Ordering::Relaxed);
                 }
                 return Outcome::Done;
             }
@@ -483,8 +482,7 @@ async fn deliver(
             Err(e) => {
                 for batch in batches {
                     state.failed.fetch_add(1, Ordering::Relaxed);
-                    state.failed_items[crate::telemetry::slot(batch.signal)]
-                        .fetch_add(batch.records as u64, Ordering::Relaxed);
+                    state.failed_items[batch.signal.index()].fetch_add(batch.records as u64, Ordering::Relaxed);
                 }
                 let records: usize = batches.iter().map(|b| b.records).sum();
                 tracing::error!(exporter = %state.id, records, error = %e, "Export failed; the batch is lost.");
@@ -544,7 +542,7 @@ mod tests {
         let exporter = Arc::new(PanicsOnce { calls: Default::default(), got: Default::default() });
         let stop = CancellationToken::new();
         let worker = tokio::spawn(w.run(exporter.clone(), stop.clone()));
-        let pipeline = Arc::new(crate::config::PipelineId { signal: Signal::Logs, name: None });
+        let pipeline = Arc::new(crate::settings::PipelineId { signal: Signal::Logs, name: None });
         let body = Bytes::from_static(br#"{"resourceLogs":[]}"#);
         let batch = Batch::new(Signal::Logs, pipeline, body.clone(), 0, Arc::new(Context::new(None)));
         let _ = h.try_reserve(body.len()).unwrap().commit(batch);

@@ -12,14 +12,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::batch::Authenticated;
 use super::batch::{Batch, Context};
+use super::component::Authenticate;
 use super::component::{Piecewise, Processor, Rejection};
 use super::inflight::{InflightBudget, InflightPermit};
 use super::queue::{Committed, QueueHandle};
-use crate::config::{Integration, PipelineId, WhenFull};
 use crate::otlp::common::KeyValue;
 use crate::otlp::{Request, Signal};
-use crate::processor::auth::{stamp_resources, Authenticated, Authenticator};
+use crate::processor::auth::stamp_resources;
+use crate::settings::{Integration, PipelineId, WhenFull};
 
 /// How long clients are told to wait when the gateway is out of room.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -33,7 +35,7 @@ pub struct PipelineRoute {
     /// Its exporters' queues.
     pub exporters: Vec<QueueHandle>,
     /// Every exporter takes the client's bytes as they came (see
-    /// [`crate::config::ExporterKind::takes_original_bytes`]).
+    /// [`super::component::Exporter::takes_forwarded_bytes`]).
     pub takes_original: bool,
 }
 
@@ -41,7 +43,7 @@ pub struct PipelineRoute {
 pub struct Router {
     by_signal: [Vec<PipelineRoute>; 3],
     budget: InflightBudget,
-    auth: Option<Arc<Authenticator>>,
+    auth: Option<Arc<dyn Authenticate>>,
     integration: Arc<Integration>,
     /// Per signal: bodies can be passed on as received, patched (see [`Router::pass_on`]).
     byte_level: [bool; 3],
@@ -64,25 +66,17 @@ pub struct Accepted {
     pub records: usize,
 }
 
-fn slot(signal: Signal) -> usize {
-    match signal {
-        Signal::Logs => 0,
-        Signal::Metrics => 1,
-        Signal::Traces => 2,
-    }
-}
-
 impl Router {
     /// A router over `routes`, drawing on the shared in-flight `budget`.
     pub fn new(
         routes: Vec<PipelineRoute>,
         budget: InflightBudget,
-        auth: Option<Arc<Authenticator>>,
+        auth: Option<Arc<dyn Authenticate>>,
         integration: Arc<Integration>,
     ) -> Self {
         let mut by_signal: [Vec<PipelineRoute>; 3] = Default::default();
         for r in routes {
-            by_signal[slot(r.id.signal)].push(r);
+            by_signal[r.id.signal.index()].push(r);
         }
         let byte_level = by_signal.each_ref().map(|routes| {
             !routes.is_empty()
@@ -102,10 +96,10 @@ impl Router {
     /// the scan is unsure about, one that could not be merged with others upstream, or a piece
     /// that would not decode).
     pub fn pass_on(&self, signal: Signal, body: &Bytes, context: &Context) -> Option<Prepared> {
-        if !self.byte_level[slot(signal)] {
+        if !self.byte_level[signal.index()] {
             return None;
         }
-        let routes = &self.by_signal[slot(signal)];
+        let routes = &self.by_signal[signal.index()];
         let stamps = self.stamps(context);
         let unchanged = |r: &PipelineRoute| r.processors.is_empty() && stamps.is_empty();
         let pieces: Vec<&dyn Piecewise> =
@@ -193,7 +187,7 @@ impl Router {
 
     /// True when some pipeline takes `signal` from this receiver.
     pub fn accepts(&self, signal: Signal) -> bool {
-        !self.by_signal[slot(signal)].is_empty()
+        !self.by_signal[signal.index()].is_empty()
     }
 
     /// The shared in-flight budget (the receiver charges request bodies to it).
@@ -211,7 +205,7 @@ impl Router {
     ) -> Result<Accepted, Rejection> {
         let signal = request.signal();
         stamp_resources(&mut request, &self.stamps(&context));
-        let routes = &self.by_signal[slot(signal)];
+        let routes = &self.by_signal[signal.index()];
         let accepted = Accepted { records: request.records() };
         let processing = routes.iter().filter(|r| !r.processors.is_empty()).count();
 
@@ -261,7 +255,7 @@ impl Router {
         context: Arc<Context>,
         body_permit: InflightPermit,
     ) -> Result<(), Rejection> {
-        let routes = &self.by_signal[slot(signal)];
+        let routes = &self.by_signal[signal.index()];
         let permit = self.budget.resize(body_permit, charge).map(Arc::new).ok_or_else(|| {
             Rejection::unavailable(
                 "the gateway is at its in-flight memory limit (limits.max_inflight_bytes); retry later",
@@ -339,4 +333,25 @@ fn queue_full(q: &QueueHandle) -> Rejection {
         format!("the queue of exporter {} is full ({} bytes); retry later", q.state.id, q.state.capacity()),
         RETRY_AFTER,
     )
+}
+
+/// The router a running receiver hands requests to; a reload swaps it without touching the
+/// listening socket, and requests in flight finish with the router they started with.
+pub struct RouterSlot(std::sync::RwLock<Arc<Router>>);
+
+impl RouterSlot {
+    /// A slot holding `router`.
+    pub fn new(router: Arc<Router>) -> Arc<Self> {
+        Arc::new(RouterSlot(std::sync::RwLock::new(router)))
+    }
+
+    /// The current router.
+    pub fn get(&self) -> Arc<Router> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the router for requests that start from now on.
+    pub fn set(&self, router: Arc<Router>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = router;
+    }
 }

@@ -22,12 +22,11 @@ use tracing::Instrument;
 use super::component::Processor;
 use super::inflight::InflightBudget;
 use super::queue::{self, QueueHandle};
+use super::router::RouterSlot;
 use super::router::{PipelineRoute, Router};
-use crate::config::{ComponentId, Config, ExporterKind, ReceiverConfig};
-use crate::exporter::minware::QueueMode;
-use crate::processor::Built;
+use crate::config::{ComponentId, Config, ReceiverConfig};
 use crate::queue::DiskQueue;
-use crate::receiver::otlp_http::{self, OtlpHttpConfig, RouterSlot};
+use crate::registry::{BindError, Built, ExporterBuild, ProcessorBuild, QueueStore};
 use crate::telemetry::{ReceiverStats, Telemetry};
 
 /// Why the topology could not start (or a reload could not be applied).
@@ -39,7 +38,7 @@ pub enum StartError {
         /// The receiver.
         id: ComponentId,
         /// Why (in the message, so not a `source`: a chain prints it once).
-        error: otlp_http::BindError,
+        error: BindError,
     },
     /// A component could not be built from its (valid) config.
     #[error("{section}.{id}: {message}")]
@@ -69,8 +68,7 @@ fn exporter_runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// How long queues may take to drain at shutdown before retries are abandoned.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::registry::exporter::DRAIN_TIMEOUT;
 
 /// One exporter worker and what stops it.
 struct Worker {
@@ -89,7 +87,7 @@ struct Generation {
 }
 
 struct RunningReceiver {
-    config: OtlpHttpConfig,
+    config: ReceiverConfig,
     addr: SocketAddr,
     task: JoinHandle<()>,
     slot: Arc<RouterSlot>,
@@ -135,11 +133,15 @@ fn build(
     };
     let mut processors: BTreeMap<&ComponentId, Arc<dyn Processor>> = BTreeMap::new();
     let mut authenticators = BTreeMap::new();
-    let relay_keys = crate::processor::relay_keys(&config.processors);
+    let relay_keys: Vec<String> = config.processors.values().flat_map(|c| c.relay_keys()).collect();
     for (id, c) in &config.processors {
-        match crate::processor::build(id, c, config.plugin_dir.as_deref(), &signals_of(id), &relay_keys)
-            .map_err(component_error("processors", id))?
-        {
+        let cx = ProcessorBuild {
+            id,
+            plugin_dir: config.plugin_dir.as_deref(),
+            signals: &signals_of(id),
+            relay_keys: &relay_keys,
+        };
+        match c.build(&cx).map_err(component_error("processors", id))? {
             Built::Inline(p) => {
                 telemetry.processors.push((id.clone(), p.clone()));
                 processors.insert(id, p);
@@ -155,42 +157,34 @@ fn build(
     let mut handles: BTreeMap<&ComponentId, QueueHandle> = BTreeMap::new();
     let mut workers = Vec::new();
     let mut drain_timeout = DRAIN_TIMEOUT;
+    let mut forwarded: BTreeMap<&ComponentId, bool> = BTreeMap::new();
     for (id, c) in &config.exporters {
         let stop = CancellationToken::new();
-        let exporter = crate::exporter::build(id, c, &stop, config.plugin_dir.as_deref(), &signals_of(id))
-            .map_err(component_error("exporters", id))?;
-        let mut durable = false;
-        let (handle, worker) = match &c.kind {
-            ExporterKind::Minware(m) => {
-                drain_timeout = drain_timeout.max(m.shutdown_timeout.0);
-                let (h, w) = match m.queue {
-                    QueueMode::Disk => {
-                        durable = true;
-                        let dir = m.queue_dir.clone().unwrap_or_else(|| {
-                            PathBuf::from(format!("./data/queue/{}", id.to_string().replace('/', "_")))
-                        });
-                        let (disk, recovered) = match disks.get(&dir) {
-                            // Carried over from the previous generation: same directory, same queue.
-                            Some(d) => (d.clone(), d.pending_bytes()),
-                            None => {
-                                let (d, r) = DiskQueue::open(&dir, m.fsync)
-                                    .map_err(|e| component_error("exporters", id)(e.to_string()))?;
-                                disks.insert(dir, d.clone());
-                                (d, r)
-                            }
-                        };
-                        queue::disk_queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full, disk, recovered)
+        let cx =
+            ExporterBuild { id, stopping: &stop, plugin_dir: config.plugin_dir.as_deref(), signals: &signals_of(id) };
+        let exporter = c.kind.build(&cx).map_err(component_error("exporters", id))?;
+        let plan = c.kind.queue_plan(id);
+        drain_timeout = drain_timeout.max(plan.drain_timeout);
+        let durable = matches!(plan.store, QueueStore::Disk { .. });
+        let (handle, worker) = match plan.store {
+            QueueStore::Disk { dir, fsync } => {
+                let (disk, recovered) = match disks.get(&dir) {
+                    // Carried over from the previous generation: same directory, same queue.
+                    Some(d) => (d.clone(), d.pending_bytes()),
+                    None => {
+                        let (d, r) = DiskQueue::open(&dir, fsync)
+                            .map_err(|e| component_error("exporters", id)(e.to_string()))?;
+                        disks.insert(dir, d.clone());
+                        (d, r)
                     }
-                    QueueMode::Memory => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
                 };
-                (
-                    h,
-                    w.with_max_in_flight(m.max_in_flight)
-                        .with_merging(m.max_batch_bytes.as_usize(), m.max_batch_records),
-                )
+                queue::disk_queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full, disk, recovered)
             }
-            _ => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
+            QueueStore::Memory => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
         };
+        let (max_bytes, max_records) = plan.merging.unwrap_or((0, 0));
+        let worker = worker.with_max_in_flight(plan.max_in_flight).with_merging(max_bytes, max_records);
+        forwarded.insert(id, exporter.takes_forwarded_bytes());
         telemetry.queues.push(handle.state.clone());
         telemetry.exporters.push((id.clone(), exporter.clone()));
         // One span per component: every line its worker (and exporter) logs names it.
@@ -211,7 +205,7 @@ fn build(
                 // Auth is not inline: the receiver runs it before reading the body.
                 processors: p.processors.iter().filter_map(|x| processors.get(x).cloned()).collect(),
                 exporters: p.exporters.iter().map(|x| handles[x].clone()).collect(),
-                takes_original: p.exporters.iter().all(|x| config.exporters[x].kind.takes_original_bytes()),
+                takes_original: p.exporters.iter().all(|x| forwarded[x]),
             })
             .collect();
         if routes.is_empty() {
@@ -227,27 +221,19 @@ fn build(
 
 async fn bind_receiver(
     id: &ComponentId,
-    c: &OtlpHttpConfig,
+    c: &ReceiverConfig,
     router: Arc<Router>,
 ) -> Result<RunningReceiver, StartError> {
-    let listener = otlp_http::bind(c).await.map_err(|error| StartError::Bind { id: id.clone(), error })?;
-    let addr = listener.local_addr().map_err(|cause| StartError::Bind {
-        id: id.clone(),
-        error: otlp_http::BindError { endpoint: c.endpoint.clone(), cause },
-    })?;
     let slot = RouterSlot::new(router);
     let stats = Arc::new(ReceiverStats::default());
     let stop = CancellationToken::new();
     let span = tracing::info_span!("receiver", id = %id);
-    let task =
-        tokio::spawn(otlp_http::serve(listener, slot.clone(), stats.clone(), c.clone(), stop.clone()).instrument(span));
-    Ok(RunningReceiver { config: c.clone(), addr, task, slot, stats, stop })
-}
-
-fn receiver_config(r: &ReceiverConfig) -> &OtlpHttpConfig {
-    match r {
-        ReceiverConfig::OtlpHttp(c) => c,
-    }
+    let started = c
+        .start(slot.clone(), stats.clone(), stop.clone())
+        .instrument(span)
+        .await
+        .map_err(|error| StartError::Bind { id: id.clone(), error })?;
+    Ok(RunningReceiver { config: c.clone(), addr: started.addr, task: started.task, slot, stats, stop })
 }
 
 /// Builds every component, binds every receiver and starts serving.
@@ -257,7 +243,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let mut generation = build(config, &budget, &mut disks)?;
     let mut receivers = BTreeMap::new();
     for (id, router) in &generation.routers {
-        let r = bind_receiver(id, receiver_config(&config.receivers[id]), router.clone()).await?;
+        let r = bind_receiver(id, &config.receivers[id], router.clone()).await?;
         generation.telemetry.receivers.push((id.clone(), r.stats.clone()));
         receivers.insert(id.clone(), r);
     }
@@ -268,7 +254,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     if let Some(a) = &config.admin {
         let admin_error = |cause| StartError::Bind {
             id: ComponentId::parse("admin"),
-            error: otlp_http::BindError { endpoint: a.endpoint.clone(), cause },
+            error: BindError { endpoint: a.endpoint.clone(), cause },
         };
         let listener = tokio::net::TcpListener::bind(&a.endpoint).await.map_err(admin_error)?;
         admin_addr = Some(listener.local_addr().map_err(admin_error)?);
@@ -318,8 +304,8 @@ impl Running {
         // the old topology as it was.
         let mut fresh = BTreeMap::new();
         for (id, router) in &next.routers {
-            let c = receiver_config(&config.receivers[id]);
-            let same = self.receivers.get(id).is_some_and(|r| &r.config == c);
+            let c = &config.receivers[id];
+            let same = self.receivers.get(id).is_some_and(|r| r.config.same_listener(c.as_ref()));
             if !same {
                 match bind_receiver(id, c, router.clone()).await {
                     Ok(r) => {

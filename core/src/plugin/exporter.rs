@@ -3,19 +3,44 @@
 //! same never-lose-accepted-data guarantees as the built-in ones.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use otelgate_plugin_sdk::abi;
+use schemars::{JsonSchema, SchemaGenerator};
+use serde_json::{json, Map, Value};
 
 use super::instance::{signal_abi, Instance};
 use super::{OnError, PluginConfig};
 use crate::otlp::Signal;
 use crate::pipeline::batch::Batch;
 use crate::pipeline::component::{ExportError, Exporter};
+use crate::registry::{ExporterBuild, ExporterType, PluginFile};
 
 /// How long a plugin gets for one batch (passed as its deadline).
 pub const EXPORT_DEADLINE: Duration = Duration::from_secs(30);
+
+impl ExporterType for PluginConfig {
+    fn build(&self, cx: &ExporterBuild<'_>) -> Result<Arc<dyn Exporter>, String> {
+        Ok(Arc::new(PluginExporter::new(&cx.id.to_string(), self, cx.plugin_dir, cx.signals)?))
+    }
+
+    fn plugin(&self) -> Option<PluginFile<'_>> {
+        Some(self.file())
+    }
+}
+
+/// The schema of an exporter plugin: the plugin keys and the keys every exporter has, inlined
+/// (the plugin definition itself is shared with processor plugins).
+pub fn schema(g: &mut SchemaGenerator, common: &Map<String, Value>) -> Value {
+    g.subschema_for::<PluginConfig>();
+    let mut own = g.definitions().get(PluginConfig::schema_name().as_ref()).cloned().unwrap_or_else(|| json!({}));
+    if let Some(props) = own.get_mut("properties").and_then(Value::as_object_mut) {
+        props.extend(common.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    own
+}
 
 /// A plugin instance as an exporter.
 pub struct PluginExporter {
@@ -90,7 +115,7 @@ impl Exporter for PluginExporter {
         }
     }
 
-    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+    fn counters(&self) -> Vec<crate::pipeline::component::ComponentCounter> {
         vec![("plugin_panics", "kind", "panic", u64::from(self.instance.panics()))]
     }
 

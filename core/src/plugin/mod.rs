@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-pub use exporter::PluginExporter;
+pub use exporter::{schema as exporter_schema, PluginExporter};
 pub use library::{inspect, preflight, Inspection};
 pub use processor::PluginProcessor;
 
@@ -61,4 +61,11 @@ pub struct PluginConfig {
 
 fn default_concurrency() -> usize {
     4
+}
+
+impl PluginConfig {
+    /// The library, as `validate` checks it.
+    fn file(&self) -> crate::registry::PluginFile<'_> {
+        crate::registry::PluginFile { path: &self.path, sha256: self.sha256.as_deref() }
+    }
 }

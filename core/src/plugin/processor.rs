@@ -2,6 +2,7 @@
 //! handed to the plugin, and its answer (unchanged, replaced, dropped, failed) applied.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use otelgate_plugin_sdk::abi;
@@ -11,6 +12,17 @@ use super::{OnError, PluginConfig};
 use crate::otlp::{Request, Signal};
 use crate::pipeline::batch::Context;
 use crate::pipeline::component::{Processor, Rejection};
+use crate::registry::{Built, PluginFile, ProcessorBuild, ProcessorType};
+
+impl ProcessorType for PluginConfig {
+    fn build(&self, cx: &ProcessorBuild<'_>) -> Result<Built, String> {
+        Ok(Built::Inline(Arc::new(PluginProcessor::new(&cx.id.to_string(), self, cx.plugin_dir, cx.signals)?)))
+    }
+
+    fn plugin(&self) -> Option<PluginFile<'_>> {
+        Some(self.file())
+    }
+}
 
 /// A plugin instance as a pipeline processor.
 pub struct PluginProcessor {
@@ -96,7 +108,7 @@ impl Processor for PluginProcessor {
         }
     }
 
-    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+    fn counters(&self) -> Vec<crate::pipeline::component::ComponentCounter> {
         vec![("plugin_panics", "kind", "panic", u64::from(self.instance.panics()))]
     }
 }

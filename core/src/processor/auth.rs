@@ -15,8 +15,9 @@ use serde::Deserialize;
 use crate::keys::{AuthFailure, LiveStore, Secret, StoreError};
 use crate::otlp::common::KeyValue;
 use crate::otlp::{Request, Resource};
-use crate::pipeline::batch::Principal;
-use crate::pipeline::component::Rejection;
+use crate::pipeline::batch::{Authenticated, Principal};
+use crate::pipeline::component::{Authenticate, Rejection};
+use crate::registry::{Built, ProcessorBuild, ProcessorType};
 
 /// How the relay decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
@@ -70,13 +71,21 @@ pub fn cert_principal(subject: &str) -> Principal {
     Principal { key_id: format!("cert:{subject}"), user: subject.to_string(), role: "owner".into() }
 }
 
-/// What auth learned about a request.
-#[derive(Debug, Clone, Default)]
-pub struct Authenticated {
-    /// The accepted principal (`local` mode).
-    pub principal: Option<Principal>,
-    /// The client's own key (`passthrough` mode), for forwarding upstream.
-    pub client_key: Option<Secret>,
+impl ProcessorType for AuthConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.mode == AuthMode::Local && self.require != Require::Cert && self.store.is_none() {
+            return Err("`store` is required in local mode: the key store file, e.g. `store: ./keys.yaml` (created by `otelgate keys create`)".into());
+        }
+        Ok(())
+    }
+
+    fn runs_in_receiver(&self) -> bool {
+        true
+    }
+
+    fn build(&self, _: &ProcessorBuild<'_>) -> Result<Built, String> {
+        Ok(Built::Auth(Arc::new(Authenticator::new(self)?)))
+    }
 }
 
 /// The running auth check.
@@ -170,9 +179,11 @@ impl Authenticator {
             self.refusals[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
+}
 
+impl Authenticate for Authenticator {
     /// Refusals by reason, for self-metrics.
-    pub fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+    fn counters(&self) -> Vec<crate::pipeline::component::ComponentCounter> {
         REASONS
             .iter()
             .zip(&self.refusals)
@@ -180,8 +191,7 @@ impl Authenticator {
             .collect()
     }
 
-    /// Decides on a request from its headers alone.
-    pub fn authenticate(
+    fn authenticate(
         &self,
         headers: &HeaderMap,
         client: Option<std::net::SocketAddr>,
@@ -230,8 +240,7 @@ impl Authenticator {
         }
     }
 
-    /// The resource attributes this auth adds to accepted data, if configured.
-    pub fn stamps(&self, principal: Option<&Principal>) -> Vec<KeyValue<'static>> {
+    fn stamps(&self, principal: Option<&Principal>) -> Vec<KeyValue<'static>> {
         match principal {
             Some(p) if self.stamp_principal => {
                 vec![KeyValue::string(STAMP_KEYS[0], p.key_id.clone()), KeyValue::string(STAMP_KEYS[1], p.user.clone())]

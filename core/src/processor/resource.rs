@@ -2,6 +2,7 @@
 //! Collector's processor of the same name does (e.g. tag everything with `deployment.environment`).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -10,6 +11,7 @@ use crate::otlp::common::{AnyValue, KeyValue, Resource};
 use crate::otlp::Request;
 use crate::pipeline::batch::Context;
 use crate::pipeline::component::{Processor, Rejection};
+use crate::registry::{Built, ProcessorBuild, ProcessorType};
 
 /// What to do with one attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -93,6 +95,16 @@ impl ContextField {
 pub struct ResourceConfig {
     /// Actions, applied in order to every resource of the request.
     pub attributes: Vec<AttributeAction>,
+}
+
+impl ProcessorType for ResourceConfig {
+    fn relay_keys(&self) -> Vec<String> {
+        self.attributes.iter().filter(|a| a.action != Action::Delete).map(|a| a.key.clone()).collect()
+    }
+
+    fn build(&self, _: &ProcessorBuild<'_>) -> Result<Built, String> {
+        Ok(Built::Inline(Arc::new(ResourceProcessor::new(self.clone())?)))
+    }
 }
 
 /// Applies attribute actions to every resource.

@@ -694,9 +694,9 @@ fn write_all_vectored(f: &mut File, mut slices: &mut [std::io::IoSlice<'_>]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PipelineId;
     use crate::otlp::Signal;
     use crate::pipeline::batch::Context;
+    use crate::settings::PipelineId;
 
     fn batch(n: usize) -> Batch {
         Batch::new(

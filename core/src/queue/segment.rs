@@ -17,10 +17,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::config::PipelineId;
 use crate::keys::Secret;
 use crate::otlp::Signal;
 use crate::pipeline::batch::{Batch, Context};
+use crate::settings::PipelineId;
 
 /// File header: magic and format version.
 pub const HEADER: &[u8; 8] = b"OGQSEG\x00\x01";

@@ -21,12 +21,13 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::units::{ByteSize, Seconds};
 use crate::otlp::{Request, Signal};
 use crate::pipeline::batch::Context;
 use crate::pipeline::component::Rejection;
-use crate::pipeline::router::{Router, RETRY_AFTER};
-use crate::telemetry::{slot, ReceiverStats};
+use crate::pipeline::router::{Router, RouterSlot, RETRY_AFTER};
+use crate::registry::{BindError, ReceiverType, Started};
+use crate::settings::units::{ByteSize, Seconds};
+use crate::telemetry::ReceiverStats;
 use std::sync::atomic::Ordering;
 
 /// Settings of an `otlp_http` receiver.
@@ -112,34 +113,28 @@ impl Default for OtlpHttpConfig {
     }
 }
 
-/// Why the receiver could not start.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {endpoint}: {cause}; change `endpoint` or stop whatever uses that port")]
-pub struct BindError {
-    /// The configured address.
-    pub endpoint: String,
-    /// The OS error, already in the message (not a `source`, so a chain prints it once).
-    pub cause: std::io::Error,
-}
-
-/// The router a running receiver hands requests to; a reload swaps it without touching the
-/// listening socket, and requests in flight finish with the router they started with.
-pub struct RouterSlot(std::sync::RwLock<Arc<Router>>);
-
-impl RouterSlot {
-    /// A slot holding `router`.
-    pub fn new(router: Arc<Router>) -> Arc<Self> {
-        Arc::new(RouterSlot(std::sync::RwLock::new(router)))
+#[async_trait::async_trait]
+impl ReceiverType for OtlpHttpConfig {
+    async fn start(
+        &self,
+        slot: Arc<RouterSlot>,
+        stats: Arc<ReceiverStats>,
+        stop: CancellationToken,
+    ) -> Result<Started, BindError> {
+        let listener = bind(self).await?;
+        let addr = listener.local_addr().map_err(|cause| BindError { endpoint: self.endpoint.clone(), cause })?;
+        let span = tracing::Span::current();
+        let task =
+            tokio::spawn(tracing::Instrument::instrument(serve(listener, slot, stats, self.clone(), stop), span));
+        Ok(Started { addr, task })
     }
 
-    /// The current router.
-    pub fn get(&self) -> Arc<Router> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    fn same_listener(&self, next: &dyn ReceiverType) -> bool {
+        next.downcast_ref::<OtlpHttpConfig>() == Some(self)
     }
 
-    /// Replaces the router for requests that start from now on.
-    pub fn set(&self, router: Arc<Router>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = router;
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.endpoint)
     }
 }
 
@@ -522,9 +517,9 @@ async fn receive(
     };
     let records = records as u64;
     match ingested {
-        Ok(_) => shared.stats.accepted[slot(signal)].fetch_add(records, Ordering::Relaxed),
+        Ok(_) => shared.stats.accepted[signal.index()].fetch_add(records, Ordering::Relaxed),
         Err(rej) => {
-            shared.stats.refused[slot(signal)].fetch_add(records, Ordering::Relaxed);
+            shared.stats.refused[signal.index()].fetch_add(records, Ordering::Relaxed);
             return Err(rej);
         }
     };

@@ -26,6 +26,7 @@ use self::rotation::{Rotator, Writers};
 use crate::otlp::Signal;
 use crate::pipeline::batch::Batch;
 use crate::pipeline::component::{ExportError, Exporter};
+use crate::registry::{ExporterBuild, ExporterType};
 
 /// What a line of the file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
@@ -61,6 +62,7 @@ pub struct Rotation {
 /// A gzip level, checked when the config is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "u32")]
+#[schemars(extend("minimum" = 1, "maximum" = 9))]
 pub struct GzipLevel(u32);
 
 impl Default for GzipLevel {
@@ -115,6 +117,14 @@ pub struct FileConfig {
     /// `forwarded` (default) or `canonical`.
     #[serde(default)]
     pub encoding: FileEncoding,
+}
+
+impl ExporterType for FileConfig {
+    fn build(&self, _: &ExporterBuild<'_>) -> Result<Arc<dyn Exporter>, String> {
+        let exporter = FileExporter::new(self.clone())
+            .map_err(|e| format!("cannot create the directory for `path: {}`: {e}", self.path))?;
+        Ok(Arc::new(exporter))
+    }
 }
 
 /// One open output file.
@@ -198,6 +208,11 @@ fn write_batch(
 
 #[async_trait]
 impl Exporter for FileExporter {
+    fn takes_forwarded_bytes(&self) -> bool {
+        // The archive records what minware got, unless asked for canonical JSON.
+        self.config.encoding == FileEncoding::Forwarded
+    }
+
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
         self.export_group(std::slice::from_ref(&batch)).await
     }
@@ -227,7 +242,7 @@ impl Exporter for FileExporter {
         }
     }
 
-    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+    fn counters(&self) -> Vec<crate::pipeline::component::ComponentCounter> {
         let s = &self.rotator.stats;
         let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         vec![

@@ -33,12 +33,14 @@ use tokio_util::sync::CancellationToken;
 use self::payload::Payload;
 
 use self::dead_letter::DeadLetter;
-use crate::config::units::{ByteSize, Seconds};
 use crate::otlp::Signal;
 use crate::pipeline::batch::Batch;
 use crate::pipeline::component::{ExportError, Exporter};
 use crate::pipeline::queue::jitter;
 use crate::queue::Fsync;
+use crate::registry::{ExporterBuild, ExporterType, QueuePlan, QueueStore};
+use crate::settings::units::{ByteSize, Seconds};
+use crate::settings::ComponentId;
 
 /// Where the exporter's queue lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
@@ -193,9 +195,9 @@ fn default_shutdown() -> Seconds {
     Seconds(Duration::from_secs(10))
 }
 
-impl MinwareConfig {
-    /// Checks what serde cannot: one key source, an endpoint for every signal.
-    pub fn check(&self) -> Result<(), String> {
+impl ExporterType for MinwareConfig {
+    /// One key source, an endpoint for every signal.
+    fn check(&self) -> Result<(), String> {
         let sources = usize::from(self.api_key.is_some())
             + usize::from(self.api_key_file.is_some())
             + usize::from(self.forward_client_key);
@@ -221,6 +223,32 @@ impl MinwareConfig {
         Ok(())
     }
 
+    fn queue_plan(&self, id: &ComponentId) -> QueuePlan {
+        let store = match self.queue {
+            QueueMode::Disk => QueueStore::Disk {
+                dir: self
+                    .queue_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(format!("./data/queue/{}", id.to_string().replace('/', "_")))),
+                fsync: self.fsync,
+            },
+            QueueMode::Memory => QueueStore::Memory,
+        };
+        QueuePlan {
+            store,
+            max_in_flight: self.max_in_flight,
+            merging: (self.max_batch_bytes.0 > 0 && self.max_batch_records > 0)
+                .then_some((self.max_batch_bytes.as_usize(), self.max_batch_records)),
+            drain_timeout: self.shutdown_timeout.0.max(crate::registry::exporter::DRAIN_TIMEOUT),
+        }
+    }
+
+    fn build(&self, cx: &ExporterBuild<'_>) -> Result<Arc<dyn Exporter>, String> {
+        Ok(Arc::new(MinwareExporter::new(&cx.id.to_string(), self.clone(), cx.stopping.clone())?))
+    }
+}
+
+impl MinwareConfig {
     /// The URL batches of `signal` are posted to.
     pub fn url(&self, signal: Signal) -> Option<String> {
         let own = match signal {
@@ -526,11 +554,15 @@ impl MinwareExporter {
 
 #[async_trait]
 impl Exporter for MinwareExporter {
+    fn takes_forwarded_bytes(&self) -> bool {
+        true // minware ingests any valid OTLP/JSON
+    }
+
     fn retries(&self) -> u64 {
         self.stats.retried.load(Ordering::Relaxed)
     }
 
-    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+    fn counters(&self) -> Vec<crate::pipeline::component::ComponentCounter> {
         let s = &self.stats;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
         vec![

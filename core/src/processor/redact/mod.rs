@@ -18,7 +18,7 @@ mod rules;
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
@@ -35,6 +35,7 @@ use crate::otlp::trace::Span;
 use crate::otlp::{Request, Resource};
 use crate::pipeline::batch::Context;
 use crate::pipeline::component::{Piecewise, Place, Processor, Rejection};
+use crate::registry::{Built, ProcessorBuild, ProcessorType};
 
 /// What to do with a class of content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -158,6 +159,18 @@ pub struct RedactStats {
 
 /// How many distinct unknown keys are logged (once each) before the processor stops noting.
 const MAX_LOGGED_UNKNOWN: usize = 256;
+
+impl ProcessorType for RedactConfig {
+    /// Compiled once here, so a bad regex or a missing hash key is a config error.
+    fn check(&self) -> Result<(), String> {
+        RedactProcessor::new(self.clone()).map(drop)
+    }
+
+    fn build(&self, cx: &ProcessorBuild<'_>) -> Result<Built, String> {
+        let p = RedactProcessor::new(self.clone())?.with_relay_keys(cx.relay_keys.iter().cloned());
+        Ok(Built::Inline(Arc::new(p)))
+    }
+}
 
 /// Redacts and tags.
 pub struct RedactProcessor {
@@ -389,7 +402,7 @@ impl Processor for RedactProcessor {
         self.config.allowed_keys.is_empty().then_some(self as &dyn Piecewise)
     }
 
-    fn counters(&self) -> Vec<crate::telemetry::ComponentCounter> {
+    fn counters(&self) -> Vec<crate::pipeline::component::ComponentCounter> {
         let s = &self.stats;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut out = vec![

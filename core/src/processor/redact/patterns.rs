@@ -74,7 +74,7 @@ impl Patterns {
                 PatternConfig::Builtin(n) => {
                     let (_, src) = BUILTINS.iter().find(|(b, _)| b == n).ok_or_else(|| {
                         let names: Vec<&str> = BUILTINS.iter().map(|(b, _)| *b).collect();
-                        crate::config::error::choose(
+                        crate::settings::suggest::choose(
                             &format!("patterns[{i}]: unknown built-in pattern `{n}`"),
                             n,
                             "built-ins",

@@ -13,7 +13,7 @@ pub struct Body {
 }
 
 fn corpus(rel: &str) -> anyhow::Result<Vec<u8>> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus").join(rel);
+    let p = otelgate_core::otlp::fuzzing::corpus_path(rel);
     std::fs::read(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
 }
 

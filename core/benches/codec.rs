@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use otelgate_core::otlp::{Request, Signal};
 
 fn corpus(rel: &str) -> Vec<u8> {
-    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus").join(rel)).unwrap()
+    std::fs::read(otelgate_core::otlp::fuzzing::corpus_path(rel)).unwrap()
 }
 
 /// MB/s of `f` over `bytes`, running it for about `budget`.

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 /// 1 000 log records cycled from the recorded Codex captures (prompts, tool results, …).
 fn body() -> Vec<u8> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus/codex");
+    let root = otelgate_core::otlp::fuzzing::corpus_path("codex");
     let mut pool = Vec::new();
     for f in ["codex-logs-1.json", "codex-logs-2.json", "codex-logs-3.json"] {
         let v: Value = serde_json::from_slice(&std::fs::read(root.join(f)).unwrap()).unwrap();
@@ -94,7 +94,7 @@ fn main() {
 
 /// The recorded bodies of one agent's corpus folder.
 fn corpus(dir: &str) -> Vec<(Signal, Vec<u8>)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus").join(dir);
+    let root = otelgate_core::otlp::fuzzing::corpus_path(dir);
     let mut out = Vec::new();
     for e in std::fs::read_dir(root).unwrap() {
         let p = e.unwrap().path();

@@ -24,7 +24,7 @@ pub fn bin() -> &'static str {
 
 /// The recorded payloads shipped with the tests.
 pub fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus").join(rel)
+    otelgate_core::otlp::fuzzing::corpus_path(rel)
 }
 
 /// The signal of a corpus file, from its name (`…metrics…`, `…trace…`, else logs).

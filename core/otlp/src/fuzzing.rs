@@ -3,6 +3,12 @@
 
 use super::{Request, Signal};
 
+/// A path in the recorded corpus (`tests/fixtures/corpus/REL` of the repository): the one place
+/// tests and benchmarks of every crate find it.
+pub fn corpus_path(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/corpus").join(rel)
+}
+
 /// Decoding arbitrary bytes never panics; whatever decodes re-encodes to a fixed point
 /// (decode → encode → decode → encode gives the same bytes).
 pub fn decode_roundtrip(data: &[u8]) {

@@ -338,7 +338,7 @@ mod tests {
 
     /// The shared corpus bodies with the signal each is posted as.
     pub(crate) fn corpus() -> Vec<(std::path::PathBuf, Signal)> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/corpus");
+        let root = crate::fuzzing::corpus_path("");
         let mut out = Vec::new();
         for dir in ["otlp", "codex", "claude", "gemini"] {
             for e in std::fs::read_dir(root.join(dir)).unwrap() {

@@ -432,7 +432,7 @@ mod tests {
 
     #[test]
     fn every_corpus_request_encodes_byte_for_byte_like_serde_json() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/corpus");
+        let root = crate::fuzzing::corpus_path("");
         let mut n = 0;
         for dir in ["codex", "otlp", "claude", "gemini"] {
             let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };

@@ -6,5 +6,6 @@ pub mod component;
 pub mod inflight;
 pub mod patch;
 pub mod queue;
+pub mod retry;
 pub mod router;
 pub mod topology;

@@ -247,7 +247,7 @@ mod tests {
             r#"{"prompts":"keep","tool_content":"drop","identity":"hash","hash_key":"0123456789abcdef0123"}"#,
             r#"{"prompts":"keep","tool_content":"keep","patterns":["email","bearer_token",{"name":"gpt","regex":"gpt-[0-9.]+"}]}"#,
         ];
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus");
+        let root = crate::otlp::fuzzing::corpus_path("");
         let (mut n, mut pattern_hits) = (0, 0);
         let files = ["codex", "claude", "gemini"].iter().flat_map(|d| std::fs::read_dir(root.join(d)).unwrap());
         for e in files {

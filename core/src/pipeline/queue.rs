@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 use super::batch::Batch;
 use super::component::{ExportError, Exporter};
+use super::retry::Backoff;
 use crate::queue::{DiskError, DiskQueue, RecordRef};
 use crate::settings::{ComponentId, WhenFull};
 
@@ -232,10 +233,8 @@ pub fn disk_queue(
     )
 }
 
-/// First retry delay; doubles up to [`MAX_BACKOFF`].
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-/// Longest wait between retries of one batch.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Retries of one delivery: from 100 ms, doubling up to 30 s.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
 
 impl QueueWorker {
     /// Exports up to `n` batches concurrently (order is then FIFO per start, not per finish).
@@ -451,7 +450,7 @@ async fn deliver(
     stopping: &CancellationToken,
     durable: bool,
 ) -> Outcome {
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = BACKOFF;
     loop {
         let result = match batches {
             [one] => exporter.export(one.clone()).await,
@@ -471,13 +470,12 @@ async fn deliver(
             Err(ExportError::Deferred { after, .. }) => return Outcome::Defer(after),
             Err(ExportError::Retryable { message, after }) if !stopping.is_cancelled() => {
                 state.retried.fetch_add(1, Ordering::Relaxed);
-                let wait = after.unwrap_or(backoff).min(MAX_BACKOFF);
+                let wait = backoff.wait(after);
                 tracing::warn!(exporter = %state.id, retry_in_ms = wait.as_millis() as u64, error = %message, "Export failed, will retry.");
                 tokio::select! {
-                    _ = tokio::time::sleep(jitter(wait)) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = stopping.cancelled() => {}
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
             Err(e) => {
                 for batch in batches {
@@ -490,13 +488,6 @@ async fn deliver(
             }
         }
     }
-}
-
-/// Full jitter: a uniform delay in [0, d], so retries of many batches spread out.
-pub fn jitter(d: Duration) -> Duration {
-    let mut b = [0u8; 4];
-    let r = getrandom::fill(&mut b).map(|_| u32::from_le_bytes(b)).unwrap_or(u32::MAX / 2);
-    d.mul_f64(f64::from(r) / f64::from(u32::MAX))
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ use self::dead_letter::DeadLetter;
 use crate::otlp::Signal;
 use crate::pipeline::batch::Batch;
 use crate::pipeline::component::{ExportError, Exporter};
-use crate::pipeline::queue::jitter;
+use crate::pipeline::retry::Backoff;
 use crate::queue::Fsync;
 use crate::registry::{ExporterBuild, ExporterType, QueuePlan, QueueStore};
 use crate::settings::units::{ByteSize, Seconds};
@@ -158,11 +158,19 @@ fn default_per_key() -> ByteSize {
 }
 
 /// A forwarded key upstream refuses: its batches wait aside so that other keys keep flowing.
-#[derive(Default)]
 struct KeyPause {
     /// Distinct batches set aside (by their context's address) and their bytes.
     batches: std::collections::HashMap<usize, usize>,
-    backoff: Duration,
+    backoff: Backoff,
+}
+
+impl Default for KeyPause {
+    fn default() -> Self {
+        KeyPause {
+            batches: Default::default(),
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(60)),
+        }
+    }
 }
 
 /// A printable name for a key that is not the key: `og_<id>` for otelgate keys, else a hash.
@@ -413,14 +421,14 @@ impl MinwareExporter {
         // `{"resourceLogs":[` + `]}`: a valid request with nothing in it.
         let empty = [crate::otlp::envelope(signal), b"]}"].concat();
         tokio::spawn(async move {
-            let mut interval = Duration::from_secs(1);
+            let mut interval = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
             while paused.load(Ordering::Relaxed) {
-                // After the held batch's own retry (at most `interval` away), never before it.
+                // After the held batch's own retry (at most one step away), never before it.
+                let wait = interval.step() + interval.wait(None);
                 tokio::select! {
-                    _ = tokio::time::sleep(interval + jitter(interval)) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = stopping.cancelled() => return,
                 }
-                interval = (interval * 2).min(Duration::from_secs(30));
                 if !paused.load(Ordering::Relaxed) {
                     return;
                 }
@@ -479,7 +487,8 @@ impl MinwareExporter {
     /// `Err` only when stopping interrupts it (the batch stays queued).
     async fn send(&self, signal: Signal, body: Payload, records: usize, key: &str) -> Result<(), ExportError> {
         let start = Instant::now();
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff =
+            Backoff::new(Duration::from_millis(200), Duration::from_secs(30)).honouring_up_to(Duration::from_secs(300));
         let mut server_errors = 0u32;
         loop {
             if self.stopping.is_cancelled() {
@@ -529,7 +538,7 @@ impl MinwareExporter {
                         tracing::error!(exporter = %self.id, status, "Upstream refused the API key ({status}): it is wrong or revoked. Data is kept on disk and sending is retried; fix api_key (MINWARE_API_KEY) to resume.");
                         self.probe_until_accepted(signal, key);
                     }
-                    backoff = backoff.max(Duration::from_secs(1));
+                    backoff.at_least(Duration::from_secs(1));
                     (None, format!("upstream refused the API key ({status})"))
                 }
                 Attempt::Retry { after, why } => (after, why),
@@ -541,13 +550,12 @@ impl MinwareExporter {
                 }
             }
             self.stats.retried.fetch_add(1, Ordering::Relaxed);
-            let wait = after.unwrap_or_else(|| jitter(backoff)).min(Duration::from_secs(300));
+            let wait = backoff.wait(after);
             tracing::warn!(exporter = %self.id, retry_in_ms = wait.as_millis() as u64, error = %why, "Export failed, will retry.");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.stopping.cancelled() => {}
             }
-            backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     }
 }
@@ -648,8 +656,7 @@ impl MinwareExporter {
                     return Ok(());
                 }
                 p.batches.insert(ticket, body.len());
-                p.backoff = (p.backoff * 2).clamp(Duration::from_millis(500), Duration::from_secs(60));
-                let after = jitter(p.backoff) + Duration::from_millis(100);
+                let after = p.backoff.wait(None) + Duration::from_millis(100);
                 drop(paused);
                 if first {
                     tracing::error!(exporter = %self.id, key = %label, status, "Upstream refuses a forwarded client key; that key's data is kept aside and retried, other keys keep flowing.");

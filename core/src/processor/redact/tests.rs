@@ -213,7 +213,7 @@ fn metric_point_and_span_event_attributes_are_redacted_too() {
 
 /// The recorded bodies of the three agents, with the signal each is posted as.
 pub(crate) fn agent_corpus() -> Vec<(String, Signal, Vec<u8>)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus");
+    let root = crate::otlp::fuzzing::corpus_path("");
     let mut out = Vec::new();
     for dir in ["codex", "claude", "gemini"] {
         for e in std::fs::read_dir(root.join(dir)).unwrap() {

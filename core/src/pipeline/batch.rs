@@ -44,12 +44,22 @@ pub struct Context {
     pub client_addr: Option<SocketAddr>,
     /// When the receiver accepted the request.
     pub received_at: SystemTime,
+    /// Told when every exporter has the request's batches, for a receiver that acknowledges
+    /// upstream only then (see [`super::completion`]).
+    pub completion: Option<Arc<super::completion::Completion>>,
 }
 
 impl Context {
     /// A context for a request received now from `client_addr`.
     pub fn new(client_addr: Option<SocketAddr>) -> Self {
-        Context { principal: None, client_key: None, integration: None, client_addr, received_at: SystemTime::now() }
+        Context {
+            principal: None,
+            client_key: None,
+            integration: None,
+            client_addr,
+            received_at: SystemTime::now(),
+            completion: None,
+        }
     }
 }
 
@@ -73,6 +83,13 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Tells the request's completion notice, if any, how this batch ended.
+    pub(crate) fn settle(&self, outcome: super::completion::Settled) {
+        if let Some(c) = &self.context.completion {
+            c.settle(outcome);
+        }
+    }
+
     /// A batch outside any budget (tests, tools).
     pub fn new(signal: Signal, pipeline: Arc<PipelineId>, body: Bytes, records: usize, context: Arc<Context>) -> Self {
         Batch { signal, pipeline, body, records, context, _permit: None }

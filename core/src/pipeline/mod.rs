@@ -2,6 +2,7 @@
 //! fans a request out to every queue (all or nothing), and the topology that runs it all.
 
 pub mod batch;
+pub mod completion;
 pub mod component;
 pub mod inflight;
 pub mod patch;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::batch::Batch;
+use super::completion::Settled;
 use super::component::{ExportError, Exporter};
 use super::retry::Backoff;
 use crate::queue::{DiskError, DiskQueue, RecordRef};
@@ -82,6 +83,19 @@ pub struct QueueHandle {
     /// Shared counters.
     pub state: Arc<QueueState>,
     sink: Sink,
+    /// For an exporter that delivers before the client's answer: it, and how long a request
+    /// waits for it before its batch spills into the queue.
+    before_answer: Option<(Arc<dyn Exporter>, Duration)>,
+}
+
+impl QueueHandle {
+    /// Makes the requests deliver to `exporter` themselves before they are answered, waiting
+    /// up to `timeout`; what fails or takes longer spills into this queue and is delivered
+    /// from there (`registry::Delivery::BeforeAnswer`).
+    pub fn delivering_before_answer(mut self, exporter: Arc<dyn Exporter>, timeout: Duration) -> Self {
+        self.before_answer = Some((exporter, timeout));
+        self
+    }
 }
 
 /// Room reserved in a queue; released on drop unless committed.
@@ -117,6 +131,28 @@ impl QueueHandle {
 }
 
 impl Reservation<'_> {
+    /// For a queue whose exporter delivers before the answer: delivers `batch` now, within the
+    /// queue's timeout. `false` (not such a queue, a failure, too slow): commit it instead.
+    pub async fn deliver_now(&self, batch: &Batch) -> bool {
+        let Some((exporter, timeout)) = &self.queue.before_answer else { return false };
+        let state = &self.queue.state;
+        match tokio::time::timeout(*timeout, exporter.export(batch.clone())).await {
+            Ok(Ok(())) => {
+                state.sent.fetch_add(1, Ordering::Relaxed);
+                state.sent_items[batch.signal.index()].fetch_add(batch.records as u64, Ordering::Relaxed);
+                true
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(exporter = %state.id, error = %e, "Delivery before the answer failed; the batch goes to the queue.");
+                false
+            }
+            Err(_) => {
+                tracing::debug!(exporter = %state.id, timeout_ms = timeout.as_millis() as u64, "Delivery before the answer took too long; the batch goes to the queue.");
+                false
+            }
+        }
+    }
+
     /// Puts the batch in the queue; the worker releases the room after exporting it.
     pub fn commit(self, batch: Batch) -> Committed {
         debug_assert_eq!(batch.body.len(), self.bytes);
@@ -126,11 +162,12 @@ impl Reservation<'_> {
         q.state.depth.fetch_add(1, Ordering::Relaxed);
         match &q.sink {
             Sink::Memory(tx) => {
-                if tx.send(batch).is_err() {
+                if let Err(mpsc::error::SendError(batch)) = tx.send(batch) {
                     // The worker is gone only after shutdown began; receivers are stopped by then.
                     q.state.release(bytes);
                     q.state.depth.fetch_sub(1, Ordering::Relaxed);
                     q.state.failed.fetch_add(1, Ordering::Relaxed);
+                    batch.settle(Settled::Lost);
                     tracing::error!(exporter = %q.state.id, "Exporter stopped; a batch accepted during shutdown was lost.");
                 }
                 Committed::Now
@@ -212,7 +249,7 @@ pub fn queue(id: ComponentId, capacity: usize, when_full: WhenFull) -> (QueueHan
     let state = new_state(id, capacity, when_full, 0, None);
     let weak = tx.downgrade();
     (
-        QueueHandle { state: state.clone(), sink: Sink::Memory(tx) },
+        QueueHandle { state: state.clone(), sink: Sink::Memory(tx), before_answer: None },
         QueueWorker { state, source: Source::Memory(rx, weak), max_in_flight: 1, merge: None, stash: None },
     )
 }
@@ -228,7 +265,7 @@ pub fn disk_queue(
     let state = new_state(id, capacity, when_full, recovered, Some(disk.clone()));
     state.depth.store(disk.pending(), Ordering::Relaxed);
     (
-        QueueHandle { state: state.clone(), sink: Sink::Disk(disk.clone()) },
+        QueueHandle { state: state.clone(), sink: Sink::Disk(disk.clone()), before_answer: None },
         QueueWorker { state, source: Source::Disk(disk), max_in_flight: 1, merge: None, stash: None },
     )
 }
@@ -461,6 +498,7 @@ async fn deliver(
                 for batch in batches {
                     state.sent.fetch_add(1, Ordering::Relaxed);
                     state.sent_items[batch.signal.index()].fetch_add(batch.records as u64, Ordering::Relaxed);
+                    batch.settle(Settled::Safe);
                 }
                 return Outcome::Done;
             }
@@ -481,6 +519,7 @@ async fn deliver(
                 for batch in batches {
                     state.failed.fetch_add(1, Ordering::Relaxed);
                     state.failed_items[batch.signal.index()].fetch_add(batch.records as u64, Ordering::Relaxed);
+                    batch.settle(Settled::Lost);
                 }
                 let records: usize = batches.iter().map(|b| b.records).sum();
                 tracing::error!(exporter = %state.id, records, error = %e, "Export failed; the batch is lost.");

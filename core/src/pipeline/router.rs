@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use super::batch::Authenticated;
 use super::batch::{Batch, Context};
+use super::completion::Settled;
 use super::component::Authenticate;
 use super::component::{Piecewise, Processor, Rejection};
 use super::inflight::{InflightBudget, InflightPermit};
@@ -276,6 +277,9 @@ impl Router {
                     Some(r) => reserved.push((r, route, body, *records)),
                     None if q.state.when_full == WhenFull::Drop => {
                         q.state.dropped.fetch_add(1, Ordering::Relaxed);
+                        if let Some(c) = &context.completion {
+                            c.mark_lost();
+                        }
                         tracing::debug!(exporter = %q.state.id, "Queue full; batch dropped for this exporter (when_full: drop).");
                     }
                     None => return Err(queue_full(q)),
@@ -284,26 +288,40 @@ impl Router {
         }
         let mut durable = Vec::new();
         for (reservation, route, body, records) in reserved {
-            let committed = reservation.commit(Batch {
+            let batch = Batch {
                 signal,
                 pipeline: route.id.clone(),
                 body: body.clone(),
                 records,
                 context: context.clone(),
                 _permit: Some(permit.clone()),
-            });
-            if let Committed::Durable(write) = committed {
-                durable.push(write);
+            };
+            if let Some(c) = &context.completion {
+                c.expect();
+            }
+            // An exporter that delivers before the answer (one at a time: pipelines have one
+            // such exporter, if any); what it cannot take now spills into its queue.
+            if reservation.deliver_now(&batch).await {
+                batch.settle(Settled::Safe);
+                continue;
+            }
+            if let Committed::Durable(write) = reservation.commit(batch.clone()) {
+                durable.push((write, batch));
             }
         }
         // Answer only once every disk queue holds the batch (one group-commit fsync each).
-        for write in durable {
+        for (write, batch) in durable {
             write.await.map_err(|e| {
                 Rejection::unavailable(
                     format!("the exporter queue could not store the batch ({e}); retry later"),
                     RETRY_AFTER,
                 )
             })?;
+            batch.settle(Settled::Safe);
+        }
+        // Every batch is handed out: release the router's hold on the notice.
+        if let Some(c) = &context.completion {
+            c.settle(Settled::Safe);
         }
         Ok(())
     }

@@ -26,7 +26,7 @@ use super::router::RouterSlot;
 use super::router::{PipelineRoute, Router};
 use crate::config::{ComponentId, Config, ReceiverConfig};
 use crate::queue::DiskQueue;
-use crate::registry::{BindError, Built, ExporterBuild, ProcessorBuild, QueueStore};
+use crate::registry::{BindError, Built, Delivery, ExporterBuild, ProcessorBuild, QueueStore};
 use crate::telemetry::{ReceiverStats, Telemetry};
 
 /// Why the topology could not start (or a reload could not be applied).
@@ -88,7 +88,7 @@ struct Generation {
 
 struct RunningReceiver {
     config: ReceiverConfig,
-    addr: SocketAddr,
+    addr: Option<SocketAddr>,
     task: JoinHandle<()>,
     slot: Arc<RouterSlot>,
     stats: Arc<ReceiverStats>,
@@ -182,6 +182,10 @@ fn build(
             }
             QueueStore::Memory => queue::queue(id.clone(), c.max_queue_bytes.as_usize(), c.when_full),
         };
+        let handle = match plan.delivery {
+            Delivery::BeforeAnswer { timeout } => handle.delivering_before_answer(exporter.clone(), timeout),
+            Delivery::Queued => handle,
+        };
         let (max_bytes, max_records) = plan.merging.unwrap_or((0, 0));
         let worker = worker.with_max_in_flight(plan.max_in_flight).with_merging(max_bytes, max_records);
         forwarded.insert(id, exporter.takes_forwarded_bytes());
@@ -274,9 +278,9 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
 }
 
 impl Running {
-    /// The address each receiver listens on (useful when the config asked for port 0).
+    /// The address each listening receiver listens on (useful when the config asked for port 0).
     pub fn local_addrs(&self) -> Vec<(ComponentId, SocketAddr)> {
-        self.receivers.iter().map(|(id, r)| (id.clone(), r.addr)).collect()
+        self.receivers.iter().filter_map(|(id, r)| Some((id.clone(), r.addr?))).collect()
     }
 
     /// The admin listener's address, if one is configured.

@@ -126,7 +126,7 @@ impl ReceiverType for OtlpHttpConfig {
         let span = tracing::Span::current();
         let task =
             tokio::spawn(tracing::Instrument::instrument(serve(listener, slot, stats, self.clone(), stop), span));
-        Ok(Started { addr, task })
+        Ok(Started { addr: Some(addr), task })
     }
 
     fn same_listener(&self, next: &dyn ReceiverType) -> bool {

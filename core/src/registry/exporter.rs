@@ -71,6 +71,21 @@ pub enum QueueStore {
     },
 }
 
+/// When an exporter gets a batch, relative to the client's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued; the queue's worker delivers it after the answer (every built-in exporter).
+    Queued,
+    /// The request itself delivers it before answering, waiting up to `timeout` (an exporter
+    /// to NATS JetStream: publish, wait for the PubAck, then answer). What fails or takes longer
+    /// spills into the exporter's queue and is delivered from there; a disk store keeps that
+    /// spill durable.
+    BeforeAnswer {
+        /// How long a request waits for the delivery.
+        timeout: Duration,
+    },
+}
+
 /// The queue policy an exporter asks for; `queue/` and the topology carry it out, so the
 /// engine names no exporter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,11 +98,19 @@ pub struct QueuePlan {
     pub merging: Option<(usize, usize)>,
     /// How long the queue may take to drain at shutdown.
     pub drain_timeout: Duration,
+    /// Delivered after the answer (queued) or before it.
+    pub delivery: Delivery,
 }
 
 impl Default for QueuePlan {
     fn default() -> Self {
-        QueuePlan { store: QueueStore::Memory, max_in_flight: 1, merging: None, drain_timeout: DRAIN_TIMEOUT }
+        QueuePlan {
+            store: QueueStore::Memory,
+            max_in_flight: 1,
+            merging: None,
+            drain_timeout: DRAIN_TIMEOUT,
+            delivery: Delivery::Queued,
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 //! built and queued, with the safe answer as default. The models are the OpenTelemetry
 //! Collector's factories and Vector's component configs, as a static, greppable table.
 
+#[cfg(test)]
+mod doubles;
 pub mod exporter;
 pub mod processor;
 pub mod receiver;
@@ -17,7 +19,7 @@ use figment::value::Value;
 use schemars::SchemaGenerator;
 use serde_json::Map;
 
-pub use exporter::{ExporterBuild, ExporterType, QueuePlan, QueueStore};
+pub use exporter::{Delivery, ExporterBuild, ExporterType, QueuePlan, QueueStore};
 pub use processor::{Built, ProcessorBuild, ProcessorType};
 pub use receiver::{BindError, ReceiverType, Started};
 

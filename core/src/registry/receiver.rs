@@ -42,8 +42,9 @@ pub trait ReceiverType: fmt::Debug + Send + Sync + Any {
 
 /// A started receiver.
 pub struct Started {
-    /// Where it listens (the port the OS chose for `:0`).
-    pub addr: SocketAddr,
+    /// Where it listens (the port the OS chose for `:0`); `None` for a receiver that pulls
+    /// (from a stream) instead of listening.
+    pub addr: Option<SocketAddr>,
     /// The serving task.
     pub task: JoinHandle<()>,
 }

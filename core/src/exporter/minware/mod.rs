@@ -248,6 +248,7 @@ impl ExporterType for MinwareConfig {
             merging: (self.max_batch_bytes.0 > 0 && self.max_batch_records > 0)
                 .then_some((self.max_batch_bytes.as_usize(), self.max_batch_records)),
             drain_timeout: self.shutdown_timeout.0.max(crate::registry::exporter::DRAIN_TIMEOUT),
+            ..QueuePlan::default()
         }
     }
 

@@ -47,6 +47,25 @@ pub struct Context {
     /// Told when every exporter has the request's batches, for a receiver that acknowledges
     /// upstream only then (see [`super::completion`]).
     pub completion: Option<Arc<super::completion::Completion>>,
+    /// The id the relay gave the request when it accepted it: unique (a random per-process
+    /// prefix and a counter), kept with its batches on disk, so an exporter can name the same
+    /// request the same way across its own retries (NATS's `Nats-Msg-Id` de-duplicates on it)
+    /// while a client's resend of identical bytes is a new request.
+    pub request_id: u128,
+}
+
+/// A new request id: a random 64-bit prefix drawn once per process, then a counter.
+pub fn next_request_id() -> u128 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        u64::from_le_bytes(b)
+    });
+    (u128::from(prefix) << 64) | u128::from(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 impl Context {
@@ -59,6 +78,7 @@ impl Context {
             client_addr,
             received_at: SystemTime::now(),
             completion: None,
+            request_id: next_request_id(),
         }
     }
 }

@@ -4,9 +4,11 @@
 //! segment  = header record*
 //! header   = "OGQSEG" 0x00 VERSION                       (8 bytes)
 //! record   = MAGIC:u32le LEN:u32le CRC32(payload):u32le payload[LEN]
-//! payload  = 1:u8 signal:u8 records:u32le received_ms:u64le
+//! payload  = 2:u8 signal:u8 records:u32le received_ms:u64le request_id:u128le
 //!            key_len:u16le key pipeline_len:u16le pipeline body
 //! ```
+//! Version 1 payloads (written before request ids) have no `request_id` and are still read;
+//! their batches get a fresh id.
 //! Each record starts with a magic word, so after a damaged record the reader finds the next
 //! intact one instead of giving up on the rest of the file. Acknowledged records are listed
 //! (as u64le offsets) in a sibling `.ack` file. Architecture Invariant: a record with a bad
@@ -45,16 +47,17 @@ pub fn encode_head(batch: &Batch) -> Vec<u8> {
     let key = batch.context.client_key.as_ref().map(|k| k.expose().as_bytes()).unwrap_or(&[]);
     let pipeline = batch.pipeline.to_string();
     let received_ms = batch.context.received_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let meta_len = 1 + 1 + 4 + 8 + 2 + key.len() + 2 + pipeline.len();
+    let meta_len = 1 + 1 + 4 + 8 + 16 + 2 + key.len() + 2 + pipeline.len();
     let payload_len = meta_len + batch.body.len();
     let mut out = Vec::with_capacity(RECORD_OVERHEAD + meta_len);
     out.extend_from_slice(&RECORD_MAGIC.to_le_bytes());
     out.extend_from_slice(&(payload_len as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]); // CRC, filled in below
-    out.push(1);
+    out.push(2);
     out.push(signal_code(batch.signal));
     out.extend_from_slice(&(batch.records as u32).to_le_bytes());
     out.extend_from_slice(&received_ms.to_le_bytes());
+    out.extend_from_slice(&batch.context.request_id.to_le_bytes());
     out.extend_from_slice(&(key.len() as u16).to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(&(pipeline.len() as u16).to_le_bytes());
@@ -77,14 +80,24 @@ fn parse_pipeline(s: &str) -> Option<PipelineId> {
 /// Decodes a record's payload back into a batch (with the context the queue keeps).
 pub fn decode(payload: Bytes) -> Option<Batch> {
     let p = &payload[..];
-    if p.len() < 18 || p[0] != 1 {
+    let version = *p.first()?;
+    if p.len() < 18 || !(1..=2).contains(&version) {
         return None;
     }
     let signal = [Signal::Logs, Signal::Metrics, Signal::Traces].get(p[1] as usize).copied()?;
     let records = u32::from_le_bytes(p[2..6].try_into().ok()?) as usize;
     let received_ms = u64::from_le_bytes(p[6..14].try_into().ok()?);
-    let key_len = u16::from_le_bytes(p[14..16].try_into().ok()?) as usize;
-    let mut at = 16;
+    let mut at = 14;
+    let request_id = match version {
+        2 => {
+            let id = u128::from_le_bytes(p.get(at..at + 16)?.try_into().ok()?);
+            at += 16;
+            Some(id)
+        }
+        _ => None,
+    };
+    let key_len = u16::from_le_bytes(p.get(at..at + 2)?.try_into().ok()?) as usize;
+    at += 2;
     let key = p.get(at..at + key_len)?;
     at += key_len;
     let pl_len = u16::from_le_bytes(p.get(at..at + 2)?.try_into().ok()?) as usize;
@@ -93,6 +106,9 @@ pub fn decode(payload: Bytes) -> Option<Batch> {
     at += pl_len;
     let mut context = Context::new(None);
     context.received_at = UNIX_EPOCH + Duration::from_millis(received_ms);
+    if let Some(id) = request_id {
+        context.request_id = id;
+    }
     if !key.is_empty() {
         context.client_key = Some(Secret::new(std::str::from_utf8(key).ok()?));
     }
@@ -241,5 +257,23 @@ mod tests {
         assert_eq!(s3.records.len(), 2);
         assert_eq!(s3.torn_tail, Some(s.records[2].offset));
         assert!(scan(b"garbage").bad_header);
+    }
+
+    /// The request id travels with the batch; a version-1 payload (no id) still reads.
+    #[test]
+    fn request_ids_round_trip_and_version_1_records_still_read() {
+        let original = batch("{\"a\":1}", Some("og_k_s"));
+        let whole = encode(&original);
+        let payload = Bytes::copy_from_slice(&whole[RECORD_OVERHEAD..]);
+        let b = decode(payload.clone()).unwrap();
+        assert_eq!(b.context.request_id, original.context.request_id);
+        // The same record as version 1 wrote it: without the 16 id bytes after received_ms.
+        let mut v1 = payload.to_vec();
+        v1.drain(14..30);
+        v1[0] = 1;
+        let old = decode(Bytes::from(v1)).unwrap();
+        assert_eq!((&old.body[..], old.records), (&b"{\"a\":1}"[..], 7));
+        assert_eq!(old.context.client_key.as_ref().unwrap().expose(), "og_k_s");
+        assert_ne!(old.context.request_id, original.context.request_id, "a fresh id");
     }
 }

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod config;
 pub mod exporter;
 pub mod keys;
+pub mod nats;
 /// The OTLP/JSON data model (its own crate, so plugins can use it without the engine).
 pub use otelgate_otlp as otlp;
 pub mod pipeline;

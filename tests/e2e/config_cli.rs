@@ -175,7 +175,7 @@ fn empty_pipelines_and_bad_values() {
     let (ok, _, err) = validate(&BASE.replace("  file:\n", "  kafka:\n").replace("[file]", "[kafka]"));
     assert!(!ok);
     assert!(
-        err.contains("unknown exporter type `kafka`; known exporter types: file, minware, stdout, nop, plugin"),
+        err.contains("unknown exporter type `kafka`; known exporter types: file, minware, nats, stdout, nop, plugin"),
         "{err}"
     );
     let (ok, _, err) = validate("pipelines: {}\n");
@@ -274,7 +274,7 @@ pipelines:
     let expected_lines = [
         "bad.yaml:3: receivers.otlp_http.endpont: unknown key `endpont`; did you mean `endpoint`? (known keys: endpoint, max_request_body_size, header_read_timeout, body_read_timeout, tls, route_root, max_connections, max_header_bytes, max_headers, rate_limit)",
         "bad.yaml:5: processors.redact.prompts: unknown value `hide`; expected one of: keep, redact, drop",
-        "bad.yaml:9: exporters.stdot: unknown exporter type `stdot`; did you mean `stdout`? (known exporter types: file, minware, stdout, nop, plugin); a key is `TYPE` or `TYPE/NAME`",
+        "bad.yaml:9: exporters.stdot: unknown exporter type `stdot`; did you mean `stdout`? (known exporter types: file, minware, nats, stdout, nop, plugin); a key is `TYPE` or `TYPE/NAME`",
         "bad.yaml:14: pipelines.logs.exporters: [1] `stdout` is not defined under top-level `exporters:` (defined: file, stdot); did you mean `stdot`?",
         "bad.yaml:15: pipelines.spans: `spans` is not a signal; a pipeline is named `logs`, `metrics` or `traces`, optionally with `/NAME`",
     ];

@@ -2,7 +2,9 @@
 
 pub mod file;
 pub mod minware;
+pub mod nats;
 pub mod nop;
+pub mod split;
 pub mod stdout;
 
 use crate::registry::exporter::{entry, entry_with_schema, ExporterType};
@@ -16,6 +18,10 @@ pub static TYPES: &[Entry<dyn ExporterType>] = &[
         "JSON Lines archive, one request per line; size rotation, gzip in the background",
     ),
     entry::<minware::MinwareConfig>("minware", "OTLP/JSON over HTTPS to minware, behind a durable disk queue"),
+    entry::<nats::NatsExporterConfig>(
+        "nats",
+        "publishes to a NATS JetStream stream before answering; spills to disk when the cluster is slow",
+    ),
     entry::<stdout::StdoutConfig>("stdout", "a line per batch, per record or every field, as text or JSON"),
     entry_with_schema::<nop::NopConfig>("nop", "accepts and discards (tests, benchmarks)", nop::schema),
     entry_with_schema::<crate::plugin::PluginConfig>(

@@ -104,6 +104,21 @@ pub struct Reservation<'q> {
     bytes: usize,
 }
 
+/// What came of delivering a batch before the answer.
+pub enum Now {
+    /// The exporter has it: nothing to queue.
+    Delivered,
+    /// Commit it to the queue, which delivers it later.
+    Spill,
+    /// The destination refuses everything for now (`ExportError::Deferred`): refuse the request.
+    Refused {
+        /// Why, for the client.
+        message: String,
+        /// When to come back.
+        after: Duration,
+    },
+}
+
 /// A commit's outcome: done, or a write that resolves once durable.
 pub enum Committed {
     /// In the queue now.
@@ -132,23 +147,25 @@ impl QueueHandle {
 
 impl Reservation<'_> {
     /// For a queue whose exporter delivers before the answer: delivers `batch` now, within the
-    /// queue's timeout. `false` (not such a queue, a failure, too slow): commit it instead.
-    pub async fn deliver_now(&self, batch: &Batch) -> bool {
-        let Some((exporter, timeout)) = &self.queue.before_answer else { return false };
+    /// queue's timeout. Not such a queue, a failure, too slow: [`Now::Spill`] (commit it).
+    pub async fn deliver_now(&self, batch: &Batch) -> Now {
+        let Some((exporter, timeout)) = &self.queue.before_answer else { return Now::Spill };
         let state = &self.queue.state;
         match tokio::time::timeout(*timeout, exporter.export(batch.clone())).await {
             Ok(Ok(())) => {
                 state.sent.fetch_add(1, Ordering::Relaxed);
                 state.sent_items[batch.signal.index()].fetch_add(batch.records as u64, Ordering::Relaxed);
-                true
+                Now::Delivered
             }
+            // The destination says not now to everyone (a full stream): refuse the request.
+            Ok(Err(ExportError::Deferred { message, after })) => Now::Refused { message, after },
             Ok(Err(e)) => {
                 tracing::debug!(exporter = %state.id, error = %e, "Delivery before the answer failed; the batch goes to the queue.");
-                false
+                Now::Spill
             }
             Err(_) => {
                 tracing::debug!(exporter = %state.id, timeout_ms = timeout.as_millis() as u64, "Delivery before the answer took too long; the batch goes to the queue.");
-                false
+                Now::Spill
             }
         }
     }

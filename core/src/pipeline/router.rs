@@ -18,7 +18,7 @@ use super::completion::Settled;
 use super::component::Authenticate;
 use super::component::{Piecewise, Processor, Rejection};
 use super::inflight::{InflightBudget, InflightPermit};
-use super::queue::{Committed, QueueHandle};
+use super::queue::{Committed, Now, QueueHandle};
 use crate::otlp::common::KeyValue;
 use crate::otlp::{Request, Signal};
 use crate::processor::auth::stamp_resources;
@@ -286,7 +286,10 @@ impl Router {
                 }
             }
         }
-        let mut durable = Vec::new();
+        // Exporters that deliver before the answer go first, so that a refusal from one of them
+        // (a full stream) still leaves every queue untouched; what they cannot take now spills
+        // into their reserved room.
+        let mut spill = Vec::with_capacity(reserved.len());
         for (reservation, route, body, records) in reserved {
             let batch = Batch {
                 signal,
@@ -296,14 +299,18 @@ impl Router {
                 context: context.clone(),
                 _permit: Some(permit.clone()),
             };
+            match reservation.deliver_now(&batch).await {
+                Now::Delivered => {}
+                Now::Spill => spill.push((reservation, batch)),
+                Now::Refused { message, after } => {
+                    return Err(Rejection::unavailable(format!("{message}; retry later"), after))
+                }
+            }
+        }
+        let mut durable = Vec::new();
+        for (reservation, batch) in spill {
             if let Some(c) = &context.completion {
                 c.expect();
-            }
-            // An exporter that delivers before the answer (one at a time: pipelines have one
-            // such exporter, if any); what it cannot take now spills into its queue.
-            if reservation.deliver_now(&batch).await {
-                batch.settle(Settled::Safe);
-                continue;
             }
             if let Committed::Durable(write) = reservation.commit(batch.clone()) {
                 durable.push((write, batch));

@@ -90,6 +90,7 @@ fn parse_duration(s: &str) -> Option<Duration> {
         "" | "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86_400.0,
         _ => return None,
     };
     Duration::try_from_secs_f64(secs).ok()

@@ -15,7 +15,7 @@
 
 pub mod dead_letter;
 pub mod payload;
-pub mod split;
+
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -503,7 +503,7 @@ impl MinwareExporter {
                     self.stats.sent.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
-                Attempt::TooLarge => match split::split(signal, &body.contiguous()) {
+                Attempt::TooLarge => match super::split::split(signal, &body.contiguous()) {
                     Some((a, b)) => {
                         self.stats.split.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(exporter = %self.id, bytes = body.len(), "Upstream said the batch is too large (413); sending it in two halves.");

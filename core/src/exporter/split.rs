@@ -1,4 +1,5 @@
-//! Halving a batch for an upstream that answered 413: split at the outermost level that has
+//! Halving a batch for a destination that cannot take it whole (minware answered 413, a NATS
+//! message over `max_payload`): split at the outermost level that has
 //! more than one element (resources, then scopes, then records).
 
 use bytes::Bytes;

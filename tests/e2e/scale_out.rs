@@ -1,0 +1,81 @@
+//! Scale-out over a real three-node NATS JetStream cluster: edges publish accepted requests to
+//! the stream before answering and spill to their own disk queue when the cluster does not
+//! acknowledge, never refusing (the Codex CLI does not resend a refused export).
+
+use std::time::Duration;
+
+use crate::harness::{wait_for, Gateway};
+use crate::nats_cluster::{Cluster, ONE_CLUSTER_AT_A_TIME};
+
+fn edge(cluster: &Cluster) -> Gateway {
+    Gateway::start(&format!(
+        "admin: {{ endpoint: 127.0.0.1:0 }}
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+exporters:
+  nats:
+    servers: {}
+    stream: OTELGATE
+    replicas: 3
+    publish_timeout: 300ms
+    spill_dir: {{dir}}/spill
+pipelines:
+  logs: {{ receivers: [otlp_http], exporters: [nats] }}
+",
+        cluster.servers_yaml()
+    ))
+}
+
+fn numbered(i: usize) -> String {
+    format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{{"stringValue":"record {i}"}}}}]}}]}}]}}"#)
+}
+
+/// Messages in the stream once the replicas agree (every node reports the same count).
+fn settled_messages(cluster: &Cluster, want: u64) -> u64 {
+    wait_for(&format!("{want} messages in the stream"), Duration::from_secs(60), || {
+        let counts: Vec<Option<u64>> = (0..3).map(|i| cluster.messages(i, "OTELGATE")).collect();
+        (counts.iter().all(|c| *c == Some(want))).then_some(want)
+    })
+}
+
+#[test]
+fn the_edge_answers_after_the_pub_ack_and_spills_while_the_cluster_is_down() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cluster = Cluster::start();
+    let gw = edge(&cluster);
+    for i in 0..20 {
+        let r = gw.post("/v1/logs", numbered(i));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // Answered after the PubAck: the stream (R=3) already holds them.
+    assert_eq!(settled_messages(&cluster, 20), 20);
+
+    // The whole cluster down: still 200 for every request, spilled to the edge's disk queue,
+    // and /readyz says so.
+    for i in 0..3 {
+        cluster.kill(i);
+    }
+    for i in 20..30 {
+        let r = gw.post("/v1/logs", numbered(i));
+        assert_eq!(r.status, 200, "a request was refused while the cluster was down: {}", r.body);
+    }
+    let admin = gw.admin().unwrap();
+    let ready = reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap().text().unwrap();
+    assert!(ready.contains("spills to the local disk queue"), "{ready}");
+
+    // Back on their stores: the spill drains, and every message is stored once (the drain's
+    // retries carry the request's Nats-Msg-Id).
+    for i in 0..3 {
+        cluster.restart(i);
+    }
+    cluster.wait_all_healthy();
+    assert_eq!(settled_messages(&cluster, 30), 30);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(cluster.messages(0, "OTELGATE"), Some(30), "no message stored twice");
+    let metrics = crate::harness::scrape(&admin);
+    assert!(
+        metrics.get("otelgate_nats_published_total{exporter=\"nats\",outcome=\"acked\"}").copied().unwrap_or(0.0)
+            >= 30.0,
+        "{metrics:?}"
+    );
+}

@@ -116,6 +116,16 @@ impl NatsConnection {
     }
 }
 
+/// The stream's default name, on both sides.
+pub fn default_stream() -> String {
+    "OTELGATE".into()
+}
+
+/// The subjects' default prefix (`otelgate.logs`, …), on both sides.
+pub fn default_subject_prefix() -> String {
+    "otelgate".into()
+}
+
 /// How the stream the edges publish to and the forwarders read from is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamSettings {

@@ -70,6 +70,18 @@ impl Gateway {
 
     /// Starts in an existing directory (to restart on the same queue and files).
     pub fn start_in(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Gateway {
+        Self::start_in_until(dir, yaml, env, "address=")
+    }
+
+    /// Starts a relay that listens nowhere (a NATS forwarder): ready once it logs `marker`.
+    pub fn start_until(yaml: &str, marker: &str) -> Gateway {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut gw = Self::start_in_until(tmp.path(), yaml, &[], marker);
+        gw._tmp = Some(tmp);
+        gw
+    }
+
+    fn start_in_until(dir: &Path, yaml: &str, env: &[(&str, &str)], marker: &str) -> Gateway {
         install_crypto();
         let yaml = yaml.replace("{dir}", dir.to_str().unwrap());
         let cfg = dir.join("pipelines.yaml");
@@ -98,6 +110,9 @@ impl Gateway {
                     if let Some(i) = line.find("address=") {
                         let a = line[i + 8..].split_whitespace().next().unwrap();
                         break a.parse().unwrap();
+                    }
+                    if marker != "address=" && line.contains(marker) {
+                        break SocketAddr::from(([0, 0, 0, 0], 0));
                     }
                 }
                 Err(_) => panic!("otelgate did not start: {:?}", stderr.lock().unwrap()),

@@ -4,8 +4,42 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use crate::harness::{wait_for, Gateway};
 use crate::nats_cluster::{Cluster, ONE_CLUSTER_AT_A_TIME};
+use crate::upstream::{Reply, Upstream};
+
+/// A forwarder: the shared durable consumer → minware (memory queue: the stream is the buffer).
+fn forwarder(cluster: &Cluster, upstream: &Upstream) -> Gateway {
+    Gateway::start_until(
+        &format!(
+            "receivers:
+  nats: {{ servers: {}, stream: OTELGATE, consumer: forwarders, ack_wait: 5s }}
+exporters:
+  minware: {{ endpoint: '{}', api_key: test, queue: memory }}
+pipelines:
+  logs: {{ receivers: [nats], exporters: [minware] }}
+",
+            cluster.servers_yaml(),
+            upstream.url()
+        ),
+        "Forwarding from NATS JetStream",
+    )
+}
+
+/// How many times upstream got each numbered record.
+fn upstream_counts(upstream: &Upstream) -> BTreeMap<usize, usize> {
+    let mut out = BTreeMap::new();
+    for r in upstream.accepted() {
+        let text = String::from_utf8_lossy(&r.body).to_string();
+        for part in text.split("record ").skip(1) {
+            let n: usize = part.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+            *out.entry(n).or_insert(0) += 1;
+        }
+    }
+    out
+}
 
 fn edge(cluster: &Cluster) -> Gateway {
     Gateway::start(&format!(
@@ -78,4 +112,38 @@ fn the_edge_answers_after_the_pub_ack_and_spills_while_the_cluster_is_down() {
             >= 30.0,
         "{metrics:?}"
     );
+}
+
+#[test]
+fn forwarders_share_the_stream_and_ack_only_what_upstream_took() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let cluster = Cluster::start();
+    let upstream = Upstream::start(vec![]);
+    let gw = edge(&cluster);
+    let (f1, f2) = (forwarder(&cluster, &upstream), forwarder(&cluster, &upstream));
+    for i in 0..60 {
+        let r = gw.post("/v1/logs", numbered(i));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let counts = wait_for("every record upstream", Duration::from_secs(60), || {
+        let c = upstream_counts(&upstream);
+        (c.len() == 60).then_some(c)
+    });
+    // No fault, no redelivery: each record once (each message went to one forwarder).
+    assert_eq!(counts.values().sum::<usize>(), 60, "{counts:?}");
+    // Acked once upstream answered 2xx: the work queue ends empty.
+    settled_messages(&cluster, 0);
+    let posts_with = |f: &Gateway| f.logs().iter().filter(|l| l.contains("Forwarding from NATS")).count();
+    assert_eq!((posts_with(&f1), posts_with(&f2)), (1, 1));
+    drop((f1, f2));
+
+    // Upstream refusing (503): the forwarder keeps nothing acked; the messages stay in the stream.
+    let down = Upstream::start(vec![Reply::status(503); 1000]);
+    let f3 = forwarder(&cluster, &down);
+    for i in 60..65 {
+        assert_eq!(gw.post("/v1/logs", numbered(i)).status, 200);
+    }
+    wait_for("the forwarder to try upstream", Duration::from_secs(30), || (!down.all().is_empty()).then_some(()));
+    assert_eq!(settled_messages(&cluster, 5), 5, "unacked while upstream refuses");
+    drop(f3);
 }

@@ -39,10 +39,10 @@ pub struct NatsExporterConfig {
     #[serde(default)]
     pub tls: Option<crate::nats::NatsTls>,
     /// The stream (created when missing; default `OTELGATE`).
-    #[serde(default = "default_stream")]
+    #[serde(default = "crate::nats::default_stream")]
     pub stream: String,
     /// Messages go to `<subject_prefix>.logs|metrics|traces` (default `otelgate`).
-    #[serde(default = "default_prefix")]
+    #[serde(default = "crate::nats::default_subject_prefix")]
     pub subject_prefix: String,
     /// Replicas of every message when the stream is created (default 3: a PubAck means a
     /// quorum has it).
@@ -100,12 +100,6 @@ impl NatsExporterConfig {
     }
 }
 
-fn default_stream() -> String {
-    "OTELGATE".into()
-}
-fn default_prefix() -> String {
-    "otelgate".into()
-}
 fn default_publish_timeout() -> Seconds {
     Seconds(Duration::from_secs(2))
 }

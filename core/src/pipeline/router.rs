@@ -156,6 +156,26 @@ impl Router {
         Ok(Accepted { records })
     }
 
+    /// Takes one request body of `signal` from any receiver: passed on as received (patched
+    /// where processors change it) when the pipelines allow it and the validating scan checked
+    /// it, else decoded and processed. Returns the records it held (0 when it did not decode)
+    /// and the outcome; a body that does not decode is a 400 naming where.
+    pub async fn accept(
+        &self,
+        signal: Signal,
+        body: &Bytes,
+        context: Arc<Context>,
+        permit: InflightPermit,
+    ) -> (usize, Result<Accepted, Rejection>) {
+        match self.pass_on(signal, body, &context) {
+            Some(prepared) => (prepared.records, self.ingest_prepared(signal, prepared, context, permit).await),
+            None => match Request::decode(signal, body) {
+                Ok(request) => (request.records(), self.ingest(request, context, permit).await),
+                Err(e) => (0, Err(Rejection::new(400, e.to_string()))),
+            },
+        }
+    }
+
     /// Runs this receiver's auth on the request headers (before the body is read).
     pub fn authenticate(
         &self,

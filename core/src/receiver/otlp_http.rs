@@ -505,16 +505,7 @@ async fn receive(
     context.client_key = auth.client_key;
     context.integration = Some(router.integration().clone());
     let context = Arc::new(context);
-    // Pipelines that allow it take the body as received (patched where processors change it),
-    // once the validating scan checked it.
-    let (records, ingested) = match router.pass_on(signal, &body, &context) {
-        Some(prepared) => (prepared.records, router.ingest_prepared(signal, prepared, context, request_permit).await),
-        None => {
-            let request = Request::decode(signal, &body).map_err(|e| Rejection::new(400, e.to_string()))?;
-            let records = request.records();
-            (records, router.ingest(request, context, request_permit).await)
-        }
-    };
+    let (records, ingested) = router.accept(signal, &body, context, request_permit).await;
     let records = records as u64;
     match ingested {
         Ok(_) => shared.stats.accepted[signal.index()].fetch_add(records, Ordering::Relaxed),

@@ -35,10 +35,12 @@ pipelines:
 fn shipped_configs() -> (Vec<std::path::PathBuf>, [(&'static str, std::path::PathBuf); 2]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![root.join("pipelines.yaml")];
-    for e in std::fs::read_dir(root.join("examples")).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "yaml") {
-            files.push(p);
+    for dir in ["examples", "examples/scale-out"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "yaml") {
+                files.push(p);
+            }
         }
     }
     assert!(files.len() >= 3, "{files:?}");

@@ -192,3 +192,21 @@ impl Drop for Cluster {
         }
     }
 }
+
+impl Cluster {
+    /// The node (index) that leads `stream` now, as the cluster reports it.
+    pub fn leader(&self, stream: &str) -> Option<usize> {
+        (0..self.nodes.len()).find_map(|i| {
+            let url = format!("http://127.0.0.1:{}/jsz?streams=true", self.nodes[i].monitor);
+            let v: serde_json::Value = serde_json::from_str(&reqwest::blocking::get(url).ok()?.text().ok()?).ok()?;
+            let s = v["account_details"]
+                .as_array()?
+                .iter()
+                .flat_map(|a| a["stream_detail"].as_array().into_iter().flatten())
+                .find(|s| s["name"] == stream)?
+                .clone();
+            let name = s["cluster"]["leader"].as_str()?.to_string();
+            name.strip_prefix('n')?.parse().ok()
+        })
+    }
+}

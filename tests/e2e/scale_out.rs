@@ -147,3 +147,96 @@ fn forwarders_share_the_stream_and_ack_only_what_upstream_took() {
     assert_eq!(settled_messages(&cluster, 5), 5, "unacked while upstream refuses");
     drop(f3);
 }
+
+/// A request of `n` numbered records starting at `first`.
+fn records(first: usize, n: usize) -> String {
+    let recs: Vec<String> =
+        (first..first + n).map(|i| format!(r#"{{"body":{{"stringValue":"record {i}"}}}}"#)).collect();
+    format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#, recs.join(","))
+}
+
+/// 20 000 numbered records through two edges into the stream and out through two forwarders,
+/// while the stream's leader is SIGKILLed and restarted on its directory and one forwarder is
+/// SIGKILLed mid-delivery: no request refused (a refusal is data lost: Codex does not resend),
+/// every record upstream, duplicates counted (at-least-once), the stream empty at the end.
+#[test]
+#[allow(clippy::print_stdout)] // the counts are the test's report (see the closing note)
+fn no_record_is_lost_when_the_stream_leader_and_a_forwarder_are_killed() {
+    const REQUESTS: usize = 200;
+    const PER_REQUEST: usize = 100;
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cluster = Cluster::start();
+    let upstream = Upstream::start(vec![]);
+    let edges = [edge(&cluster), edge(&cluster)];
+    let f1 = forwarder(&cluster, &upstream);
+    let _f2 = forwarder(&cluster, &upstream);
+    // The stream exists once the first request is in.
+    assert_eq!(edges[0].post("/v1/logs", records(0, PER_REQUEST)).status, 200);
+    let leader = wait_for("a stream leader", Duration::from_secs(30), || cluster.leader("OTELGATE"));
+
+    let refused = std::sync::atomic::AtomicUsize::new(0);
+    let sent = std::sync::atomic::AtomicUsize::new(1);
+    let mut f1 = Some(f1);
+    std::thread::scope(|s| {
+        for (e, gw) in edges.iter().enumerate() {
+            let (refused, sent) = (&refused, &sent);
+            s.spawn(move || {
+                for r in (1 + e..REQUESTS).step_by(2) {
+                    if gw.post("/v1/logs", records(r * PER_REQUEST, PER_REQUEST)).status != 200 {
+                        refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+        let at = |n: usize| {
+            wait_for("requests sent", Duration::from_secs(120), || {
+                (sent.load(std::sync::atomic::Ordering::SeqCst) >= n).then_some(())
+            })
+        };
+        at(REQUESTS / 4);
+        cluster.kill(leader);
+        at(REQUESTS / 2);
+        f1.take().unwrap().kill9();
+        std::thread::sleep(Duration::from_secs(1));
+        cluster.restart(leader);
+    });
+    cluster.wait_all_healthy();
+    assert_eq!(refused.load(std::sync::atomic::Ordering::SeqCst), 0, "requests refused while the cluster failed over");
+
+    let counts = wait_for("every record upstream", Duration::from_secs(120), || {
+        let c = upstream_counts(&upstream);
+        (c.len() == REQUESTS * PER_REQUEST).then_some(c)
+    });
+    let total: usize = counts.values().sum();
+    println!(
+        "fault test: {} records sent, {} distinct upstream, {} deliveries ({} duplicates)",
+        REQUESTS * PER_REQUEST,
+        counts.len(),
+        total,
+        total - counts.len()
+    );
+    assert!(counts.keys().copied().eq(0..REQUESTS * PER_REQUEST), "a record is missing");
+    settled_messages(&cluster, 0);
+}
+
+/// The example cluster's node configs are valid for the pinned nats-server (`-t`: check only).
+#[test]
+fn the_example_cluster_configs_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scale-out");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "conf") {
+            let out = std::process::Command::new(crate::nats_cluster::nats_server())
+                .arg("-t")
+                .arg("-c")
+                .arg(&p)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}: {}", p.display(), String::from_utf8_lossy(&out.stderr));
+            n += 1;
+        }
+    }
+    assert_eq!(n, 3);
+}

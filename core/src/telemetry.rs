@@ -32,7 +32,6 @@ pub fn item_noun(s: Signal) -> &'static str {
 }
 
 /// What one receiver counts.
-#[derive(Debug)]
 pub struct ReceiverStats {
     /// Items accepted, per signal.
     pub accepted: [AtomicU64; 3],
@@ -40,6 +39,8 @@ pub struct ReceiverStats {
     pub refused: [AtomicU64; 3],
     /// Responses by HTTP status (index: status − 100), lock-free on the request path.
     responses: Box<[AtomicU64]>,
+    /// Counters of the receiver's own, read at scrape time (a NATS consumer's acks, naks, …).
+    own: std::sync::OnceLock<Arc<dyn Fn() -> Vec<ComponentCounter> + Send + Sync>>,
 }
 
 impl Default for ReceiverStats {
@@ -48,11 +49,26 @@ impl Default for ReceiverStats {
             accepted: Default::default(),
             refused: Default::default(),
             responses: (100..600).map(|_| AtomicU64::new(0)).collect(),
+            own: std::sync::OnceLock::new(),
         }
     }
 }
 
+impl std::fmt::Debug for ReceiverStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiverStats")
+            .field("accepted", &self.accepted)
+            .field("refused", &self.refused)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ReceiverStats {
+    /// Registers the receiver's own counters (once).
+    pub fn with_counters(&self, counters: Arc<dyn Fn() -> Vec<ComponentCounter> + Send + Sync>) {
+        let _ = self.own.set(counters);
+    }
+
     /// Counts one response.
     pub fn response(&self, status: u16) {
         if let Some(n) = usize::from(status).checked_sub(100).and_then(|i| self.responses.get(i)) {
@@ -222,6 +238,11 @@ impl Telemetry {
                 );
             }
         };
+        for (id, r) in &self.receivers {
+            if let Some(own) = r.own.get() {
+                component("receiver", id, own());
+            }
+        }
         for (id, a) in &self.auth {
             component("processor", id, a.counters());
         }

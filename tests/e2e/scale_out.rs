@@ -14,7 +14,8 @@ use crate::upstream::{Reply, Upstream};
 fn forwarder(cluster: &Cluster, upstream: &Upstream) -> Gateway {
     Gateway::start_until(
         &format!(
-            "receivers:
+            "admin: {{ endpoint: 127.0.0.1:0 }}
+receivers:
   nats: {{ servers: {}, stream: OTELGATE, consumer: forwarders, ack_wait: 5s }}
 exporters:
   minware: {{ endpoint: '{}', api_key: test, queue: memory }}
@@ -133,8 +134,11 @@ fn forwarders_share_the_stream_and_ack_only_what_upstream_took() {
     assert_eq!(counts.values().sum::<usize>(), 60, "{counts:?}");
     // Acked once upstream answered 2xx: the work queue ends empty.
     settled_messages(&cluster, 0);
-    let posts_with = |f: &Gateway| f.logs().iter().filter(|l| l.contains("Forwarding from NATS")).count();
-    assert_eq!((posts_with(&f1), posts_with(&f2)), (1, 1));
+    let acked = |f: &Gateway| {
+        let m = crate::harness::scrape(&f.admin().unwrap());
+        m.get("otelgate_nats_messages_total{receiver=\"nats\",outcome=\"acked\"}").copied().unwrap_or(0.0)
+    };
+    wait_for("60 acks counted", Duration::from_secs(10), || (acked(&f1) + acked(&f2) == 60.0).then_some(()));
     drop((f1, f2));
 
     // Upstream refusing (503): the forwarder keeps nothing acked; the messages stay in the stream.

@@ -8,6 +8,7 @@
 //! forwarder holds. A body that does not decode (poison) goes to the dead-letter subject with
 //! the reason, then is acknowledged.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,6 +71,29 @@ fn default_ack_wait() -> Seconds {
     Seconds(Duration::from_secs(30))
 }
 
+/// What the consumer did with messages (`otelgate_nats_messages_total{receiver, outcome}`).
+#[derive(Default)]
+struct Counts {
+    acked: AtomicU64,
+    naked: AtomicU64,
+    redelivered: AtomicU64,
+    dead_lettered: AtomicU64,
+    in_progress: AtomicU64,
+}
+
+impl Counts {
+    fn counters(&self) -> Vec<crate::pipeline::component::ComponentCounter> {
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        vec![
+            ("nats_messages", "outcome", "acked", n(&self.acked)),
+            ("nats_messages", "outcome", "naked", n(&self.naked)),
+            ("nats_messages", "outcome", "redelivered", n(&self.redelivered)),
+            ("nats_messages", "outcome", "dead_lettered", n(&self.dead_lettered)),
+            ("nats_in_progress_acks", "consumer", "pull", n(&self.in_progress)),
+        ]
+    }
+}
+
 /// How long a refused or lost message waits in the stream before it is tried again.
 const NAK_DELAY: Duration = Duration::from_secs(2);
 
@@ -96,10 +120,13 @@ impl ReceiverType for NatsReceiverConfig {
         stop: CancellationToken,
     ) -> Result<Started, BindError> {
         let config = self.clone();
+        let counts = Arc::new(Counts::default());
+        let c = counts.clone();
+        stats.with_counters(Arc::new(move || c.counters()));
         let task = tokio::spawn(async move {
             // Connects in the background and keeps trying: a forwarder waits for its cluster.
             loop {
-                match consume(&config, &slot, &stats, &stop).await {
+                match consume(&config, &slot, &stats, &counts, &stop).await {
                     Ok(()) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, "The NATS consumer stopped; starting it again.");
@@ -124,6 +151,7 @@ async fn consume(
     c: &NatsReceiverConfig,
     slot: &Arc<RouterSlot>,
     stats: &Arc<ReceiverStats>,
+    counts: &Arc<Counts>,
     stop: &CancellationToken,
 ) -> Result<(), String> {
     let client = c.connection().connect("otelgate forwarder").await?;
@@ -157,12 +185,12 @@ async fn consume(
             Some(Err(e)) => return Err(format!("pulling: {e}")),
             None => return Err("the message stream ended".into()),
         };
-        let (slot, stats, client) = (slot.clone(), stats.clone(), client.clone());
+        let (slot, stats, client, counts) = (slot.clone(), stats.clone(), client.clone(), counts.clone());
         let (ack_wait, dead) = (c.ack_wait.0, c.dead_letter_subject.clone());
         let prefix = c.subject_prefix.clone();
         // Handled concurrently; the consumer's max_ack_pending bounds how many.
         tokio::spawn(async move {
-            if let Err(e) = handle(message, &slot, &stats, &client, ack_wait, dead, &prefix).await {
+            if let Err(e) = handle(message, &slot, &stats, &counts, &client, ack_wait, dead, &prefix).await {
                 tracing::warn!(error = %e, "Could not acknowledge a NATS message; the stream will deliver it again.");
             }
         });
@@ -175,11 +203,19 @@ async fn handle(
     message: jetstream::Message,
     slot: &RouterSlot,
     stats: &ReceiverStats,
+    counts: &Counts,
     client: &async_nats::Client,
     ack_wait: Duration,
     dead: Option<String>,
     prefix: &str,
 ) -> Result<(), async_nats::Error> {
+    if message.info().is_ok_and(|i| i.delivered > 1) {
+        counts.redelivered.fetch_add(1, Ordering::Relaxed);
+    }
+    let nak = |after: Duration| {
+        counts.naked.fetch_add(1, Ordering::Relaxed);
+        message.ack_with(AckKind::Nak(Some(after)))
+    };
     let signal = message
         .headers
         .as_ref()
@@ -187,12 +223,13 @@ async fn handle(
         .and_then(|v| Signal::parse(v.as_str()))
         .or_else(|| message.subject.as_str().rsplit('.').next().and_then(Signal::parse));
     let Some(signal) = signal else {
+        counts.dead_lettered.fetch_add(1, Ordering::Relaxed);
         return poison(&message, client, dead, prefix, "no Otelgate-Signal header and no signal in the subject").await;
     };
     let router = slot.get();
     let body: Bytes = message.payload.clone();
     let Some(permit) = router.budget().try_acquire(body.len()) else {
-        return message.ack_with(AckKind::Nak(Some(NAK_DELAY))).await;
+        return nak(NAK_DELAY).await;
     };
     let (completion, notice) = Completion::new();
     let mut context = Context::new(None);
@@ -202,27 +239,35 @@ async fn handle(
     let records = records as u64;
     match accepted {
         Err(r) if r.status == 400 => {
-            stats.refused[signal.index()].fetch_add(records, std::sync::atomic::Ordering::Relaxed);
+            stats.refused[signal.index()].fetch_add(records, Ordering::Relaxed);
+            counts.dead_lettered.fetch_add(1, Ordering::Relaxed);
             return poison(&message, client, dead, prefix, &r.message).await;
         }
         Err(r) => {
-            stats.refused[signal.index()].fetch_add(records, std::sync::atomic::Ordering::Relaxed);
-            return message.ack_with(AckKind::Nak(Some(r.retry_after.unwrap_or(NAK_DELAY)))).await;
+            stats.refused[signal.index()].fetch_add(records, Ordering::Relaxed);
+            return nak(r.retry_after.unwrap_or(NAK_DELAY)).await;
         }
-        Ok(_) => stats.accepted[signal.index()].fetch_add(records, std::sync::atomic::Ordering::Relaxed),
+        Ok(_) => stats.accepted[signal.index()].fetch_add(records, Ordering::Relaxed),
     };
     // Keep the message ours while the exporters deliver.
     tokio::pin!(notice);
     let settled = loop {
         tokio::select! {
             n = &mut notice => break n,
-            _ = tokio::time::sleep(ack_wait / 2) => message.ack_with(AckKind::Progress).await?,
+            _ = tokio::time::sleep(ack_wait / 2) => {
+                counts.in_progress.fetch_add(1, Ordering::Relaxed);
+                message.ack_with(AckKind::Progress).await?
+            }
         }
     };
     match settled {
-        Ok(Settled::Safe) => message.double_ack().await,
+        Ok(Settled::Safe) => {
+            message.double_ack().await?;
+            counts.acked.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
         // Some exporter lost it, or the forwarder is stopping: the stream keeps it.
-        Ok(Settled::Lost) | Err(_) => message.ack_with(AckKind::Nak(Some(NAK_DELAY))).await,
+        Ok(Settled::Lost) | Err(_) => nak(NAK_DELAY).await,
     }
 }
 

@@ -174,6 +174,15 @@ async fn consume(
         .await
         .map_err(|e| format!("consumer {}: {e}", c.consumer))?;
     let mut messages = consumer.messages().await.map_err(|e| format!("pulling from {}: {e}", c.consumer))?;
+    let shared = Arc::new(Shared {
+        slot: slot.clone(),
+        stats: stats.clone(),
+        counts: counts.clone(),
+        client,
+        ack_wait: c.ack_wait.0,
+        dead: c.dead_letter_subject.clone(),
+        prefix: c.subject_prefix.clone(),
+    });
     tracing::info!(stream = %c.stream, consumer = %c.consumer, "Forwarding from NATS JetStream.");
     loop {
         let next = tokio::select! {
@@ -185,30 +194,32 @@ async fn consume(
             Some(Err(e)) => return Err(format!("pulling: {e}")),
             None => return Err("the message stream ended".into()),
         };
-        let (slot, stats, client, counts) = (slot.clone(), stats.clone(), client.clone(), counts.clone());
-        let (ack_wait, dead) = (c.ack_wait.0, c.dead_letter_subject.clone());
-        let prefix = c.subject_prefix.clone();
+        let shared = shared.clone();
         // Handled concurrently; the consumer's max_ack_pending bounds how many.
         tokio::spawn(async move {
-            if let Err(e) = handle(message, &slot, &stats, &counts, &client, ack_wait, dead, &prefix).await {
+            if let Err(e) = handle(message, &shared).await {
                 tracing::warn!(error = %e, "Could not acknowledge a NATS message; the stream will deliver it again.");
             }
         });
     }
 }
 
-/// One message: through the pipelines, then ack (delivered), nak (refused, lost) or dead
-/// letter (poison).
-async fn handle(
-    message: jetstream::Message,
-    slot: &RouterSlot,
-    stats: &ReceiverStats,
-    counts: &Counts,
-    client: &async_nats::Client,
+/// What every message's handling shares.
+struct Shared {
+    slot: Arc<RouterSlot>,
+    stats: Arc<ReceiverStats>,
+    counts: Arc<Counts>,
+    client: async_nats::Client,
     ack_wait: Duration,
     dead: Option<String>,
-    prefix: &str,
-) -> Result<(), async_nats::Error> {
+    prefix: String,
+}
+
+/// One message: through the pipelines, then ack (delivered), nak (refused, lost) or dead
+/// letter (poison).
+async fn handle(message: jetstream::Message, shared: &Shared) -> Result<(), async_nats::Error> {
+    let Shared { slot, stats, counts, client, ack_wait, dead, prefix } = shared;
+    let (ack_wait, dead) = (*ack_wait, dead.clone());
     if message.info().is_ok_and(|i| i.delivered > 1) {
         counts.redelivered.fetch_add(1, Ordering::Relaxed);
     }

@@ -63,6 +63,28 @@ fn shipped_configs_validate() {
     }
 }
 
+/// The config inside the Kubernetes example's ConfigMap validates too (auth with a store,
+/// redact with patterns), as the pod runs it.
+#[test]
+fn the_kubernetes_example_config_validates() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/deploy/kubernetes.yaml")).unwrap();
+    let block: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("pipelines.yaml: |"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    ") || l.is_empty())
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .collect();
+    let yaml = block.join("\n");
+    assert!(yaml.contains("auth:") && yaml.contains("patterns:"), "{yaml}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k8s.yaml");
+    std::fs::write(&p, &yaml).unwrap();
+    let out = Command::new(bin()).args(["validate", "-c"]).arg(&p).env("MINWARE_API_KEY", "test").output().unwrap();
+    assert!(out.status.success(), "{}\n{yaml}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// `graph` in both formats draws every pipeline of every shipped config.
 #[test]
 fn graph_draws_every_shipped_config() {

@@ -244,3 +244,26 @@ fn the_example_cluster_configs_parse() {
     }
     assert_eq!(n, 3);
 }
+
+/// A forwarder whose minware queue is on disk would ack the replicated stream once one local
+/// disk has the batch: `validate` says so and how to fix it (nothing is started).
+#[test]
+fn validate_warns_of_a_disk_queue_behind_a_stream_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("forwarder.yaml");
+    std::fs::write(
+        &p,
+        "receivers: { nats: { servers: [nats://127.0.0.1:4222] } }\n\
+         exporters: { minware: { endpoint: 'https://otel.minware.com', api_key: k } }\n\
+         pipelines: { logs: { receivers: [nats], exporters: [minware] } }\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::harness::bin()).args(["validate", "-c"]).arg(&p).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("warning: pipelines.logs: receiver nats acks messages once delivered")
+            && text.contains("queue: memory"),
+        "{text}"
+    );
+}

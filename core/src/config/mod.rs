@@ -427,6 +427,25 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         }
     }
 
+    // A stream consumer acks once its exporters delivered; a disk queue would "deliver" to one
+    // local disk and ack the replicated stream too early.
+    for p in &pipelines {
+        let acking = p.receivers.iter().filter(|r| receivers.get(*r).is_some_and(|c| c.acks_on_delivery()));
+        for r in acking {
+            for e in &p.exporters {
+                let durable = exporters
+                    .get(e)
+                    .is_some_and(|x| matches!(x.kind.queue_plan(e).store, registry::QueueStore::Disk { .. }));
+                if durable {
+                    warnings.push(format!(
+                        "pipelines.{}: receiver {r} acks messages once delivered, but exporter {e} queues on disk, so they are acked once on this machine's disk; set `queue: memory` on it (the stream is the durable buffer)",
+                        p.id
+                    ));
+                }
+            }
+        }
+    }
+
     if !l.issues.is_empty() {
         l.issues.sort_by_key(|i| i.line.unwrap_or(usize::MAX));
         return Err(l.issues);

@@ -141,6 +141,10 @@ impl ReceiverType for NatsReceiverConfig {
         Ok(Started { addr: None, task })
     }
 
+    fn acks_on_delivery(&self) -> bool {
+        true
+    }
+
     fn same_listener(&self, _: &dyn ReceiverType) -> bool {
         false // a reload re-creates the consumer's subscription; the durable consumer stays
     }

@@ -34,6 +34,12 @@ pub trait ReceiverType: fmt::Debug + Send + Sync + Any {
     /// Whether a receiver running with these settings can go on serving under `next` (a reload
     /// then keeps its socket and only swaps the router).
     fn same_listener(&self, next: &dyn ReceiverType) -> bool;
+    /// Whether it acknowledges upstream only once the exporters delivered (a stream consumer):
+    /// then a durable exporter queue in its pipelines is a second, single-disk copy that
+    /// acknowledges too early, and `validate` warns.
+    fn acks_on_delivery(&self) -> bool {
+        false
+    }
     /// The address clients are pointed at (`otelgate setup`), if it has one.
     fn endpoint(&self) -> Option<&str> {
         None

@@ -151,10 +151,21 @@ impl Default for StreamSettings {
     }
 }
 
+/// The stream `name`, created as [`stream_config`] says when missing: what both the edges and
+/// the forwarders do on connecting, whichever comes first.
+pub async fn ensure_stream(
+    js: &async_nats::jetstream::Context,
+    name: &str,
+    prefix: &str,
+    s: &StreamSettings,
+) -> Result<async_nats::jetstream::stream::Stream, String> {
+    js.get_or_create_stream(stream_config(name, prefix, s)).await.map_err(|e| format!("stream {name}: {e}"))
+}
+
 /// The stream as JetStream is asked to create it: file storage, work-queue retention (a
 /// message is removed once a forwarder acked it), discard new when full (refuse rather than
 /// drop accepted data), every subject under `prefix`.
-pub fn stream_config(name: &str, prefix: &str, s: &StreamSettings) -> async_nats::jetstream::stream::Config {
+fn stream_config(name: &str, prefix: &str, s: &StreamSettings) -> async_nats::jetstream::stream::Config {
     use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, StorageType};
     Config {
         name: name.to_string(),

@@ -172,16 +172,29 @@ impl Cluster {
         }
     }
 
-    /// Messages in `stream` as node `i`'s replica reports them (`/jsz`), if it has the stream.
-    pub fn messages(&self, i: usize, stream: &str) -> Option<u64> {
+    /// Node `i`'s `/jsz` entry for `stream` (its replica's state and the cluster's view).
+    fn stream_detail(&self, i: usize, stream: &str) -> Option<serde_json::Value> {
         let url = format!("http://127.0.0.1:{}/jsz?streams=true", self.nodes[i].monitor);
         let v: serde_json::Value = serde_json::from_str(&reqwest::blocking::get(url).ok()?.text().ok()?).ok()?;
         v["account_details"]
             .as_array()?
             .iter()
             .flat_map(|a| a["stream_detail"].as_array().into_iter().flatten())
-            .find(|s| s["name"] == stream)?["state"]["messages"]
-            .as_u64()
+            .find(|s| s["name"] == stream)
+            .cloned()
+    }
+
+    /// Messages in `stream` as node `i`'s replica reports them, if it has the stream.
+    pub fn messages(&self, i: usize, stream: &str) -> Option<u64> {
+        self.stream_detail(i, stream)?["state"]["messages"].as_u64()
+    }
+
+    /// The node (index) that leads `stream` now, as the cluster reports it.
+    pub fn leader(&self, stream: &str) -> Option<usize> {
+        (0..self.nodes.len()).find_map(|i| {
+            let detail = self.stream_detail(i, stream)?;
+            detail["cluster"]["leader"].as_str()?.strip_prefix('n')?.parse().ok()
+        })
     }
 }
 
@@ -190,23 +203,5 @@ impl Drop for Cluster {
         for i in 0..self.nodes.len() {
             self.kill(i);
         }
-    }
-}
-
-impl Cluster {
-    /// The node (index) that leads `stream` now, as the cluster reports it.
-    pub fn leader(&self, stream: &str) -> Option<usize> {
-        (0..self.nodes.len()).find_map(|i| {
-            let url = format!("http://127.0.0.1:{}/jsz?streams=true", self.nodes[i].monitor);
-            let v: serde_json::Value = serde_json::from_str(&reqwest::blocking::get(url).ok()?.text().ok()?).ok()?;
-            let s = v["account_details"]
-                .as_array()?
-                .iter()
-                .flat_map(|a| a["stream_detail"].as_array().into_iter().flatten())
-                .find(|s| s["name"] == stream)?
-                .clone();
-            let name = s["cluster"]["leader"].as_str()?.to_string();
-            name.strip_prefix('n')?.parse().ok()
-        })
     }
 }

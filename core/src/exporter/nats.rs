@@ -176,8 +176,9 @@ impl NatsExporter {
                 let client = self.config.connection().connect(&self.name).await.map_err(retry)?;
                 let js = jetstream::new(client);
                 let c = &self.config;
-                let want = crate::nats::stream_config(&c.stream, &c.subject_prefix, &c.stream_settings());
-                js.get_or_create_stream(want).await.map_err(|e| retry(format!("stream {}: {e}", c.stream)))?;
+                crate::nats::ensure_stream(&js, &c.stream, &c.subject_prefix, &c.stream_settings())
+                    .await
+                    .map_err(retry)?;
                 Ok(js)
             })
             .await

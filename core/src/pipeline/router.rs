@@ -332,19 +332,22 @@ impl Router {
             if let Some(c) = &context.completion {
                 c.expect();
             }
-            if let Committed::Durable(write) = reservation.commit(batch.clone()) {
-                durable.push((write, batch));
+            if let Committed::Durable(write) = reservation.commit(batch) {
+                durable.push(write);
             }
         }
-        // Answer only once every disk queue holds the batch (one group-commit fsync each).
-        for (write, batch) in durable {
+        // Answer only once every disk queue holds the batch (one group-commit fsync each); a
+        // batch on disk is settled for the request's notice.
+        for write in durable {
             write.await.map_err(|e| {
                 Rejection::unavailable(
                     format!("the exporter queue could not store the batch ({e}); retry later"),
                     RETRY_AFTER,
                 )
             })?;
-            batch.settle(Settled::Safe);
+            if let Some(c) = &context.completion {
+                c.settle(Settled::Safe);
+            }
         }
         // Every batch is handed out: release the router's hold on the notice.
         if let Some(c) = &context.completion {

@@ -160,10 +160,7 @@ async fn consume(
 ) -> Result<(), String> {
     let client = c.connection().connect("otelgate forwarder").await?;
     let js = jetstream::new(client.clone());
-    let stream = js
-        .get_or_create_stream(crate::nats::stream_config(&c.stream, &c.subject_prefix, &StreamSettings::default()))
-        .await
-        .map_err(|e| format!("stream {}: {e}", c.stream))?;
+    let stream = crate::nats::ensure_stream(&js, &c.stream, &c.subject_prefix, &StreamSettings::default()).await?;
     let consumer: consumer::PullConsumer = stream
         .get_or_create_consumer(
             &c.consumer,
@@ -223,7 +220,7 @@ struct Shared {
 /// letter (poison).
 async fn handle(message: jetstream::Message, shared: &Shared) -> Result<(), async_nats::Error> {
     let Shared { slot, stats, counts, client, ack_wait, dead, prefix } = shared;
-    let (ack_wait, dead) = (*ack_wait, dead.clone());
+    let (ack_wait, dead) = (*ack_wait, dead.as_deref());
     if message.info().is_ok_and(|i| i.delivered > 1) {
         counts.redelivered.fetch_add(1, Ordering::Relaxed);
     }
@@ -290,11 +287,11 @@ async fn handle(message: jetstream::Message, shared: &Shared) -> Result<(), asyn
 async fn poison(
     message: &jetstream::Message,
     client: &async_nats::Client,
-    dead: Option<String>,
+    dead: Option<&str>,
     prefix: &str,
     why: &str,
 ) -> Result<(), async_nats::Error> {
-    let subject = dead.unwrap_or_else(|| {
+    let subject = dead.map(str::to_string).unwrap_or_else(|| {
         format!("{prefix}_dead.{}", message.subject.as_str().rsplit('.').next().unwrap_or("unknown"))
     });
     let mut headers = message.headers.clone().unwrap_or_default();

@@ -210,6 +210,13 @@ impl Telemetry {
                 q.dropped.load(Ordering::Relaxed),
             );
             push(
+                "otelgate_exporter_handed_back_batches".into(),
+                "Batches handed back to the stream they came from, to be delivered again later (upstream said later).",
+                false,
+                l.clone(),
+                q.handed_back.load(Ordering::Relaxed),
+            );
+            push(
                 "otelgate_exporter_retries".into(),
                 "Export attempts that failed and were retried.",
                 false,

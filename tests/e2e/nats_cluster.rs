@@ -89,6 +89,11 @@ pub struct Cluster {
 impl Cluster {
     /// Starts three nodes and waits until JetStream is healthy on each.
     pub fn start() -> Cluster {
+        Cluster::start_with_max_payload("8MB")
+    }
+
+    /// Starts the cluster with a given `max_payload` (to see requests split to fit it).
+    pub fn start_with_max_payload(max_payload: &str) -> Cluster {
         crate::harness::install_crypto();
         let bin = nats_server();
         let dir = tempfile::tempdir().unwrap();
@@ -101,7 +106,7 @@ impl Cluster {
             std::fs::write(
                 &conf,
                 format!(
-                    "server_name: n{i}\nlisten: 127.0.0.1:{client}\nhttp: 127.0.0.1:{monitor}\nmax_payload: 8MB\n\
+                    "server_name: n{i}\nlisten: 127.0.0.1:{client}\nhttp: 127.0.0.1:{monitor}\nmax_payload: {max_payload}\n\
                      jetstream {{ store_dir: \"{}\", sync_interval: always }}\n\
                      cluster {{ name: otelgate, listen: 127.0.0.1:{cluster}, routes: [{}] }}\n",
                     store.display(),

@@ -18,7 +18,7 @@ fn forwarder(cluster: &Cluster, upstream: &Upstream) -> Gateway {
 receivers:
   nats: {{ servers: {}, stream: OTELGATE, consumer: forwarders, ack_wait: 5s }}
 exporters:
-  minware: {{ endpoint: '{}', api_key: test, queue: memory }}
+  minware: {{ endpoint: '{}', api_key: test, queue: memory, dead_letter_path: '{{dir}}/dead.jsonl' }}
 pipelines:
   logs: {{ receivers: [nats], exporters: [minware] }}
 ",
@@ -43,6 +43,11 @@ fn upstream_counts(upstream: &Upstream) -> BTreeMap<usize, usize> {
 }
 
 fn edge(cluster: &Cluster) -> Gateway {
+    edge_with(cluster, "")
+}
+
+/// An edge whose `nats` exporter has `extra` settings (a YAML mapping's lines, indented by 4).
+fn edge_with(cluster: &Cluster, extra: &str) -> Gateway {
     Gateway::start(&format!(
         "admin: {{ endpoint: 127.0.0.1:0 }}
 receivers:
@@ -54,6 +59,7 @@ exporters:
     replicas: 3
     publish_timeout: 300ms
     spill_dir: {{dir}}/spill
+{extra}
 pipelines:
   logs: {{ receivers: [otlp_http], exporters: [nats] }}
 ",
@@ -97,6 +103,11 @@ fn the_edge_answers_after_the_pub_ack_and_spills_while_the_cluster_is_down() {
     let admin = gw.admin().unwrap();
     let ready = reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap().text().unwrap();
     assert!(ready.contains("spills to the local disk queue"), "{ready}");
+    let spilled = crate::harness::scrape(&admin)
+        .get("otelgate_nats_published_total{exporter=\"nats\",outcome=\"spilled\"}")
+        .copied()
+        .unwrap_or(0.0);
+    assert!(spilled >= 10.0, "every request without a PubAck is counted as spilled: {spilled}");
 
     // Back on their stores: the spill drains, and every message is stored once (the drain's
     // retries carry the request's Nats-Msg-Id).
@@ -150,6 +161,113 @@ fn forwarders_share_the_stream_and_ack_only_what_upstream_took() {
     wait_for("the forwarder to try upstream", Duration::from_secs(30), || (!down.all().is_empty()).then_some(()));
     assert_eq!(settled_messages(&cluster, 5), 5, "unacked while upstream refuses");
     drop(f3);
+}
+
+#[test]
+fn upstream_answers_become_naks_acks_and_dead_letters() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let cluster = Cluster::start();
+    let gw = edge(&cluster);
+    let metric =
+        |f: &Gateway, name: &str| crate::harness::scrape(&f.admin().unwrap()).get(name).copied().unwrap_or(0.0);
+
+    // 503 and 429 with Retry-After: handed back to the stream, redelivered after the delay
+    // upstream asked for (not retried in place), then acked once upstream took it.
+    let later = |s| Reply::Status(s, vec![("retry-after".into(), "2".into())], "{}".into());
+    let upstream = Upstream::start(vec![later(503), later(429)]);
+    let f = forwarder(&cluster, &upstream);
+    assert_eq!(gw.post("/v1/logs", numbered(0)).status, 200);
+    wait_for("record 0 upstream", Duration::from_secs(30), || {
+        upstream_counts(&upstream).contains_key(&0).then_some(())
+    });
+    let tries = upstream.all();
+    assert_eq!(tries.iter().map(|r| r.answered).collect::<Vec<_>>(), [503, 429, 200]);
+    for pair in tries.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(gap >= Duration::from_millis(1900), "redelivered {gap:?} after a Retry-After of 2 s");
+    }
+    settled_messages(&cluster, 0);
+    assert!(metric(&f, "otelgate_exporter_handed_back_batches_total{exporter=\"minware\"}") >= 2.0);
+    assert!(metric(&f, "otelgate_nats_messages_total{receiver=\"nats\",outcome=\"naked\"}") >= 2.0);
+    assert!(metric(&f, "otelgate_nats_messages_total{receiver=\"nats\",outcome=\"redelivered\"}") >= 2.0);
+    drop(f);
+
+    // The relay's key refused: the message stays in the stream, /readyz says why, and the
+    // delivery after the refusals ends takes it.
+    let upstream = Upstream::start(vec![Reply::status(401); 3]);
+    let f = forwarder(&cluster, &upstream);
+    assert_eq!(gw.post("/v1/logs", numbered(1)).status, 200);
+    let admin = f.admin().unwrap();
+    wait_for("/readyz to name the refused key", Duration::from_secs(30), || {
+        let ready = reqwest::blocking::get(format!("http://{admin}/readyz")).ok()?.text().ok()?;
+        ready.contains("refuses the relay's API key").then_some(())
+    });
+    assert_eq!(cluster.messages(0, "OTELGATE"), Some(1), "kept in the stream while the key is refused");
+    wait_for("record 1 upstream", Duration::from_secs(60), || {
+        upstream_counts(&upstream).contains_key(&1).then_some(())
+    });
+    settled_messages(&cluster, 0);
+    drop(f);
+
+    // A permanent refusal (400): dead-lettered with upstream's answer, then acked.
+    let upstream = Upstream::start(vec![Reply::Status(400, vec![], r#"{"message":"bad field"}"#.into())]);
+    let f = forwarder(&cluster, &upstream);
+    assert_eq!(gw.post("/v1/logs", numbered(2)).status, 200);
+    let dead = wait_for("a dead letter", Duration::from_secs(30), || {
+        std::fs::read_to_string(f.path("dead.jsonl")).ok().filter(|t| t.contains("record 2"))
+    });
+    assert!(dead.contains("bad field"), "{dead}");
+    settled_messages(&cluster, 0);
+    assert!(upstream_counts(&upstream).is_empty(), "nothing accepted upstream");
+}
+
+#[test]
+fn large_requests_are_split_to_fit_and_a_full_stream_refuses_with_retry_after() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let cluster = Cluster::start_with_max_payload("64KB");
+    let gw = edge_with(&cluster, "    max_bytes: 512KiB");
+
+    // ~150 KB of records against a 64 KB max_payload: stored as several messages, answered 200.
+    let r = gw.post("/v1/logs", records(0, 4000));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let admin = gw.admin().unwrap();
+    let m = crate::harness::scrape(&admin);
+    let split = m.get("otelgate_nats_split_messages_total{exporter=\"nats\",reason=\"max_payload\"}").copied();
+    assert!(split.unwrap_or(0.0) >= 2.0, "{m:?}");
+    let stored = wait_for("the split request in the stream", Duration::from_secs(30), || {
+        cluster.messages(0, "OTELGATE").filter(|n| *n >= 3)
+    });
+
+    // Fill the stream: the request that does not fit is refused with 503 + Retry-After (the
+    // client resends it later) instead of being spilled, and what was stored stays.
+    let mut next = 4000;
+    let refused = (0..40)
+        .find_map(|_| {
+            let r = gw.post("/v1/logs", records(next, 500));
+            next += 500;
+            (r.status != 200).then_some(r)
+        })
+        .expect("a 512 KiB stream never filled up");
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(refused.headers.get("retry-after").is_some(), "{:?}", refused.headers);
+    assert!(refused.body.contains("full"), "{}", refused.body);
+    assert!(cluster.messages(0, "OTELGATE").unwrap() >= stored);
+    let ready = reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap().text().unwrap();
+    assert!(!ready.contains("spills"), "a full stream is not an outage: {ready}");
+
+    // A forwarder drains it: every record of every accepted request upstream, the stream
+    // empty, and the edge accepts again.
+    let upstream = Upstream::start(vec![]);
+    let accepted = next - 500;
+    let _f = forwarder(&cluster, &upstream);
+    let counts = wait_for("every accepted record upstream", Duration::from_secs(60), || {
+        let c = upstream_counts(&upstream);
+        (c.len() >= accepted).then_some(c)
+    });
+    assert!((0..accepted).all(|i| counts.contains_key(&i)), "a record went missing");
+    assert!(!counts.contains_key(&accepted), "a refused request reached upstream");
+    settled_messages(&cluster, 0);
+    assert_eq!(gw.post("/v1/logs", numbered(0)).status, 200);
 }
 
 /// A request of `n` numbered records starting at `first`.

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct Received {
     pub body: Vec<u8>,
     /// The status it was answered with (0: dropped).
     pub answered: u16,
+    /// When it arrived, to measure the gaps a retry schedule leaves.
+    pub at: Instant,
 }
 
 impl Received {
@@ -89,7 +92,7 @@ fn serve(
             Reply::Drop => 0,
             Reply::Status(s, _, _) => *s,
         };
-        received.lock().unwrap().push(Received { path, headers, body, answered });
+        received.lock().unwrap().push(Received { path, headers, body, answered, at: Instant::now() });
         match reply {
             Reply::Drop => return,
             Reply::Status(status, extra, text) => {

@@ -155,6 +155,8 @@ struct Stats {
     duplicates: AtomicU64,
     failed: AtomicU64,
     split: AtomicU64,
+    /// Publish attempts without a PubAck: the batch waits in the spill for the next one.
+    spilled: AtomicU64,
     /// The last publish failed: batches are spilling to the local queue.
     spilling: AtomicBool,
 }
@@ -273,6 +275,7 @@ impl Exporter for NatsExporter {
                 }
             }
             Err(ExportError::Retryable { message, .. }) => {
+                self.stats.spilled.fetch_add(1, Ordering::Relaxed);
                 if !self.stats.spilling.swap(true, Ordering::Relaxed) {
                     tracing::warn!(error = %message, "No PubAck from the NATS cluster: accepted requests spill to the local disk queue until it answers.");
                 }
@@ -293,6 +296,7 @@ impl Exporter for NatsExporter {
             ("nats_published", "outcome", "acked", n(&s.published)),
             ("nats_published", "outcome", "duplicate", n(&s.duplicates)),
             ("nats_published", "outcome", "failed", n(&s.failed)),
+            ("nats_published", "outcome", "spilled", n(&s.spilled)),
             ("nats_split_messages", "reason", "max_payload", n(&s.split)),
         ]
     }

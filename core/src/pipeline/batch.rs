@@ -110,6 +110,12 @@ impl Batch {
         }
     }
 
+    /// Whether the request's source takes this batch back instead of an exporter retrying it
+    /// in place (see [`super::completion`]), with its delivery count of the request.
+    pub fn taken_back(&self) -> Option<u32> {
+        self.context.completion.as_ref().and_then(|c| c.takes_back())
+    }
+
     /// A batch outside any budget (tests, tools).
     pub fn new(signal: Signal, pipeline: Arc<PipelineId>, body: Bytes, records: usize, context: Arc<Context>) -> Self {
         Batch { signal, pipeline, body, records, context, _permit: None }

@@ -41,6 +41,8 @@ pub struct QueueState {
     pub sent: AtomicU64,
     /// Export attempts that failed and were retried.
     pub retried: AtomicU64,
+    /// Batches handed back to a source that takes them back (a stream) to deliver later.
+    pub handed_back: AtomicU64,
     /// Items (records) delivered, per signal (by `Signal::index`).
     pub sent_items: [AtomicU64; 3],
     /// Items failed for good, per signal.
@@ -254,6 +256,7 @@ fn new_state(
         failed: AtomicU64::new(0),
         sent: AtomicU64::new(0),
         retried: AtomicU64::new(0),
+        handed_back: AtomicU64::new(0),
         sent_items: Default::default(),
         failed_items: Default::default(),
         store,
@@ -516,6 +519,21 @@ async fn deliver(
                     state.sent.fetch_add(1, Ordering::Relaxed);
                     state.sent_items[batch.signal.index()].fetch_add(batch.records as u64, Ordering::Relaxed);
                     batch.settle(Settled::Safe);
+                }
+                return Outcome::Done;
+            }
+            // The source takes them back (a stream): they wait there, not in this queue.
+            Err(e @ (ExportError::Retryable { .. } | ExportError::Deferred { .. }))
+                if batches.iter().all(|b| b.taken_back().is_some()) =>
+            {
+                let after = match e {
+                    ExportError::Retryable { after, .. } => after,
+                    ExportError::Deferred { after, .. } => Some(after),
+                    ExportError::Permanent { .. } => None,
+                };
+                for batch in batches {
+                    state.handed_back.fetch_add(1, Ordering::Relaxed);
+                    batch.settle(Settled::Again { after });
                 }
                 return Outcome::Done;
             }

@@ -37,6 +37,15 @@ impl Backoff {
         }
     }
 
+    /// As if `attempts` earlier tries had failed (a message a stream delivers for the n-th
+    /// time backs off as far as an exporter retrying it in place would have).
+    pub fn after_attempts(mut self, attempts: u32) -> Self {
+        for _ in 0..attempts.min(32) {
+            self.step = (self.step * 2).min(self.max);
+        }
+        self
+    }
+
     /// The un-jittered step (for a probe that must come after the batch's own retry).
     pub fn step(&self) -> Duration {
         self.step

@@ -7,6 +7,11 @@
 //! so the message waits in the stream, not in memory; `max_ack_pending` bounds what one
 //! forwarder holds. A body that does not decode (poison) goes to the dead-letter subject with
 //! the reason, then is acknowledged.
+//!
+//! Upstream's answers map onto the stream: the completion marks each batch as one the source
+//! takes back, so an exporter that would retry in place (429, 5xx, a refused key) hands it
+//! back instead, and the message is naked with upstream's `Retry-After` (else a delay doubling
+//! per delivery); a 400 is dead-lettered by the exporter and then acked like a delivery.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -96,6 +101,17 @@ impl Counts {
 
 /// How long a refused or lost message waits in the stream before it is tried again.
 const NAK_DELAY: Duration = Duration::from_secs(2);
+
+/// How long a handed-back message waits before its next delivery: what upstream asked for
+/// (`Retry-After`, up to five minutes), else a jittered step doubling per delivery from 1 s to
+/// a minute — the same policy as a relay retrying in place.
+fn redelivery_delay(delivered: u32, after: Option<Duration>) -> Duration {
+    crate::pipeline::retry::Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
+        .honouring_up_to(Duration::from_secs(300))
+        .after_attempts(delivered - 1)
+        .wait(after)
+        .max(Duration::from_millis(100))
+}
 
 impl NatsReceiverConfig {
     fn connection(&self) -> NatsConnection {
@@ -221,7 +237,9 @@ struct Shared {
 async fn handle(message: jetstream::Message, shared: &Shared) -> Result<(), async_nats::Error> {
     let Shared { slot, stats, counts, client, ack_wait, dead, prefix } = shared;
     let (ack_wait, dead) = (*ack_wait, dead.as_deref());
-    if message.info().is_ok_and(|i| i.delivered > 1) {
+    let info = message.info().ok().map(|i| (i.delivered.max(1) as u32, i.published));
+    let delivered = info.map_or(1, |(d, _)| d);
+    if delivered > 1 {
         counts.redelivered.fetch_add(1, Ordering::Relaxed);
     }
     let nak = |after: Duration| {
@@ -243,8 +261,12 @@ async fn handle(message: jetstream::Message, shared: &Shared) -> Result<(), asyn
     let Some(permit) = router.budget().try_acquire(body.len()) else {
         return nak(NAK_DELAY).await;
     };
-    let (completion, notice) = Completion::new();
+    let (completion, notice) = Completion::taking_back(delivered);
     let mut context = Context::new(None);
+    if let Some((_, published)) = info {
+        // When the edge accepted it, so that an exporter's `max_elapsed` spans redeliveries.
+        context.received_at = published.into();
+    }
     context.integration = Some(router.integration().clone());
     context.completion = Some(completion);
     let (records, accepted) = router.accept(signal, &body, Arc::new(context), permit).await;
@@ -278,6 +300,8 @@ async fn handle(message: jetstream::Message, shared: &Shared) -> Result<(), asyn
             counts.acked.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
+        // Upstream said later: back to the stream until then (backing off per delivery).
+        Ok(Settled::Again { after }) => nak(redelivery_delay(delivered, after)).await,
         // Some exporter lost it, or the forwarder is stopping: the stream keeps it.
         Ok(Settled::Lost) | Err(_) => nak(NAK_DELAY).await,
     }

@@ -11,7 +11,11 @@
 //! | 401, 403 | the key is wrong or revoked: ERROR, data kept, probed again with backoff |
 //! | other 4xx | dead-lettered with status and response (ERROR) |
 //!
-//! While the relay stops, a batch being retried stays on disk for the next start.
+//! While the relay stops, a batch being retried stays on disk for the next start. A batch from
+//! a source that takes batches back (the `nats` receiver: the stream is the buffer) is not
+//! retried in place: every "later" answer (429, 5xx, connection error, a refused key) hands it
+//! back with upstream's `Retry-After`, the source delivers it again, and the 500 tolerance and
+//! `max_elapsed` count across those deliveries.
 
 pub mod dead_letter;
 pub mod payload;
@@ -294,6 +298,25 @@ enum Attempt {
     Refused { status: u16, body: String },
 }
 
+/// Where a body's batches came from, as far as retrying goes.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    /// Their source's delivery count, if it takes them back (then no retry in place).
+    taken_back: Option<u32>,
+    /// When the relay (or, through a stream, the edge) accepted the oldest of them.
+    since: SystemTime,
+}
+
+impl Origin {
+    fn of(batches: &[Batch]) -> Origin {
+        let taken_back = batches.iter().map(|b| b.taken_back()).collect::<Option<Vec<u32>>>();
+        Origin {
+            taken_back: taken_back.and_then(|a| a.into_iter().min()),
+            since: batches.iter().map(|b| b.context.received_at).min().unwrap_or_else(SystemTime::now),
+        }
+    }
+}
+
 /// Sends batches upstream.
 pub struct MinwareExporter {
     id: String,
@@ -486,8 +509,19 @@ impl MinwareExporter {
 
     /// Delivers one body (splitting on 413), retrying as the table in the module doc says.
     /// `Err` only when stopping interrupts it (the batch stays queued).
-    async fn send(&self, signal: Signal, body: Payload, records: usize, key: &str) -> Result<(), ExportError> {
+    async fn send(
+        &self,
+        signal: Signal,
+        body: Payload,
+        records: usize,
+        key: &str,
+        origin: Origin,
+    ) -> Result<(), ExportError> {
         let start = Instant::now();
+        let elapsed = || match origin.taken_back {
+            Some(_) => origin.since.elapsed().unwrap_or_default(),
+            None => start.elapsed(),
+        };
         let mut backoff =
             Backoff::new(Duration::from_millis(200), Duration::from_secs(30)).honouring_up_to(Duration::from_secs(300));
         let mut server_errors = 0u32;
@@ -508,8 +542,8 @@ impl MinwareExporter {
                         self.stats.split.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(exporter = %self.id, bytes = body.len(), "Upstream said the batch is too large (413); sending it in two halves.");
                         let (ra, rb) = (records / 2, records - records / 2);
-                        Box::pin(self.send(signal, Payload::one(a), ra, key)).await?;
-                        return Box::pin(self.send(signal, Payload::one(b), rb, key)).await;
+                        Box::pin(self.send(signal, Payload::one(a), ra, key, origin)).await?;
+                        return Box::pin(self.send(signal, Payload::one(b), rb, key, origin)).await;
                     }
                     None => {
                         self.bury(signal, 413, "a single record is too large for upstream", &body, records);
@@ -522,14 +556,17 @@ impl MinwareExporter {
                 }
                 Attempt::ServerError { status, body: resp } => {
                     server_errors += 1;
-                    if server_errors > self.config.max_retries_5xx {
+                    // Earlier deliveries of a handed-back batch met a 500 each.
+                    let earlier = origin.taken_back.map_or(0, |attempt| attempt - 1);
+                    if server_errors + earlier > self.config.max_retries_5xx {
                         self.bury(signal, status, &resp, &body, records);
                         return Ok(());
                     }
                     (
                         None,
                         format!(
-                            "upstream answered {status} ({server_errors} of {} tolerated)",
+                            "upstream answered {status} ({} of {} tolerated)",
+                            server_errors + earlier,
                             self.config.max_retries_5xx
                         ),
                     )
@@ -545,12 +582,17 @@ impl MinwareExporter {
                 Attempt::Retry { after, why } => (after, why),
             };
             if let Some(limit) = self.config.max_elapsed {
-                if start.elapsed() >= limit.0 {
+                if elapsed() >= limit.0 {
                     self.bury(signal, 0, &format!("gave up after max_elapsed: {why}"), &body, records);
                     return Ok(());
                 }
             }
             self.stats.retried.fetch_add(1, Ordering::Relaxed);
+            if origin.taken_back.is_some() {
+                // Back to the stream, which delivers it again after upstream's delay.
+                tracing::warn!(exporter = %self.id, error = %why, "Export failed; the batch goes back to the stream for a later delivery.");
+                return Err(ExportError::Retryable { message: why, after });
+            }
             let wait = backoff.wait(after);
             tracing::warn!(exporter = %self.id, retry_in_ms = wait.as_millis() as u64, error = %why, "Export failed, will retry.");
             tokio::select! {
@@ -591,7 +633,7 @@ impl Exporter for MinwareExporter {
 
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
         let body = Payload::one(batch.body.clone());
-        self.export_payload(&batch, body, batch.records).await
+        self.export_payload(&batch, body, batch.records, Origin::of(std::slice::from_ref(&batch))).await
     }
 
     /// Several queued batches (the queue gathered them for merging: same signal, same key,
@@ -600,7 +642,10 @@ impl Exporter for MinwareExporter {
     async fn export_group(&self, batches: &[Batch]) -> Result<(), ExportError> {
         let bodies: Vec<&Bytes> = batches.iter().map(|b| &b.body).collect();
         match Payload::join(batches[0].signal, &bodies) {
-            Some(joined) => self.export_payload(&batches[0], joined, batches.iter().map(|b| b.records).sum()).await,
+            Some(joined) => {
+                let records = batches.iter().map(|b| b.records).sum();
+                self.export_payload(&batches[0], joined, records, Origin::of(batches)).await
+            }
             None => {
                 for b in batches {
                     self.export(b.clone()).await?;
@@ -614,7 +659,13 @@ impl Exporter for MinwareExporter {
 impl MinwareExporter {
     /// Sends `body` (`records` records) with the key `batch` is to go under (the relay's, or
     /// the client's it carries).
-    async fn export_payload(&self, batch: &Batch, body: Payload, records: usize) -> Result<(), ExportError> {
+    async fn export_payload(
+        &self,
+        batch: &Batch,
+        body: Payload,
+        records: usize,
+        origin: Origin,
+    ) -> Result<(), ExportError> {
         let key = if self.config.forward_client_key {
             match &batch.context.client_key {
                 Some(k) => k.expose().to_string(),
@@ -628,13 +679,22 @@ impl MinwareExporter {
             self.config.api_key.clone().unwrap_or_default()
         };
         if !self.config.forward_client_key {
-            return self.send(batch.signal, body, records, &key).await;
+            return self.send(batch.signal, body, records, &key, origin).await;
         }
         // A forwarded key upstream refuses must not hold up the other keys: try once, and on
         // 401/403 set the batch aside (Deferred) instead of retrying in place.
         let label = key_label(&key);
         let ticket = Arc::as_ptr(&batch.context) as usize;
         match self.attempt(batch.signal, &body, &key).await {
+            // Its source keeps it (a stream) and delivers it again later: nothing to set aside.
+            Attempt::Unauthorized { status } if origin.taken_back.is_some() => {
+                tracing::error!(exporter = %self.id, key = %label, status, "Upstream refuses a forwarded client key; the batch goes back to the stream for a later delivery.");
+                self.stats.retried.fetch_add(1, Ordering::Relaxed);
+                Err(ExportError::Retryable {
+                    message: format!("forwarded key {label} refused ({status})"),
+                    after: None,
+                })
+            }
             Attempt::Unauthorized { status } => {
                 let age = batch.context.received_at.elapsed().unwrap_or_default();
                 let mut paused = self.paused_keys.lock().unwrap_or_else(|p| p.into_inner());
@@ -673,7 +733,7 @@ impl MinwareExporter {
                 Ok(())
             }
             // Anything else: the usual policy (retries in place, splits, dead letter).
-            _ => self.send(batch.signal, body, records, &key).await,
+            _ => self.send(batch.signal, body, records, &key, origin).await,
         }
     }
 }

@@ -116,6 +116,10 @@ impl NatsConnection {
     }
 }
 
+/// The header an edge puts a client's own key in when its `nats` exporter forwards client
+/// keys, and from which a forwarder restores it: one name for both sides.
+pub const CLIENT_KEY_HEADER: &str = "Otelgate-Client-Key";
+
 /// The stream's default name, on both sides.
 pub fn default_stream() -> String {
     "OTELGATE".into()

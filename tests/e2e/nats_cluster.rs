@@ -194,6 +194,22 @@ impl Cluster {
         self.stream_detail(i, stream)?["state"]["messages"].as_u64()
     }
 
+    /// Whether any node's JetStream store holds `needle` in its files (the store is not
+    /// encrypted: what was published is there as sent).
+    pub fn store_contains(&self, needle: &str) -> bool {
+        fn walk(dir: &std::path::Path, needle: &[u8]) -> bool {
+            std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, needle)
+                } else {
+                    std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+                }
+            })
+        }
+        walk(self._dir.path(), needle.as_bytes())
+    }
+
     /// The node (index) that leads `stream` now, as the cluster reports it.
     pub fn leader(&self, stream: &str) -> Option<usize> {
         (0..self.nodes.len()).find_map(|i| {

@@ -270,6 +270,70 @@ fn large_requests_are_split_to_fit_and_a_full_stream_refuses_with_retry_after() 
     assert_eq!(gw.post("/v1/logs", numbered(0)).status, 200);
 }
 
+/// An edge that checks nothing (`auth: passthrough`) and publishes to the stream.
+fn passthrough_edge(cluster: &Cluster, forward_client_key: bool) -> Gateway {
+    Gateway::start(&format!(
+        "admin: {{ endpoint: 127.0.0.1:0 }}
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+processors:
+  auth: {{ mode: passthrough }}
+exporters:
+  nats: {{ servers: {}, stream: OTELGATE, spill_dir: '{{dir}}/spill', forward_client_key: {forward_client_key} }}
+pipelines:
+  logs: {{ receivers: [otlp_http], processors: [auth], exporters: [nats] }}
+",
+        cluster.servers_yaml()
+    ))
+}
+
+#[test]
+fn a_client_key_crosses_the_stream_only_when_the_edge_forwards_client_keys() {
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let cluster = Cluster::start();
+    let (private, forwarding) = (passthrough_edge(&cluster, false), passthrough_edge(&cluster, true));
+    let post = |gw: &Gateway, key: &str, i: usize| {
+        let auth = format!("Bearer {key}");
+        gw.post_with("/v1/logs", "application/json", &[("authorization", &auth)], numbered(i)).status
+    };
+    assert_eq!(post(&private, "og_canary_private_7f3a", 1), 200);
+    assert_eq!(post(&forwarding, "og_canary_forwarded_9b2c", 2), 200);
+    settled_messages(&cluster, 2);
+    // The stores hold both records as sent, and only the key an edge was told to forward.
+    assert!(cluster.store_contains("record 1") && cluster.store_contains("record 2"));
+    assert!(!cluster.store_contains("og_canary_private_7f3a"), "a client key reached the stream unasked");
+    assert!(cluster.store_contains("og_canary_forwarded_9b2c"));
+
+    // A forwarder forwarding client keys: record 2 goes upstream under its client's key;
+    // record 1 has none to go under, so it is dead-lettered rather than sent under no key.
+    let upstream = Upstream::start(vec![]);
+    let f = Gateway::start_until(
+        &format!(
+            "admin: {{ endpoint: 127.0.0.1:0 }}
+receivers:
+  nats: {{ servers: {}, stream: OTELGATE, consumer: forwarders }}
+exporters:
+  minware: {{ endpoint: '{}', forward_client_key: true, queue: memory, dead_letter_path: '{{dir}}/dead.jsonl' }}
+pipelines:
+  logs: {{ receivers: [nats], exporters: [minware] }}
+",
+            cluster.servers_yaml(),
+            upstream.url()
+        ),
+        "Forwarding from NATS JetStream",
+    );
+    let sent = wait_for("record 2 upstream", Duration::from_secs(30), || {
+        upstream.accepted().into_iter().find(|r| String::from_utf8_lossy(&r.body).contains("record 2"))
+    });
+    assert_eq!(sent.header("authorization"), Some("Bearer og_canary_forwarded_9b2c"));
+    let dead = wait_for("record 1 dead-lettered", Duration::from_secs(30), || {
+        std::fs::read_to_string(f.path("dead.jsonl")).ok().filter(|t| t.contains("record 1"))
+    });
+    assert!(dead.contains("no client key to forward"), "{dead}");
+    assert!(!f.logs().join("\n").contains("og_canary_forwarded_9b2c"), "a forwarded key in the logs");
+    settled_messages(&cluster, 0);
+}
+
 /// A request of `n` numbered records starting at `first`.
 fn records(first: usize, n: usize) -> String {
     let recs: Vec<String> =

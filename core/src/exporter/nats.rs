@@ -68,6 +68,12 @@ pub struct NatsExporterConfig {
     /// `always` (default: a spilled batch is on disk before the 200) or `interval`.
     #[serde(default)]
     pub fsync: Fsync,
+    /// Carry the client's own key (`auth: { mode: passthrough }`) to the forwarders, in the
+    /// `Otelgate-Client-Key` header, for a forwarder's minware with `forward_client_key: true`.
+    /// Off by default: the key is then stored in the stream, so the cluster needs TLS and
+    /// sign-in, and its disks the same care as the key store.
+    #[serde(default)]
+    pub forward_client_key: bool,
 }
 
 fn default_replicas() -> usize {
@@ -204,6 +210,11 @@ impl NatsExporter {
         }
         if let Some(p) = &batch.context.principal {
             headers.insert("Otelgate-Key-Id", p.key_id.as_str());
+        }
+        if self.config.forward_client_key {
+            if let Some(key) = &batch.context.client_key {
+                headers.insert(crate::nats::CLIENT_KEY_HEADER, key.expose());
+            }
         }
         let subject = format!("{}.{}", self.config.subject_prefix, batch.signal.as_str());
         let sent = js.publish_with_headers(subject, headers, body.clone()).await;

@@ -269,6 +269,12 @@ async fn handle(message: jetstream::Message, shared: &Shared) -> Result<(), asyn
     }
     context.integration = Some(router.integration().clone());
     context.completion = Some(completion);
+    // The client's key, when the edge forwards client keys (for minware's `forward_client_key`).
+    context.client_key = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(crate::nats::CLIENT_KEY_HEADER))
+        .map(|v| crate::keys::secret::Secret::new(v.as_str()));
     let (records, accepted) = router.accept(signal, &body, Arc::new(context), permit).await;
     let records = records as u64;
     match accepted {

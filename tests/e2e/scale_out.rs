@@ -12,13 +12,18 @@ use crate::upstream::{Reply, Upstream};
 
 /// A forwarder: the shared durable consumer → minware (memory queue: the stream is the buffer).
 fn forwarder(cluster: &Cluster, upstream: &Upstream) -> Gateway {
+    forwarder_with(cluster, upstream, "api_key: test")
+}
+
+/// A forwarder whose minware signs in as `key_setting` says.
+fn forwarder_with(cluster: &Cluster, upstream: &Upstream, key_setting: &str) -> Gateway {
     Gateway::start_until(
         &format!(
             "admin: {{ endpoint: 127.0.0.1:0 }}
 receivers:
   nats: {{ servers: {}, stream: OTELGATE, consumer: forwarders, ack_wait: 5s }}
 exporters:
-  minware: {{ endpoint: '{}', api_key: test, queue: memory, dead_letter_path: '{{dir}}/dead.jsonl' }}
+  minware: {{ endpoint: '{}', {key_setting}, queue: memory, dead_letter_path: '{{dir}}/dead.jsonl' }}
 pipelines:
   logs: {{ receivers: [nats], exporters: [minware] }}
 ",
@@ -307,21 +312,7 @@ fn a_client_key_crosses_the_stream_only_when_the_edge_forwards_client_keys() {
     // A forwarder forwarding client keys: record 2 goes upstream under its client's key;
     // record 1 has none to go under, so it is dead-lettered rather than sent under no key.
     let upstream = Upstream::start(vec![]);
-    let f = Gateway::start_until(
-        &format!(
-            "admin: {{ endpoint: 127.0.0.1:0 }}
-receivers:
-  nats: {{ servers: {}, stream: OTELGATE, consumer: forwarders }}
-exporters:
-  minware: {{ endpoint: '{}', forward_client_key: true, queue: memory, dead_letter_path: '{{dir}}/dead.jsonl' }}
-pipelines:
-  logs: {{ receivers: [nats], exporters: [minware] }}
-",
-            cluster.servers_yaml(),
-            upstream.url()
-        ),
-        "Forwarding from NATS JetStream",
-    );
+    let f = forwarder_with(&cluster, &upstream, "forward_client_key: true");
     let sent = wait_for("record 2 upstream", Duration::from_secs(30), || {
         upstream.accepted().into_iter().find(|r| String::from_utf8_lossy(&r.body).contains("record 2"))
     });

@@ -41,6 +41,8 @@ pub struct ReceiverStats {
     responses: Box<[AtomicU64]>,
     /// Counters of the receiver's own, read at scrape time (a NATS consumer's acks, naks, …).
     own: std::sync::OnceLock<Arc<dyn Fn() -> Vec<ComponentCounter> + Send + Sync>>,
+    /// Gauges of the receiver's own, same shape (a NATS consumer's pending messages).
+    own_gauges: std::sync::OnceLock<Arc<dyn Fn() -> Vec<ComponentCounter> + Send + Sync>>,
 }
 
 impl Default for ReceiverStats {
@@ -50,6 +52,7 @@ impl Default for ReceiverStats {
             refused: Default::default(),
             responses: (100..600).map(|_| AtomicU64::new(0)).collect(),
             own: std::sync::OnceLock::new(),
+            own_gauges: std::sync::OnceLock::new(),
         }
     }
 }
@@ -67,6 +70,11 @@ impl ReceiverStats {
     /// Registers the receiver's own counters (once).
     pub fn with_counters(&self, counters: Arc<dyn Fn() -> Vec<ComponentCounter> + Send + Sync>) {
         let _ = self.own.set(counters);
+    }
+
+    /// Registers the receiver's own gauges (once): values that go down as well as up.
+    pub fn with_gauges(&self, gauges: Arc<dyn Fn() -> Vec<ComponentCounter> + Send + Sync>) {
+        let _ = self.own_gauges.set(gauges);
     }
 
     /// Counts one response.
@@ -233,13 +241,13 @@ impl Telemetry {
                 u64::from(unhealthy),
             );
         }
-        let mut component = |kind: &str, id: &ComponentId, counters: Vec<ComponentCounter>| {
+        let mut component_metrics = |kind: &str, id: &ComponentId, gauge: bool, counters: Vec<ComponentCounter>| {
             let id = id.to_string();
             for (metric, label, value, n) in counters {
                 push(
                     format!("otelgate_{metric}"),
                     "Counted by the component (see README, Operating).",
-                    false,
+                    gauge,
                     labels(&[(kind, &id), (label, value)]),
                     n,
                 );
@@ -247,9 +255,13 @@ impl Telemetry {
         };
         for (id, r) in &self.receivers {
             if let Some(own) = r.own.get() {
-                component("receiver", id, own());
+                component_metrics("receiver", id, false, own());
+            }
+            if let Some(own) = r.own_gauges.get() {
+                component_metrics("receiver", id, true, own());
             }
         }
+        let mut component = |kind: &str, id: &ComponentId, counters| component_metrics(kind, id, false, counters);
         for (id, a) in &self.auth {
             component("processor", id, a.counters());
         }

@@ -165,6 +165,15 @@ fn forwarders_share_the_stream_and_ack_only_what_upstream_took() {
     }
     wait_for("the forwarder to try upstream", Duration::from_secs(30), || (!down.all().is_empty()).then_some(()));
     assert_eq!(settled_messages(&cluster, 5), 5, "unacked while upstream refuses");
+    // The backlog gauges (polled from the consumer) say where they are.
+    let admin = f3.admin().unwrap();
+    wait_for("the backlog gauges to show 5 messages", Duration::from_secs(30), || {
+        let m = crate::harness::scrape(&admin);
+        let g = |state: &str| {
+            m.get(&format!("otelgate_nats_pending_messages{{receiver=\"nats\",state=\"{state}\"}}")).copied()
+        };
+        (g("unacked")? + g("undelivered")? == 5.0 && g("held")? <= 5.0).then_some(())
+    });
     drop(f3);
 }
 

@@ -84,6 +84,12 @@ struct Counts {
     redelivered: AtomicU64,
     dead_lettered: AtomicU64,
     in_progress: AtomicU64,
+    /// Messages this forwarder is handling now (a gauge).
+    held: AtomicU64,
+    /// The consumer's delivered-but-unacked messages, all forwarders' (a gauge, polled).
+    unacked: AtomicU64,
+    /// Messages in the stream not yet delivered to any forwarder (a gauge, polled).
+    undelivered: AtomicU64,
 }
 
 impl Counts {
@@ -97,7 +103,19 @@ impl Counts {
             ("nats_in_progress_acks", "consumer", "pull", n(&self.in_progress)),
         ]
     }
+
+    fn gauges(&self) -> Vec<crate::pipeline::component::ComponentCounter> {
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        vec![
+            ("nats_pending_messages", "state", "held", n(&self.held)),
+            ("nats_pending_messages", "state", "unacked", n(&self.unacked)),
+            ("nats_pending_messages", "state", "undelivered", n(&self.undelivered)),
+        ]
+    }
 }
+
+/// How often the consumer's backlog is read from the cluster for the gauges.
+const BACKLOG_POLL: Duration = Duration::from_secs(5);
 
 /// How long a refused or lost message waits in the stream before it is tried again.
 const NAK_DELAY: Duration = Duration::from_secs(2);
@@ -139,6 +157,8 @@ impl ReceiverType for NatsReceiverConfig {
         let counts = Arc::new(Counts::default());
         let c = counts.clone();
         stats.with_counters(Arc::new(move || c.counters()));
+        let c = counts.clone();
+        stats.with_gauges(Arc::new(move || c.gauges()));
         let task = tokio::spawn(async move {
             // Connects in the background and keeps trying: a forwarder waits for its cluster.
             loop {
@@ -200,6 +220,19 @@ async fn consume(
         dead: c.dead_letter_subject.clone(),
         prefix: c.subject_prefix.clone(),
     });
+    // The consumer's backlog (all forwarders'), for the gauges: read now and then, while this
+    // subscription lives.
+    let (poller, backlog) = (consumer.clone(), counts.clone());
+    let polling = tokio::spawn(async move {
+        loop {
+            if let Ok(info) = poller.get_info().await {
+                backlog.unacked.store(info.num_ack_pending as u64, Ordering::Relaxed);
+                backlog.undelivered.store(info.num_pending, Ordering::Relaxed);
+            }
+            tokio::time::sleep(BACKLOG_POLL).await;
+        }
+    });
+    let _polling = tokio_util::task::AbortOnDropHandle::new(polling);
     tracing::info!(stream = %c.stream, consumer = %c.consumer, "Forwarding from NATS JetStream.");
     loop {
         let next = tokio::select! {
@@ -213,10 +246,12 @@ async fn consume(
         };
         let shared = shared.clone();
         // Handled concurrently; the consumer's max_ack_pending bounds how many.
+        shared.counts.held.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             if let Err(e) = handle(message, &shared).await {
                 tracing::warn!(error = %e, "Could not acknowledge a NATS message; the stream will deliver it again.");
             }
+            shared.counts.held.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }

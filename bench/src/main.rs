@@ -7,6 +7,7 @@ mod body;
 mod load;
 mod peers;
 mod proc_stats;
+mod scale_out;
 mod sink;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +62,20 @@ enum Cmd {
         #[command(flatten)]
         opts: LoadOpts,
     },
+    /// Measure the scale-out path of examples/scale-out/ (edge → a three-node NATS JetStream
+    /// cluster, R=3 → forwarder → a bare sink) against a single relay with the same processors
+    /// and its disk queue, in one run, with each process's CPU and peak RSS.
+    ScaleOut {
+        /// otelgate binary (build it with `cargo build --release` first).
+        #[arg(long, default_value = "target/release/otelgate")]
+        otelgate: PathBuf,
+        /// nats-server 2.15 (default: $OTELGATE_NATS_SERVER, else the one the tests install
+        /// into target/nats).
+        #[arg(long)]
+        nats_server: Option<PathBuf>,
+        #[command(flatten)]
+        opts: LoadOpts,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -112,6 +127,15 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Compare { otelgate, configs, with_peers, json, opts } => {
             compare(&rt, otelgate, configs, with_peers, json, opts)
+        }
+        Cmd::ScaleOut { otelgate, nats_server, mut opts } => {
+            let otelgate = std::fs::canonicalize(&otelgate)
+                .with_context(|| format!("{}: run `cargo build --release --workspace` first", otelgate.display()))?;
+            let (keys_dir, keys, bearer) = bench_key(&otelgate)?;
+            opts.bearer = Some(bearer);
+            let result = scale_out::run(&rt, &otelgate, nats_server, &keys, &opts);
+            let _ = std::fs::remove_dir_all(keys_dir);
+            result
         }
     }
 }
@@ -178,6 +202,23 @@ enum Spec<'a> {
     Rotel { forward: bool },
 }
 
+/// A key store with one key for the bench (in a temp dir: the dir, the store, the key).
+fn bench_key(otelgate: &Path) -> anyhow::Result<(PathBuf, PathBuf, String)> {
+    let keys_dir = std::env::temp_dir().join(format!("otelgate-bench-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&keys_dir)?;
+    let keys = keys_dir.join("keys.yaml");
+    let created = Command::new(otelgate)
+        .args(["keys", "create", "--user", "bench", "--role", "owner", "--store"])
+        .arg(&keys)
+        .stderr(Stdio::null())
+        .output()
+        .context("creating the bench's API key")?;
+    if !created.status.success() {
+        bail!("`otelgate keys create` failed: {}", String::from_utf8_lossy(&created.stderr));
+    }
+    Ok((keys_dir, keys, String::from_utf8_lossy(&created.stdout).trim().to_string()))
+}
+
 fn compare(
     rt: &tokio::runtime::Runtime,
     otelgate: PathBuf,
@@ -218,19 +259,8 @@ fn compare(
     );
     // A key store for configs with `auth: { mode: local, store: ${env:BENCH_KEYS} }`; every
     // target gets the key (the sink and peers ignore it).
-    let keys_dir = std::env::temp_dir().join(format!("otelgate-bench-keys-{}", std::process::id()));
-    std::fs::create_dir_all(&keys_dir)?;
-    let keys = keys_dir.join("keys.yaml");
-    let created = Command::new(&otelgate)
-        .args(["keys", "create", "--user", "bench", "--role", "owner", "--store"])
-        .arg(&keys)
-        .stderr(Stdio::null())
-        .output()
-        .context("creating the bench's API key")?;
-    if !created.status.success() {
-        bail!("`otelgate keys create` failed: {}", String::from_utf8_lossy(&created.stderr));
-    }
-    opts.bearer = Some(String::from_utf8_lossy(&created.stdout).trim().to_string());
+    let (keys_dir, keys, bearer) = bench_key(&otelgate)?;
+    opts.bearer = Some(bearer);
     let validate = validation_mbps(&b.bytes);
     println!("baseline: serde_json validates this body at {validate:.0} MB/s on one thread of this process (same run)");
     let mut reports = Vec::new();

@@ -178,6 +178,7 @@ fn wait_listening(port: u16) -> anyhow::Result<()> {
     bail!("nothing listens on port {port}")
 }
 
+/// A process the bench started, killed (and its directory removed) on drop.
 struct Target {
     name: String,
     child: Child,
@@ -193,6 +194,16 @@ impl Drop for Target {
             let _ = std::fs::remove_dir_all(d);
         }
     }
+}
+
+/// Starts the bench's bare sink on `port`, pinned to `core` (`me`: this binary).
+fn start_sink(me: &Path, name: &str, core: &str, port: u16) -> anyhow::Result<Target> {
+    let child = pinned(core, me)
+        .args(["sink", "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting the {name}"))?;
+    Ok(Target { name: name.into(), child, port, _dir: None })
 }
 
 /// What `compare` measures, in order.
@@ -239,16 +250,7 @@ fn compare(
     // The upstream of forwarding configs: a second bare sink beside the load generator on
     // core 1, so the target has core 0 to itself.
     let up_port = free_port()?;
-    let _upstream = Target {
-        name: "upstream sink".into(),
-        child: pinned("1", &me)
-            .args(["sink", "--addr", &format!("127.0.0.1:{up_port}")])
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting the upstream sink")?,
-        port: up_port,
-        _dir: None,
-    };
+    let _upstream = start_sink(&me, "upstream sink", "1", up_port)?;
     println!(
         "body: {} ({} bytes, {} records), {} connections, {} s per target; each target alone on core 0 (started, measured, stopped in turn), load generator and upstream sink on core 1",
         opts.body,
@@ -287,16 +289,7 @@ fn compare(
                 port,
                 _dir: None,
             },
-            Spec::Sink => Target {
-                name: "bare sink".into(),
-                child: pinned("0", &me)
-                    .args(["sink", "--addr", &format!("127.0.0.1:{port}")])
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .context("starting the sink")?,
-                port,
-                _dir: None,
-            },
+            Spec::Sink => start_sink(&me, "bare sink", "0", port)?,
             Spec::Otelgate(cfg) => {
                 let text = std::fs::read_to_string(cfg).with_context(|| format!("reading {}", cfg.display()))?;
                 let dir = std::env::temp_dir().join(format!("otelgate-bench-{}-{port}", std::process::id()));

@@ -7,28 +7,15 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::{body, free_port, load, pinned, proc_stats, sink, wait_listening, LoadOpts};
+use crate::{body, free_port, load, pinned, proc_stats, sink, start_sink, wait_listening, LoadOpts, Target};
 
 /// The example's placeholder servers, replaced by the bench's loopback cluster.
 const EXAMPLE_SERVERS: &str = "[nats://nats-1:4222, nats://nats-2:4222, nats://nats-3:4222]";
-
-/// A started server-side process, killed on drop.
-struct Proc {
-    name: String,
-    child: Child,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The nats-server binary: `--nats-server`, else `OTELGATE_NATS_SERVER`, else the one the
 /// test suite installs (`target/nats/venv/bin/nats-server`).
@@ -46,7 +33,7 @@ fn nats_server(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 /// Starts a three-node cluster in `dir`; returns the nodes and their client URLs.
-fn start_cluster(bin: &Path, dir: &Path) -> anyhow::Result<(Vec<Proc>, Vec<String>)> {
+fn start_cluster(bin: &Path, dir: &Path) -> anyhow::Result<(Vec<Target>, Vec<String>)> {
     let ports: Vec<[u16; 3]> =
         (0..3).map(|_| Ok([free_port()?, free_port()?, free_port()?])).collect::<anyhow::Result<_>>()?;
     let routes: Vec<String> = ports.iter().map(|p| format!("nats-route://127.0.0.1:{}", p[1])).collect();
@@ -64,7 +51,7 @@ fn start_cluster(bin: &Path, dir: &Path) -> anyhow::Result<(Vec<Proc>, Vec<Strin
             ),
         )?;
         let child = pinned("0", bin).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
-        nodes.push(Proc { name: format!("nats-server n{i}"), child });
+        nodes.push(Target { name: format!("nats-server n{i}"), child, port: *client, _dir: None });
     }
     for [_, _, monitor] in &ports {
         let healthy = (0..300).any(|_| {
@@ -103,20 +90,22 @@ fn start_otelgate(
     dir: &Path,
     config: &str,
     env: &[(&str, String)],
-) -> anyhow::Result<Proc> {
+) -> anyhow::Result<Target> {
     std::fs::create_dir_all(dir.join("data"))?;
     std::fs::write(dir.join("pipelines.yaml"), config)?;
+    let admin = free_port()?;
     let mut cmd = pinned("0", otelgate);
     cmd.args(["run", "-c", "pipelines.yaml"])
         .current_dir(dir)
         .env("OTELGATE_LOG", "warn")
-        .env("OTELGATE_ADMIN", format!("127.0.0.1:{}", free_port()?))
+        .env("OTELGATE_ADMIN", format!("127.0.0.1:{admin}"))
         .env("MINWARE_API_KEY", "bench")
         .stdout(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    Ok(Proc { name: name.into(), child: cmd.spawn().with_context(|| format!("starting the {name}"))? })
+    let child = cmd.spawn().with_context(|| format!("starting the {name}"))?;
+    Ok(Target { name: name.into(), child, port: admin, _dir: None })
 }
 
 /// What one case measured.
@@ -142,7 +131,7 @@ fn measure(
     rt: &tokio::runtime::Runtime,
     name: &'static str,
     url: &str,
-    procs: &[&Proc],
+    procs: &[&Target],
     up_port: u16,
     opts: &LoadOpts,
     b: &body::Body,
@@ -199,13 +188,7 @@ pub fn run(
     std::fs::create_dir_all(&root)?;
     let me = std::env::current_exe()?;
     let up_port = free_port()?;
-    let _upstream = Proc {
-        name: "upstream sink".into(),
-        child: pinned("1", &me)
-            .args(["sink", "--addr", &format!("127.0.0.1:{up_port}")])
-            .stdout(Stdio::null())
-            .spawn()?,
-    };
+    let _upstream = start_sink(&me, "upstream sink", "1", up_port)?;
     wait_listening(up_port)?;
     let upstream = format!("http://127.0.0.1:{up_port}");
     let path = body::path_for(&opts.body);
@@ -263,7 +246,7 @@ pub fn run(
         )?;
         wait_listening(port)?;
         let url = format!("http://127.0.0.1:{port}{path}");
-        let procs: Vec<&Proc> = [&edge, &forwarder].into_iter().chain(&nodes).collect();
+        let procs: Vec<&Target> = [&edge, &forwarder].into_iter().chain(&nodes).collect();
         cases.push(measure(rt, "edge → NATS R=3 → forwarder", &url, &procs, up_port, opts, &b)?);
     }
 

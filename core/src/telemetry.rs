@@ -241,7 +241,7 @@ impl Telemetry {
                 u64::from(unhealthy),
             );
         }
-        let mut component_metrics = |kind: &str, id: &ComponentId, gauge: bool, counters: Vec<ComponentCounter>| {
+        let mut component = |kind: &str, id: &ComponentId, gauge: bool, counters: Vec<ComponentCounter>| {
             let id = id.to_string();
             for (metric, label, value, n) in counters {
                 push(
@@ -255,21 +255,20 @@ impl Telemetry {
         };
         for (id, r) in &self.receivers {
             if let Some(own) = r.own.get() {
-                component_metrics("receiver", id, false, own());
+                component("receiver", id, false, own());
             }
             if let Some(own) = r.own_gauges.get() {
-                component_metrics("receiver", id, true, own());
+                component("receiver", id, true, own());
             }
         }
-        let mut component = |kind: &str, id: &ComponentId, counters| component_metrics(kind, id, false, counters);
         for (id, a) in &self.auth {
-            component("processor", id, a.counters());
+            component("processor", id, false, a.counters());
         }
         for (id, p) in &self.processors {
-            component("processor", id, p.counters());
+            component("processor", id, false, p.counters());
         }
         for (id, e) in &self.exporters {
-            component("exporter", id, e.counters());
+            component("exporter", id, false, e.counters());
         }
         out
     }

@@ -208,3 +208,122 @@ fn an_any_value_with_two_members_is_refused() {
     let (_, gw) = gw.stop();
     assert!(!gw.path("out/logs.jsonl").exists(), "a refused request was written");
 }
+
+/// Only a JSON object is an OTLP/JSON message: `[]` and messages written as arrays (which
+/// serde would read by position) are refused, and 64-bit integers beyond range say so.
+#[test]
+fn arrays_for_messages_and_out_of_range_integers_are_refused() {
+    let gw = Gateway::start(FILE_ONLY);
+    for body in ["[]", r#"{"resourceLogs":[[null,[[null,[[1,2,3,"x"]]]]]]}"#] {
+        let r = gw.post("/v1/logs", body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        let (code, message) = r.status_json();
+        assert_eq!(code, 3);
+        assert!(message.contains("invalid type: sequence, expected struct"), "{body}: {message}");
+    }
+    let log_with = |value: &str| {
+        format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{{"intValue":{value}}}}}]}}]}}]}}"#)
+    };
+    let r = gw.post("/v1/logs", log_with(r#""-9223372036854775809""#));
+    assert_eq!(r.status, 400, "{}", r.body);
+    let message = r.status_json().1;
+    assert!(message.contains("-9223372036854775809 is out of range"), "{message}");
+    let r = gw.post("/v1/logs", log_with("-9223372036854775809"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    let message = r.status_json().1;
+    assert!(message.contains("cannot be read exactly") && !message.contains("e18"), "{message}");
+    assert!(!message.contains("-9223372036854775808"), "{message}");
+    let (_, gw) = gw.stop();
+    assert!(!gw.path("out/logs.jsonl").exists(), "a refused request was written");
+}
+
+/// hyper answers some refusals itself, before the service sees the request: HTTP/1.1 heads it
+/// cannot parse or that exceed the limits. Those too carry a `google.rpc.Status` body.
+#[test]
+fn refusals_hyper_makes_carry_a_status_body() {
+    let gw = Gateway::start(
+        &FILE_ONLY
+            .replace("endpoint: 127.0.0.1:0", "endpoint: 127.0.0.1:0\n    max_header_bytes: 8KiB\n    max_headers: 20"),
+    );
+    let raw = |request: Vec<u8>| {
+        let mut s = TcpStream::connect(gw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&request).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head: {text:?}"));
+        assert!(head.contains("content-type: application/json"), "{head}");
+        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
+        (
+            head.split(' ').nth(1).unwrap().to_string(),
+            v["code"].as_i64().unwrap(),
+            v["message"].as_str().unwrap().to_string(),
+        )
+    };
+    let head = |extra: &str| {
+        format!("POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}Content-Length: 2\r\n\r\n{{}}")
+            .into_bytes()
+    };
+    let (status, code, message) = raw(head("Content-Length: 3\r\n"));
+    assert_eq!((status.as_str(), code), ("400", 3), "{message}");
+    assert!(message.contains("not valid HTTP/1.1"), "{message}");
+    let mut control = head("X-Bad: a\u{1}b\r\n");
+    control.shrink_to_fit();
+    let (status, _, message) = raw(control);
+    assert_eq!(status, "400", "{message}");
+    let (status, code, message) = raw(head(&format!("X-Big: {}\r\n", "a".repeat(9000))));
+    assert_eq!((status.as_str(), code), ("431", 8), "{message}");
+    assert!(message.contains("max_header_bytes (8192 bytes)"), "{message}");
+    let many: String = (0..30).map(|i| format!("X-{i}: a\r\n")).collect();
+    let (status, _, message) = raw(head(&many));
+    assert_eq!(status, "431", "{message}");
+    assert!(message.contains("max_headers (20)"), "{message}");
+    // A keep-alive connection: the first request is answered as usual, the broken second
+    // one gets the Status body.
+    let mut two = head("");
+    two.extend_from_slice(&head("Content-Length: 3\r\n"));
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.write_all(&two).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 OK") && out.contains("\r\n\r\n{}HTTP/1.1 400"), "{out}");
+    assert!(out.ends_with("proxy in front of otelgate\"}"), "{out}");
+    assert_eq!(gw.post("/v1/logs", SMALL_LOG).status, 200);
+}
+
+/// Over HTTP/2 a refusal sent before the body was read reaches the client (the stream then
+/// ends with RST_STREAM(NO_ERROR), as RFC 9113 §8.1 allows), and header lists over the
+/// limits get the same 431 with a Status body as HTTP/1.1.
+#[test]
+fn http2_refusals_reach_the_client_with_a_status_body() {
+    let gw = Gateway::start(&FILE_ONLY.replace(
+        "endpoint: 127.0.0.1:0",
+        "endpoint: 127.0.0.1:0\n    max_request_body_size: 64KiB\n    max_header_bytes: 8KiB",
+    ));
+    let client = reqwest::blocking::Client::builder().http2_prior_knowledge().build().unwrap();
+    let url = gw.url("/v1/logs");
+    let post = |case: &str, body: reqwest::blocking::Body, header: Option<(&str, String)>| {
+        let mut r = client.post(&url).header("content-type", "application/json").body(body);
+        if let Some((k, v)) = header {
+            r = r.header(k, v);
+        }
+        let r = r.send().unwrap_or_else(|e| panic!("{case}: the answer did not reach the client: {e:?}"));
+        assert_eq!(r.version(), reqwest::Version::HTTP_2);
+        let status = r.status().as_u16();
+        let v: serde_json::Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+        (status, v["message"].as_str().unwrap_or("").to_string())
+    };
+    let big = vec![b' '; 1 << 20];
+    // Declared length over the limit: refused before reading. (A body refused midway is
+    // answered the same way, but reqwest's blocking client then reports its own cut-off
+    // upload rather than the answer, so it cannot witness that case.)
+    let (status, message) = post("declared", big.into(), None);
+    assert_eq!(status, 413, "{message}");
+    assert!(message.contains("65536 bytes"), "{message}");
+    let (status, message) = post("431", "{}".into(), Some(("x-big", "a".repeat(9000))));
+    assert_eq!(status, 431, "{message}");
+    assert!(message.contains("max_header_bytes (8192 bytes)"), "{message}");
+    let (status, _) = post("200", SMALL_LOG.into(), None);
+    assert_eq!(status, 200);
+}

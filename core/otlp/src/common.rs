@@ -8,6 +8,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::json;
+use super::object::Object;
 
 /// An attribute value (`AnyValue`): a oneof of every kind the spec allows.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -44,8 +45,8 @@ impl<'a> AnyValue<'a> {
 /// `{"values": [...]}`, the wrapper of `arrayValue` and `kvlistValue`.
 #[derive(Deserialize)]
 struct Values<T> {
-    #[serde(default, bound(deserialize = "T: Deserialize<'de>"))]
-    values: Option<Vec<T>>,
+    #[serde(default, deserialize_with = "json::vec", bound(deserialize = "T: Deserialize<'de>"))]
+    values: Vec<T>,
 }
 
 #[derive(Serialize)]
@@ -132,11 +133,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for AnyValue<'a> {
                             map.next_value::<Option<F64>>()?.map(|f| AnyValue::Double(f.0))
                         }
                         "arrayValue" | "array_value" => map
-                            .next_value::<Option<Values<AnyValue<'a>>>>()?
-                            .map(|v| AnyValue::Array(v.values.unwrap_or_default())),
+                            .next_value::<Option<Object<Values<AnyValue<'a>>>>>()?
+                            .map(|v| AnyValue::Array(v.0.values)),
                         "kvlistValue" | "kvlist_value" => map
-                            .next_value::<Option<Values<KeyValue<'a>>>>()?
-                            .map(|v| AnyValue::KvList(v.values.unwrap_or_default())),
+                            .next_value::<Option<Object<Values<KeyValue<'a>>>>>()?
+                            .map(|v| AnyValue::KvList(v.0.values)),
                         "bytesValue" | "bytes_value" => match map.next_value::<Option<Str<'_>>>()? {
                             Some(s) => Some(AnyValue::Bytes(json::base64_bytes::decode(&s.0)?)),
                             None => None,

@@ -39,7 +39,7 @@ where
         }
         fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
-            while let Some(x) = seq.next_element()? {
+            while let Some(crate::object::Object(x)) = seq.next_element()? {
                 if out.capacity() == 0 {
                     out.reserve(16);
                 }
@@ -119,6 +119,12 @@ where
             } else {
                 self.visit_u64(v as u64)
             }
+        } else if v.fract() == 0.0 {
+            // serde_json read the digits as a float already; echoing it would show a number
+            // the client never sent.
+            Err(E::custom(
+                "an integer beyond ±2^53 written as a JSON number cannot be read exactly (and may be out of range for 64 bits); send 64-bit integers as decimal strings",
+            ))
         } else {
             Err(E::custom(format_args!("expected an integer, found {v}; send 64-bit integers as decimal strings")))
         }
@@ -508,6 +514,15 @@ pub fn temporality<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
 /// `skip_serializing_if` helper: proto3 omits zero scalars.
 pub fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
+}
+
+/// An optional message field; `null` or absent is `None`, an array is refused.
+pub fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<crate::object::Object<T>>::deserialize(d)?.map(|o| o.0))
 }
 
 #[cfg(test)]

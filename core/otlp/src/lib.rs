@@ -11,6 +11,7 @@ pub mod id;
 pub mod json;
 pub mod logs;
 pub mod metrics;
+pub mod object;
 pub mod scan;
 pub mod trace;
 mod writer;
@@ -137,10 +138,14 @@ impl<'a> Request<'a> {
                 .unwrap_or_else(|| serde::de::Error::custom("the body is not valid UTF-8"));
             return Err(Self::explain(signal, body, e));
         };
+        // Only an object is a message: `Object` refuses `[]` and positional arrays.
+        fn borrowed<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T, serde_json::Error> {
+            serde_json::from_str::<object::Object<T>>(text).map(|o| o.0)
+        }
         let fast = match signal {
-            Signal::Logs => serde_json::from_str(text).map(Request::Logs),
-            Signal::Metrics => serde_json::from_str(text).map(Request::Metrics),
-            Signal::Traces => serde_json::from_str(text).map(Request::Traces),
+            Signal::Logs => borrowed(text).map(Request::Logs),
+            Signal::Metrics => borrowed(text).map(Request::Metrics),
+            Signal::Traces => borrowed(text).map(Request::Traces),
         };
         // The happy path pays nothing for error paths; only a failure decodes again with
         // path tracking to say which field was wrong.
@@ -153,7 +158,7 @@ impl<'a> Request<'a> {
         // A reader never lends strings out, so every string is owned and 'static works.
         fn owned<T: serde::Deserialize<'static>>(body: &[u8]) -> Result<T, serde_json::Error> {
             let mut de = serde_json::Deserializer::from_reader(std::io::Cursor::new(body));
-            let v = T::deserialize(&mut de)?;
+            let v = <object::Object<T> as serde::Deserialize>::deserialize(&mut de)?.0;
             de.end()?;
             Ok(v)
         }
@@ -169,7 +174,7 @@ impl<'a> Request<'a> {
     fn explain(signal: Signal, body: &[u8], first: serde_json::Error) -> DecodeError {
         fn tracked<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> Option<(String, serde_json::Error)> {
             let mut de = serde_json::Deserializer::from_slice(body);
-            match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            match serde_path_to_error::deserialize::<_, object::Object<T>>(&mut de) {
                 Ok(_) => None,
                 Err(e) => Some((e.path().to_string(), e.into_inner())),
             }
@@ -407,6 +412,36 @@ mod tests {
         let m = merge_encoded(Signal::Logs, &[&a, &empty, &b]).unwrap();
         assert_eq!(Request::decode(Signal::Logs, &m).unwrap().records(), 3);
         assert!(merge_encoded(Signal::Traces, &[&a]).is_none());
+    }
+
+    #[test]
+    fn only_objects_are_messages() {
+        let cases: &[(Signal, &str)] = &[
+            (Signal::Logs, "[]"),
+            (Signal::Logs, r#"{"resourceLogs":[[null,[[null,[[1,2,3,"x"]]]]]]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[{"resource":[[]]}]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[{"scope":["n","v"]}]}]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[[]]}]}]}"#),
+            (Signal::Logs, r#"{"resourceLogs":[{"resource":{"attributes":[["k",{"stringValue":"v"}]]}}]}"#),
+            (
+                Signal::Logs,
+                r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"k","value":{"kvlistValue":[[]]}}]}}]}"#,
+            ),
+            (Signal::Metrics, "[[]]"),
+            (Signal::Metrics, r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","sum":[[]]}]}]}]}"#),
+            (Signal::Traces, r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"status":[null,"x",2]}]}]}]}"#),
+        ];
+        for (signal, body) in cases {
+            let e = Request::decode(*signal, body.as_bytes()).expect_err(body);
+            assert!(e.message.contains("expected struct"), "{body}: {e}");
+            assert!(Request::decode_owned(*signal, body.as_bytes()).is_err(), "{body}");
+            if let Some(s) = scan::scan(*signal, body.as_bytes()) {
+                panic!("{body}: the scan accepted it: {s:?}");
+            }
+        }
+        // Objects still decode, with nulls where messages may be.
+        let ok = r#"{"resourceLogs":[{"resource":null,"scopeLogs":[{"scope":null,"logRecords":[{}]}]}]}"#;
+        assert_eq!(Request::decode(Signal::Logs, ok.as_bytes()).unwrap().records(), 1);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub struct LogsRequest<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ResourceLogs<'a> {
     /// The resource that produced these logs.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource<'a>>,
     /// Logs grouped by instrumentation scope.
     #[serde(borrow, default, alias = "scope_logs", deserialize_with = "json::vec")]
@@ -43,7 +43,7 @@ pub struct ResourceLogs<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ScopeLogs<'a> {
     /// The instrumentation scope.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub scope: Option<InstrumentationScope<'a>>,
     /// The records.
     #[serde(borrow, default, alias = "log_records", deserialize_with = "json::vec")]

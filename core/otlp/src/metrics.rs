@@ -22,7 +22,7 @@ pub struct MetricsRequest<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ResourceMetrics<'a> {
     /// The resource that produced these metrics.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource<'a>>,
     /// Metrics grouped by instrumentation scope.
     #[serde(borrow, default, alias = "scope_metrics", deserialize_with = "json::vec")]
@@ -43,7 +43,7 @@ pub struct ResourceMetrics<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ScopeMetrics<'a> {
     /// The instrumentation scope.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub scope: Option<InstrumentationScope<'a>>,
     /// The metrics.
     #[serde(borrow, default, deserialize_with = "json::vec")]
@@ -73,19 +73,25 @@ pub struct Metric<'a> {
     #[serde(borrow, default, deserialize_with = "json::str", skip_serializing_if = "str::is_empty")]
     pub unit: Cow<'a, str>,
     /// A gauge.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub gauge: Option<Gauge<'a>>,
     /// A sum.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub sum: Option<Sum<'a>>,
     /// A histogram.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub histogram: Option<Histogram<'a>>,
     /// An exponential histogram.
-    #[serde(borrow, default, alias = "exponential_histogram", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        alias = "exponential_histogram",
+        deserialize_with = "json::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exponential_histogram: Option<ExponentialHistogram<'a>>,
     /// A summary.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary<'a>>,
     /// Extra metadata about the metric.
     #[serde(borrow, default, deserialize_with = "json::vec", skip_serializing_if = "Vec::is_empty")]
@@ -313,10 +319,10 @@ pub struct ExponentialHistogramDataPoint<'a> {
     #[serde(default, alias = "zero_count", with = "json::u64_str", skip_serializing_if = "json::is_zero")]
     pub zero_count: u64,
     /// Positive buckets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub positive: Option<Buckets>,
     /// Negative buckets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub negative: Option<Buckets>,
     /// `DataPointFlags`.
     #[serde(default, deserialize_with = "json::u32", skip_serializing_if = "json::is_zero")]

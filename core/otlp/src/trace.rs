@@ -22,7 +22,7 @@ pub struct TracesRequest<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ResourceSpans<'a> {
     /// The resource that produced these spans.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource<'a>>,
     /// Spans grouped by instrumentation scope.
     #[serde(borrow, default, alias = "scope_spans", deserialize_with = "json::vec")]
@@ -43,7 +43,7 @@ pub struct ResourceSpans<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ScopeSpans<'a> {
     /// The instrumentation scope.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub scope: Option<InstrumentationScope<'a>>,
     /// The spans.
     #[serde(borrow, default, deserialize_with = "json::vec")]
@@ -130,7 +130,7 @@ pub struct Span<'a> {
     )]
     pub dropped_links_count: u32,
     /// Outcome of the span.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default, deserialize_with = "json::object", skip_serializing_if = "Option::is_none")]
     pub status: Option<Status<'a>>,
 }
 

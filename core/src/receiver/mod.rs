@@ -1,6 +1,7 @@
 //! Receivers: where telemetry enters: OTLP/HTTP JSON from clients, or a NATS JetStream stream
 //! the edge relays fill (scale-out).
 
+pub mod head_refusal;
 pub mod nats;
 pub mod otlp_http;
 pub mod rate_limit;

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::head_refusal::{HeadLimits, HeadRefusals};
 use crate::otlp::{Request, Signal};
 use crate::pipeline::batch::Context;
 use crate::pipeline::component::Rejection;
@@ -155,6 +156,8 @@ struct Shared {
     max_body: usize,
     body_timeout: Duration,
     route_root: bool,
+    /// `max_header_bytes` and `max_headers`.
+    head: HeadLimits,
     /// Clients already told (once, at WARN) that they post to `/`.
     warned_root: std::sync::Mutex<std::collections::HashSet<std::net::IpAddr>>,
 }
@@ -174,6 +177,7 @@ pub async fn serve(
         max_body: config.max_request_body_size.as_usize(),
         body_timeout: config.body_read_timeout.0,
         route_root: config.route_root,
+        head: HeadLimits { max_bytes: config.max_header_bytes.0, max_headers: config.max_headers },
         warned_root: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -184,7 +188,11 @@ pub async fn serve(
         .max_headers(config.max_headers)
         // hyper's smallest read buffer is 8 KiB; the head must fit in it.
         .max_buf_size(config.max_header_bytes.as_usize().max(8192));
-    builder.http2().max_header_list_size(u32::try_from(config.max_header_bytes.0).unwrap_or(u32::MAX));
+    // The receiver refuses an HTTP/2 header list over max_header_bytes itself, with a Status
+    // body; h2's own cap (a bare 431) is only the memory bound above it.
+    builder.http2().max_header_list_size(
+        u32::try_from(config.max_header_bytes.0.saturating_mul(4).max(64 * 1024)).unwrap_or(u32::MAX),
+    );
     let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
     builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -200,6 +208,7 @@ pub async fn serve(
         None => None,
     };
     let handshake_timeout = config.header_read_timeout.0;
+    let limits = shared.head;
     loop {
         // Excess connections wait in the kernel's backlog instead of being accepted.
         let permit = tokio::select! {
@@ -244,8 +253,11 @@ pub async fn serve(
                             return;
                         }
                     }
-                    let conn =
-                        watcher.watch(builder.serve_connection(TokioIo::new(stream), service(None)).into_owned());
+                    let conn = watcher.watch(
+                        builder
+                            .serve_connection(TokioIo::new(HeadRefusals::new(stream, limits)), service(None))
+                            .into_owned(),
+                    );
                     if let Err(e) = conn.await {
                         tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
                     }
@@ -272,8 +284,11 @@ pub async fn serve(
                         .and_then(|c| c.first())
                         .and_then(super::tls::subject_of)
                         .map(Arc::<str>::from);
-                    let conn =
-                        watcher.watch(builder.serve_connection(TokioIo::new(tls), service(subject)).into_owned());
+                    let conn = watcher.watch(
+                        builder
+                            .serve_connection(TokioIo::new(HeadRefusals::new(tls, limits)), service(subject))
+                            .into_owned(),
+                    );
                     if let Err(e) = conn.await {
                         tracing::debug!(client = %peer, error = %e, "Connection ended with an error.");
                     }
@@ -382,6 +397,11 @@ async fn receive(
     // One router for the whole request, even if a reload swaps it meanwhile.
     let router = shared.router.get();
     let router = &*router;
+    // hyper enforces the limits on HTTP/1.1 heads (with a bare 431, given a body by
+    // `head_refusal`); HTTP/2 header lists are checked here.
+    if req.version() == http::Version::HTTP_2 && !shared.head.admit(req.headers()) {
+        return Err(shared.head.refusal());
+    }
     let path = req.uri().path();
     let known = signal_of(path);
     let at_root = path == "/" && shared.route_root;

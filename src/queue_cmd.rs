@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::Subcommand;
-use otelgate_core::exporter::minware::dead_letter;
+use otelgate_core::dead_letter;
 use otelgate_core::queue::disk;
 
 use crate::output::{err, out};

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod dead_letter;
 pub mod exporter;
 pub mod keys;
 pub mod nats;

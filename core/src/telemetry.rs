@@ -225,6 +225,20 @@ impl Telemetry {
                 q.handed_back.load(Ordering::Relaxed),
             );
             push(
+                "otelgate_exporter_handed_over_batches".into(),
+                "Batches this exporter's queue took over on reload from the retiring instance, which could not deliver them (e.g. a quarantined plugin).",
+                false,
+                l.clone(),
+                q.handed_over.load(Ordering::Relaxed),
+            );
+            push(
+                "otelgate_exporter_dead_lettered_at_shutdown_batches".into(),
+                "Batches of a memory queue still undelivered when the relay stopped, written to the exporter's dead letter.",
+                false,
+                l.clone(),
+                q.dead_lettered.load(Ordering::Relaxed),
+            );
+            push(
                 "otelgate_exporter_retries".into(),
                 "Export attempts that failed and were retried.",
                 false,

@@ -411,3 +411,106 @@ fn validate_checks_plugin_files_without_running_them() {
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("processors.plugin/hello: ./no/such/plugin.so: No such file"), "{err}");
 }
+
+/// An exporter plugin with this config: it panics on batches containing `panic_on` (empty:
+/// never), and after three panics the host quarantines it.
+fn panicking_sink(sink_file: &std::path::Path, panic_on: &str) -> String {
+    format!(
+        "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:0 }}
+exporters:
+  plugin/sink:
+    path: {sink_so}
+    config: {{ path: {sink_file}, panic_on: '{panic_on}' }}
+pipelines:
+  logs: {{ receivers: [otlp_http], exporters: [plugin/sink] }}
+admin:
+  endpoint: 127.0.0.1:0
+",
+        sink_so = plugin_so("otelgate_plugin_file_sink").display(),
+        sink_file = sink_file.display(),
+    )
+}
+
+fn numbered_log(n: usize, text: &str) -> String {
+    format!(
+        r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{{"stringValue":"{text}"}},"attributes":[{{"key":"n","value":{{"intValue":"{n}"}}}}]}}]}}]}}]}}"#
+    )
+}
+
+/// Quarantine after repeated panics (`on_error: fail`, the default) keeps an exporter
+/// plugin's batches queued. A reload hands them to the new instance, which delivers them;
+/// at shutdown what is still undelivered goes to the dead letter, counted — never silently
+/// lost.
+#[test]
+fn a_quarantined_exporter_plugin_loses_nothing_across_reload_and_shutdown() {
+    use crate::harness::{scrape, wait_for};
+    use std::time::Duration;
+    let gw = Gateway::start(&panicking_sink(std::path::Path::new("{dir}/sink.jsonl"), "BOOM"));
+    let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
+    let sink = gw.path("sink.jsonl");
+    for n in 0..3 {
+        assert_eq!(gw.post("/v1/logs", numbered_log(n, "BOOM")).status, 200);
+    }
+    wait_for("the quarantine", Duration::from_secs(30), || {
+        gw.logs().iter().any(|l| l.contains("quarantined")).then_some(())
+    });
+    for n in 3..5 {
+        assert_eq!(gw.post("/v1/logs", numbered_log(n, "fine")).status, 200);
+    }
+    let ready = reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap().text().unwrap();
+    assert!(ready.contains("quarantined"), "{ready}");
+    assert!(json_lines(&sink).is_empty(), "nothing was delivered while quarantined");
+
+    // A new instance (that no longer panics) takes every held batch over on reload.
+    let dir = gw.dir.to_str().unwrap().to_string();
+    std::fs::write(gw.path("pipelines.yaml"), panicking_sink(&sink, "").replace("{dir}", &dir)).unwrap();
+    let r = reqwest::blocking::Client::new().post(format!("http://{admin}/reload")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+    let lines = wait_for("the held batches at the new instance", Duration::from_secs(30), || {
+        let lines = json_lines(&sink);
+        (lines.len() >= 5).then_some(lines)
+    });
+    let mut seen: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            l["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["attributes"][0]["value"]["intValue"].to_string()
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["\"0\"", "\"1\"", "\"2\"", "\"3\"", "\"4\""], "each held batch exactly once");
+    let m = scrape(&admin);
+    assert_eq!(m[r#"otelgate_exporter_handed_over_batches_total{exporter="plugin/sink"}"#], 5.0, "{m:?}");
+    let ready = reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap().text().unwrap();
+    assert!(!ready.contains("quarantined"), "{ready}");
+
+    // Quarantined again, then stopped: the held batches are in the dead letter.
+    std::fs::write(gw.path("pipelines.yaml"), panicking_sink(&sink, "BOOM").replace("{dir}", &dir)).unwrap();
+    let r = reqwest::blocking::Client::new().post(format!("http://{admin}/reload")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    for n in 10..13 {
+        assert_eq!(gw.post("/v1/logs", numbered_log(n, "BOOM")).status, 200);
+    }
+    wait_for("the second quarantine", Duration::from_secs(30), || {
+        (gw.logs().iter().filter(|l| l.contains("is quarantined")).count() >= 2).then_some(())
+    });
+    assert_eq!(gw.post("/v1/logs", numbered_log(13, "fine")).status, 200);
+    let (status, gw) = gw.stop();
+    assert!(status.success());
+    let letters = json_lines(&gw.path("data/dead-letter/plugin_sink.jsonl"));
+    let mut buried: Vec<String> = letters
+        .iter()
+        .map(|l| {
+            assert_eq!(l["exporter"], "plugin/sink");
+            assert!(l["response"].as_str().unwrap().contains("when the relay stopped"), "{l}");
+            l["body"]["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["attributes"][0]["value"]["intValue"]
+                .to_string()
+        })
+        .collect();
+    buried.sort();
+    assert_eq!(buried, ["\"10\"", "\"11\"", "\"12\"", "\"13\""], "every held batch, once");
+    let logs = gw.logs().join("\n");
+    assert!(!logs.contains("is lost"), "{logs}");
+    assert!(logs.contains("it is in the dead letter"), "{logs}");
+}

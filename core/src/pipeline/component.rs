@@ -212,6 +212,13 @@ pub trait Exporter: Send + Sync {
         0
     }
 
+    /// Its own dead letter, where its queue also writes what is still undelivered when the
+    /// relay stops; `None` (most exporters) means the default file for its id
+    /// (`dead_letter::default_path`).
+    fn dead_letter(&self) -> Option<std::sync::Arc<crate::dead_letter::DeadLetter>> {
+        None
+    }
+
     /// Why this exporter cannot make progress now (for `/readyz`), if so.
     fn health(&self) -> Option<String> {
         None

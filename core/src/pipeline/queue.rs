@@ -19,6 +19,7 @@ use super::batch::Batch;
 use super::completion::Settled;
 use super::component::{ExportError, Exporter};
 use super::retry::Backoff;
+use crate::dead_letter::DeadLetter;
 use crate::queue::{DiskError, DiskQueue, RecordRef};
 use crate::settings::{ComponentId, WhenFull};
 
@@ -43,6 +44,11 @@ pub struct QueueState {
     pub retried: AtomicU64,
     /// Batches handed back to a source that takes them back (a stream) to deliver later.
     pub handed_back: AtomicU64,
+    /// Batches this queue took over on reload from the retiring generation's queue of the
+    /// same exporter, which could not deliver them.
+    pub handed_over: AtomicU64,
+    /// Batches still undelivered when the relay stopped, written to the dead letter.
+    pub dead_lettered: AtomicU64,
     /// Items (records) delivered, per signal (by `Signal::index`).
     pub sent_items: [AtomicU64; 3],
     /// Items failed for good, per signal.
@@ -66,6 +72,12 @@ impl QueueState {
     /// The byte bound.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// One batch leaves this queue without being delivered here (handed over, or dead-lettered).
+    fn leave(&self, batch: &Batch) {
+        self.release(batch.body.len());
+        self.depth.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn release(&self, bytes: usize) {
@@ -97,6 +109,64 @@ impl QueueHandle {
     pub fn delivering_before_answer(mut self, exporter: Arc<dyn Exporter>, timeout: Duration) -> Self {
         self.before_answer = Some((exporter, timeout));
         self
+    }
+}
+
+impl QueueHandle {
+    /// Where a previous generation's worker for the same exporter may hand its batches on
+    /// reload; `None` for a disk queue (a disk queue is carried over by its directory).
+    pub fn successor(&self) -> Option<Successor> {
+        match &self.sink {
+            Sink::Memory(tx) => Some(Successor { state: self.state.clone(), tx: tx.downgrade() }),
+            Sink::Disk(_) => None,
+        }
+    }
+}
+
+/// The new generation's memory queue of an exporter, as the old worker sees it. Weak: the
+/// new queue still closes when its routers are gone.
+#[derive(Clone)]
+pub struct Successor {
+    state: Arc<QueueState>,
+    tx: mpsc::WeakUnboundedSender<Batch>,
+}
+
+impl Successor {
+    /// Puts `batch` in the new queue, over its byte bound if need be (it was accepted once
+    /// already); gives it back when that queue has closed.
+    fn take(&self, batch: Batch) -> Result<(), Batch> {
+        let Some(tx) = self.tx.upgrade() else { return Err(batch) };
+        let bytes = batch.body.len();
+        self.state.used.fetch_add(bytes, Ordering::AcqRel);
+        self.state.depth.fetch_add(1, Ordering::Relaxed);
+        tx.send(batch).map_err(|mpsc::error::SendError(batch)| {
+            self.state.release(bytes);
+            self.state.depth.fetch_sub(1, Ordering::Relaxed);
+            batch
+        })?;
+        self.state.handed_over.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Set on reload for a retiring memory-queue worker: from then on, a batch its exporter cannot
+/// deliver (a quarantined plugin, an unreachable endpoint the new config changed) moves to the
+/// new generation's queue instead of being retried by the old instance.
+#[derive(Default)]
+pub struct HandOver {
+    to: std::sync::OnceLock<Successor>,
+    set: CancellationToken,
+}
+
+impl HandOver {
+    /// Hands what cannot be delivered to `successor` from now on (wakes waiting retries).
+    pub fn hand_to(&self, successor: Successor) {
+        let _ = self.to.set(successor);
+        self.set.cancel();
+    }
+
+    fn successor(&self) -> Option<&Successor> {
+        self.to.get()
     }
 }
 
@@ -228,6 +298,10 @@ enum Outcome {
     Keep,
     /// Set it aside for a while; others go first.
     Defer(Duration),
+    /// Not delivered, and a newer generation's queue takes it (reload).
+    HandOver,
+    /// Not delivered, and no one will: still undeliverable at shutdown.
+    Undelivered(String),
 }
 
 /// The consumer side, owned by the worker task.
@@ -237,6 +311,7 @@ pub struct QueueWorker {
     max_in_flight: usize,
     merge: Option<(usize, usize)>,
     stash: Option<Item>,
+    hand_over: Arc<HandOver>,
 }
 
 fn new_state(
@@ -257,6 +332,8 @@ fn new_state(
         sent: AtomicU64::new(0),
         retried: AtomicU64::new(0),
         handed_back: AtomicU64::new(0),
+        handed_over: AtomicU64::new(0),
+        dead_lettered: AtomicU64::new(0),
         sent_items: Default::default(),
         failed_items: Default::default(),
         store,
@@ -270,7 +347,14 @@ pub fn queue(id: ComponentId, capacity: usize, when_full: WhenFull) -> (QueueHan
     let weak = tx.downgrade();
     (
         QueueHandle { state: state.clone(), sink: Sink::Memory(tx), before_answer: None },
-        QueueWorker { state, source: Source::Memory(rx, weak), max_in_flight: 1, merge: None, stash: None },
+        QueueWorker {
+            state,
+            source: Source::Memory(rx, weak),
+            max_in_flight: 1,
+            merge: None,
+            stash: None,
+            hand_over: Arc::default(),
+        },
     )
 }
 
@@ -286,7 +370,14 @@ pub fn disk_queue(
     state.depth.store(disk.pending(), Ordering::Relaxed);
     (
         QueueHandle { state: state.clone(), sink: Sink::Disk(disk.clone()), before_answer: None },
-        QueueWorker { state, source: Source::Disk(disk), max_in_flight: 1, merge: None, stash: None },
+        QueueWorker {
+            state,
+            source: Source::Disk(disk),
+            max_in_flight: 1,
+            merge: None,
+            stash: None,
+            hand_over: Arc::default(),
+        },
     )
 }
 
@@ -305,6 +396,11 @@ impl QueueWorker {
     pub fn with_merging(mut self, max_bytes: usize, max_records: usize) -> Self {
         self.merge = (max_bytes > 0 && max_records > 0).then_some((max_bytes, max_records));
         self
+    }
+
+    /// The switch a reload uses to hand this worker's undeliverable batches to its successor.
+    pub fn hand_over(&self) -> Arc<HandOver> {
+        self.hand_over.clone()
     }
 
     async fn next(&mut self, stopping: &CancellationToken) -> Option<Item> {
@@ -392,6 +488,12 @@ impl QueueWorker {
     pub async fn run(mut self, exporter: Arc<dyn Exporter>, stopping: CancellationToken) {
         let slots = Arc::new(Semaphore::new(self.max_in_flight));
         let grouping = self.merge.is_none() && exporter.groups();
+        // Where what nobody will deliver goes: the exporter's own dead letter, or the default
+        // file for its id.
+        let dead_letter = exporter.dead_letter().unwrap_or_else(|| {
+            let id = self.state.id.to_string();
+            Arc::new(DeadLetter::new(crate::dead_letter::default_path(&id), crate::dead_letter::DEFAULT_MAX_BYTES))
+        });
         let mut tasks = tokio::task::JoinSet::new();
         while let Some(first) = self.next(&stopping).await {
             let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -406,6 +508,7 @@ impl QueueWorker {
             let state = self.state.clone();
             let exporter = exporter.clone();
             let stopping = stopping.clone();
+            let (hand_over, dead_letter) = (self.hand_over.clone(), dead_letter.clone());
             let (disk, weak) = match &self.source {
                 Source::Disk(d) => (Some(d.clone()), None),
                 Source::Memory(_, w) => (None, Some(w.clone())),
@@ -419,8 +522,8 @@ impl QueueWorker {
                 // are set aside and retried later instead of being stranded unacknowledged.
                 let durable = disk.is_some();
                 let delivering = tokio::spawn({
-                    let (state, stopping) = (state.clone(), stopping.clone());
-                    async move { deliver(&state, &*exporter, &requests, &stopping, durable).await }
+                    let (state, stopping, hand_over) = (state.clone(), stopping.clone(), hand_over.clone());
+                    async move { deliver(&state, &*exporter, &requests, &stopping, durable, &hand_over).await }
                 });
                 let outcome = match delivering.await {
                     Ok(outcome) => outcome,
@@ -448,15 +551,40 @@ impl QueueWorker {
                         }
                     }
                     (Outcome::Defer(after), None) => {
-                        tokio::time::sleep(after).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(after) => {}
+                            _ = hand_over.set.cancelled() => {}
+                        }
                         let tx = weak.and_then(|w| w.upgrade());
                         for (batch, _) in unit {
+                            let batch = match hand_over.successor() {
+                                Some(next) => match next.take(batch.clone()) {
+                                    Ok(()) => {
+                                        state.leave(&batch);
+                                        continue;
+                                    }
+                                    Err(batch) => batch,
+                                },
+                                None => batch,
+                            };
                             if tx.as_ref().is_none_or(|tx| tx.send(batch.clone()).is_err()) {
-                                state.failed.fetch_add(1, Ordering::Relaxed);
-                                tracing::error!(exporter = %state.id, "A deferred batch was still waiting at shutdown (memory queue); it is lost.");
-                                state.release(batch.body.len());
-                                state.depth.fetch_sub(1, Ordering::Relaxed);
+                                bury(&state, &dead_letter, &batch, "deferred by the exporter and still waiting when the relay stopped");
+                                state.leave(&batch);
                             }
+                        }
+                    }
+                    (Outcome::HandOver, _) => {
+                        for (batch, _) in unit {
+                            if !matches!(hand_over.successor().map(|next| next.take(batch.clone())), Some(Ok(()))) {
+                                bury(&state, &dead_letter, &batch, "undelivered, and the queue after a reload had closed");
+                            }
+                            state.leave(&batch);
+                        }
+                    }
+                    (Outcome::Undelivered(why), _) => {
+                        for (batch, _) in unit {
+                            bury(&state, &dead_letter, &batch, &why);
+                            state.leave(&batch);
                         }
                     }
                     (_, disk) => {
@@ -498,6 +626,24 @@ const GROUP_MAX_BATCHES: usize = 256;
 /// Most bytes one grouped export takes.
 const GROUP_MAX_BYTES: usize = 8 << 20;
 
+/// Writes a batch nobody will deliver to the dead letter, at ERROR and counted; only if that
+/// fails is it lost (counted as failed, also at ERROR).
+fn bury(state: &QueueState, dead_letter: &DeadLetter, batch: &Batch, why: &str) {
+    match dead_letter.write(&state.id.to_string(), batch.signal, 0, why, &batch.body) {
+        Ok(()) => {
+            state.dead_lettered.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(exporter = %state.id, records = batch.records, file = %dead_letter.path().display(), reason = why, "A batch could not be delivered; it is in the dead letter (replay with `otelgate dead-letter replay`).");
+            batch.settle(Settled::Safe);
+        }
+        Err(e) => {
+            state.failed.fetch_add(1, Ordering::Relaxed);
+            state.failed_items[batch.signal.index()].fetch_add(batch.records as u64, Ordering::Relaxed);
+            tracing::error!(exporter = %state.id, records = batch.records, file = %dead_letter.path().display(), error = %e, reason = why, "A batch could not be delivered and the dead letter cannot be written: the batch is lost.");
+            batch.settle(Settled::Lost);
+        }
+    }
+}
+
 /// Tries until the batches are delivered or failed for good, the exporter defers them, or,
 /// for a durable queue, stopping interrupts retries.
 async fn deliver(
@@ -506,6 +652,7 @@ async fn deliver(
     batches: &[Batch],
     stopping: &CancellationToken,
     durable: bool,
+    hand_over: &HandOver,
 ) -> Outcome {
     let mut backoff = BACKOFF;
     loop {
@@ -540,6 +687,18 @@ async fn deliver(
             Err(ExportError::Retryable { .. } | ExportError::Deferred { .. }) if durable && stopping.is_cancelled() => {
                 return Outcome::Keep
             }
+            // Retired by a reload: the new generation's instance takes it.
+            Err(ExportError::Retryable { .. } | ExportError::Deferred { .. })
+                if !durable && hand_over.successor().is_some() =>
+            {
+                return Outcome::HandOver
+            }
+            // The last try at shutdown failed: the dead letter keeps it.
+            Err(ExportError::Retryable { message, .. } | ExportError::Deferred { message, .. })
+                if !durable && stopping.is_cancelled() =>
+            {
+                return Outcome::Undelivered(format!("still undelivered when the relay stopped: {message}"))
+            }
             Err(ExportError::Deferred { after, .. }) => return Outcome::Defer(after),
             Err(ExportError::Retryable { message, after }) if !stopping.is_cancelled() => {
                 state.retried.fetch_add(1, Ordering::Relaxed);
@@ -548,6 +707,7 @@ async fn deliver(
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = stopping.cancelled() => {}
+                    _ = hand_over.set.cancelled(), if !durable => {}
                 }
             }
             Err(e) => {

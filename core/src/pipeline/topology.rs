@@ -72,7 +72,10 @@ pub use crate::registry::exporter::DRAIN_TIMEOUT;
 
 /// One exporter worker and what stops it.
 struct Worker {
+    id: ComponentId,
     task: JoinHandle<()>,
+    /// A memory worker's switch to hand undeliverable batches to its successor (reload).
+    hand_over: Arc<queue::HandOver>,
     /// Cancels retries (memory) or stops taking from the disk queue (disk).
     stop: CancellationToken,
     durable: bool,
@@ -82,6 +85,8 @@ struct Worker {
 struct Generation {
     routers: BTreeMap<ComponentId, Arc<Router>>,
     workers: Vec<Worker>,
+    /// The memory queues, by exporter: where a retiring generation hands what it cannot deliver.
+    successors: BTreeMap<ComponentId, queue::Successor>,
     telemetry: Telemetry,
     drain_timeout: Duration,
 }
@@ -156,6 +161,7 @@ fn build(
 
     let mut handles: BTreeMap<&ComponentId, QueueHandle> = BTreeMap::new();
     let mut workers = Vec::new();
+    let mut successors = BTreeMap::new();
     let mut drain_timeout = DRAIN_TIMEOUT;
     let mut forwarded: BTreeMap<&ComponentId, bool> = BTreeMap::new();
     for (id, c) in &config.exporters {
@@ -193,8 +199,12 @@ fn build(
         telemetry.exporters.push((id.clone(), exporter.clone()));
         // One span per component: every line its worker (and exporter) logs names it.
         let span = tracing::info_span!("exporter", id = %id);
+        let hand_over = worker.hand_over();
+        if let Some(s) = handle.successor() {
+            successors.insert(id.clone(), s);
+        }
         let task = exporter_runtime().spawn(worker.run(exporter, stop.clone()).instrument(span));
-        workers.push(Worker { task, stop, durable });
+        workers.push(Worker { id: id.clone(), task, hand_over, stop, durable });
         handles.insert(id, handle);
     }
 
@@ -220,7 +230,7 @@ fn build(
     }
     // Only routers hold queue handles now, so memory queues close when their routers are gone.
     drop(handles);
-    Ok(Generation { routers, workers, telemetry, drain_timeout })
+    Ok(Generation { routers, workers, successors, telemetry, drain_timeout })
 }
 
 async fn bind_receiver(
@@ -348,6 +358,9 @@ impl Running {
         for w in old.workers {
             if w.durable {
                 w.stop.cancel();
+            } else if let Some(next) = self.current.successors.get(&w.id) {
+                // What the old instance cannot deliver moves to the new one's queue.
+                w.hand_over.hand_to(next.clone());
             }
             self.retired.push(w);
         }

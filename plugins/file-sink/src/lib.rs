@@ -19,12 +19,17 @@ use serde::Deserialize;
 struct Config {
     /// The file batches are appended to (created if missing, with its directory).
     path: PathBuf,
+    /// Panic on a batch containing this text: lets tests (and plugin authors) watch the host
+    /// quarantine a misbehaving exporter without losing its batches.
+    #[serde(default)]
+    panic_on: Option<String>,
 }
 
 /// Appends batches to a file.
 pub struct FileSink {
     path: PathBuf,
     file: Mutex<File>,
+    panic_on: Option<String>,
 }
 
 impl Exporter for FileSink {
@@ -40,10 +45,15 @@ impl Exporter for FileSink {
             .open(&c.path)
             .map_err(|e| format!("cannot open {} for appending: {e}", c.path.display()))?;
         log::info(&format!("appending batches to {}", c.path.display()));
-        Ok(FileSink { path: c.path, file: Mutex::new(file) })
+        Ok(FileSink { path: c.path, file: Mutex::new(file), panic_on: c.panic_on })
     }
 
     fn export(&self, _signal: Signal, batch: &[u8], _deadline_unix_ms: u64) -> Result<(), Failure> {
+        if let Some(p) = self.panic_on.as_deref().filter(|p| !p.is_empty()) {
+            if batch.windows(p.len()).any(|w| w == p.as_bytes()) {
+                panic!("file-sink was told to panic on {p:?}")
+            }
+        }
         let mut line = Vec::with_capacity(batch.len() + 1);
         line.extend_from_slice(batch);
         line.push(b'\n');

@@ -17,7 +17,6 @@
 //! back with upstream's `Retry-After`, the source delivers it again, and the 500 tolerance and
 //! `max_elapsed` count across those deliveries.
 
-pub mod dead_letter;
 pub mod payload;
 
 pub mod tls;
@@ -36,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::payload::Payload;
 
-use self::dead_letter::DeadLetter;
+use crate::dead_letter::{self, DeadLetter};
 use crate::otlp::Signal;
 use crate::pipeline::batch::Batch;
 use crate::pipeline::component::{ExportError, Exporter};
@@ -201,7 +200,7 @@ fn default_5xx() -> u32 {
     10
 }
 fn default_dead_letter_bytes() -> ByteSize {
-    ByteSize::mib(100)
+    ByteSize(dead_letter::DEFAULT_MAX_BYTES)
 }
 fn default_shutdown() -> Seconds {
     Seconds(Duration::from_secs(10))
@@ -322,7 +321,7 @@ pub struct MinwareExporter {
     id: String,
     config: MinwareConfig,
     client: reqwest::Client,
-    dead_letter: DeadLetter,
+    dead_letter: Arc<DeadLetter>,
     stopping: CancellationToken,
     /// Upstream refuses the relay's own key; shared with the probe that ends the pause.
     paused: std::sync::Arc<AtomicBool>,
@@ -366,13 +365,10 @@ impl MinwareExporter {
             None => b.no_proxy(),
         };
         let client = b.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let dead_letter = DeadLetter::new(
-            config
-                .dead_letter_path
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(format!("./data/dead-letter/{}.jsonl", id.replace('/', "_")))),
+        let dead_letter = Arc::new(DeadLetter::new(
+            config.dead_letter_path.clone().unwrap_or_else(|| dead_letter::default_path(id)),
             config.dead_letter_max_bytes.0,
-        );
+        ));
         Ok(MinwareExporter {
             id: id.to_string(),
             config,
@@ -623,6 +619,10 @@ impl Exporter for MinwareExporter {
             ("exporter_batches", "outcome", "split", n(&s.split)),
             ("exporter_partially_rejected_items", "upstream", "minware", n(&s.partially_rejected)),
         ]
+    }
+
+    fn dead_letter(&self) -> Option<Arc<DeadLetter>> {
+        Some(self.dead_letter.clone())
     }
 
     fn health(&self) -> Option<String> {

@@ -1,5 +1,7 @@
-//! The dead letter: batches upstream refused for good, as JSON Lines with the status, the
-//! response and the time, size-bounded and rotated. Never silent: each write is an ERROR.
+//! The dead letter: batches that could not be delivered — refused for good by upstream
+//! (minware), or still undelivered when the relay stopped (any memory-queued exporter, e.g. a
+//! quarantined plugin) — as JSON Lines with the status, the response and the time,
+//! size-bounded and rotated. Never silent: each write is an ERROR, and counted.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -13,6 +15,14 @@ use crate::otlp::Signal;
 
 /// Rotated files kept beside the current one (`PATH.1` … `PATH.5`).
 const KEEP: usize = 5;
+
+/// The size at which a dead-letter file is rotated unless configured otherwise.
+pub const DEFAULT_MAX_BYTES: u64 = 100 << 20;
+
+/// Where an exporter's dead letter goes unless configured otherwise.
+pub fn default_path(exporter: &str) -> PathBuf {
+    PathBuf::from(format!("./data/dead-letter/{}.jsonl", exporter.replace('/', "_")))
+}
 
 /// One dead-lettered batch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,7 +138,7 @@ pub struct Replayed {
 /// letters refused again are listed (the file itself is not changed).
 pub async fn replay(path: &Path, base_url: &str, key: &str, ca_file: Option<&Path>) -> Result<Replayed, String> {
     let letters = read(path)?;
-    let tls = super::tls::client_config(ca_file, false)?;
+    let tls = crate::exporter::minware::tls::client_config(ca_file, false)?;
     let client = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .timeout(std::time::Duration::from_secs(30))

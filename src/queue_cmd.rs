@@ -23,7 +23,11 @@ pub enum QueueCmd {
 /// Dead-letter commands.
 #[derive(Subcommand)]
 pub enum DeadLetterCmd {
-    /// Resend every batch of a dead-letter file to an OTLP/HTTP JSON endpoint.
+    /// Resend a dead-letter file's batches to an OTLP/HTTP JSON endpoint.
+    ///
+    /// Each batch upstream accepts is marked as replayed in the file, so running the command
+    /// again sends only what was refused (or not reached) the first time. Safe while the relay
+    /// runs: it shares a lock on `FILE.lock` with the relay's writes.
     Replay {
         /// The dead-letter file.
         file: PathBuf,
@@ -69,12 +73,21 @@ pub fn dead_letter(cmd: DeadLetterCmd) -> anyhow::Result<()> {
             let r = rt
                 .block_on(dead_letter::replay(&file, &endpoint, &key, ca_file.as_deref().map(Path::new)))
                 .map_err(|e| anyhow::anyhow!(e))?;
-            out(&format!("{}: {} batches accepted, {} refused again\n", file.display(), r.accepted, r.refused.len()))?;
+            out(&format!(
+                "{}: {} batches accepted (marked as replayed), {} refused again, {} already replayed (skipped)\n",
+                file.display(),
+                r.accepted,
+                r.refused.len(),
+                r.skipped
+            ))?;
             for (i, status, body) in &r.refused {
                 err(&format!("  letter {i}: {status} {body}\n"))?;
             }
             if !r.refused.is_empty() {
-                bail!("{} batches were refused again; the file is unchanged", r.refused.len());
+                bail!(
+                    "{} batches were refused again; they stay unmarked, so a later replay retries them",
+                    r.refused.len()
+                );
             }
             Ok(())
         }

@@ -67,7 +67,9 @@ pub fn codex_config(
         s.push_str(
             "# Codex managed configuration: put this in /etc/codex/managed_config.toml (Linux and macOS),\n\
              # or deliver it as a managed preference (com.openai.codex) through your MDM on macOS.\n\
-             # Keys set here apply to every user on the machine and cannot be overridden in ~/.codex/config.toml.\n",
+             # Keys set here apply to every user on the machine and cannot be overridden in ~/.codex/config.toml.\n\
+             # Every machine sends the key below: use one created for the fleet (e.g. `keys create --user codex-fleet`);\n\
+             # who sent a record then comes from its user.email / user.account_id attributes.\n",
         );
     } else {
         s.push_str("# Add to ~/.codex/config.toml (Codex posts to each endpoint exactly as written).\n");

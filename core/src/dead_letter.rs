@@ -39,6 +39,9 @@ pub struct Letter {
     pub response: String,
     /// The OTLP/JSON request, as JSON.
     pub body: Box<serde_json::value::RawValue>,
+    /// When `otelgate dead-letter replay` delivered it (RFC 3339); a later replay skips it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<String>,
 }
 
 impl Letter {
@@ -84,6 +87,7 @@ impl DeadLetter {
             status,
             response: response.chars().take(4096).collect(),
             body: raw,
+            replayed: None,
         };
         let mut line = serde_json::to_vec(&letter).map_err(std::io::Error::other)?;
         line.push(b'\n');
@@ -91,6 +95,8 @@ impl DeadLetter {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        // Against a replay rewriting the file meanwhile (another process).
+        let _file_lock = lock(&self.path)?;
         let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
         if size > 0 && size + line.len() as u64 > self.max_bytes {
             self.rotate()?;
@@ -113,9 +119,23 @@ impl DeadLetter {
     }
 }
 
+/// Takes the advisory lock that the relay's writes and a replay's rewrite share (on a file
+/// beside the dead letter, so rotation and the rewrite's rename do not move it).
+fn lock(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    let f = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(lock_path)?;
+    f.lock()?;
+    Ok(f)
+}
+
 /// Reads every letter of a dead-letter file (skipping and naming unreadable lines).
 pub fn read(path: &Path) -> Result<Vec<Letter>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse(path, &text)
+}
+
+fn parse(path: &Path, text: &str) -> Result<Vec<Letter>, String> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         out.push(
@@ -128,16 +148,25 @@ pub fn read(path: &Path) -> Result<Vec<Letter>, String> {
 /// Result of a replay.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Replayed {
-    /// Letters upstream accepted.
+    /// Letters upstream accepted (now marked as replayed in the file).
     pub accepted: usize,
+    /// Letters an earlier replay delivered, not sent again.
+    pub skipped: usize,
     /// Letters refused again, with the status (kept in the returned file).
     pub refused: Vec<(usize, u16, String)>,
 }
 
-/// Posts every letter of `path` to `base_url` + `/v1/<signal>` with the Bearer `key`;
-/// letters refused again are listed (the file itself is not changed).
+/// Posts every letter of `path` not yet replayed to `base_url` + `/v1/<signal>` with the
+/// Bearer `key`, then marks those upstream accepted (`replayed`) so that a second run does not
+/// resend them; letters refused again are listed and stay unmarked.
 pub async fn replay(path: &Path, base_url: &str, key: &str, ca_file: Option<&Path>) -> Result<Replayed, String> {
-    let letters = read(path)?;
+    let at = |e: std::io::Error| format!("{}: {e}", path.display());
+    // A consistent snapshot: the relay may be appending to the file meanwhile.
+    let snapshot = {
+        let _l = lock(path).map_err(at)?;
+        std::fs::read_to_string(path).map_err(at)?
+    };
+    let mut letters = parse(path, &snapshot)?;
     let tls = crate::exporter::minware::tls::client_config(ca_file, false)?;
     let client = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
@@ -146,23 +175,83 @@ pub async fn replay(path: &Path, base_url: &str, key: &str, ca_file: Option<&Pat
         .build()
         .map_err(|e| e.to_string())?;
     let mut out = Replayed::default();
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let mut delivered = Vec::new();
+    let mut failure = None;
     for (i, l) in letters.iter().enumerate() {
+        if l.replayed.is_some() {
+            out.skipped += 1;
+            continue;
+        }
         let signal = l.signal().ok_or_else(|| format!("letter {}: unknown signal {:?}", i + 1, l.signal))?;
         let url = format!("{}{}", base_url.trim_end_matches('/'), signal.path());
-        let r = client
+        let sent = client
             .post(&url)
             .header("content-type", "application/json")
             .header("authorization", format!("Bearer {key}"))
             .body(l.body.get().to_string())
             .send()
-            .await
-            .map_err(|e| format!("cannot reach {url}: {e}"))?;
+            .await;
+        let r = match sent {
+            Ok(r) => r,
+            // Stop, but first mark what was delivered so far.
+            Err(e) => {
+                failure = Some(format!("cannot reach {url}: {e}"));
+                break;
+            }
+        };
         let status = r.status().as_u16();
         if r.status().is_success() {
             out.accepted += 1;
+            delivered.push(i);
         } else {
             out.refused.push((i + 1, status, r.text().await.unwrap_or_default()));
         }
     }
-    Ok(out)
+    if !delivered.is_empty() {
+        for &i in &delivered {
+            letters[i].replayed = Some(now.clone());
+        }
+        mark(path, &snapshot, &letters, &delivered)?;
+    }
+    match failure {
+        Some(e) => Err(format!("{e} ({} letters delivered before it are marked as replayed)", delivered.len())),
+        None => Ok(out),
+    }
+}
+
+/// Rewrites `path` with the letters at `delivered` marked, keeping what the relay appended
+/// since `snapshot` was read. Refuses if the file no longer starts with the snapshot (rotated
+/// meanwhile): then nothing is marked, and a later replay would send those letters again.
+fn mark(path: &Path, snapshot: &str, letters: &[Letter], delivered: &[usize]) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let at = |e: std::io::Error| format!("{}: {e}", path.display());
+    let _l = lock(path).map_err(at)?;
+    let current = std::fs::read_to_string(path).map_err(at)?;
+    let Some(appended) = current.strip_prefix(snapshot) else {
+        return Err(format!(
+            "{} was rotated during the replay, so the {} delivered letters could not be marked; a second replay would send them again",
+            path.display(),
+            delivered.len()
+        ));
+    };
+    let mut text = String::with_capacity(current.len() + 64 * delivered.len());
+    let mut next = 0;
+    for line in snapshot.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if delivered.contains(&next) {
+            text.push_str(&serde_json::to_string(&letters[next]).map_err(|e| e.to_string())?);
+        } else {
+            text.push_str(line);
+        }
+        text.push('\n');
+        next += 1;
+    }
+    text.push_str(appended);
+    let tmp = PathBuf::from(format!("{}.replay-tmp", path.display()));
+    let mut f = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp).map_err(at)?;
+    f.write_all(text.as_bytes()).and_then(|()| f.sync_data()).map_err(at)?;
+    std::fs::rename(&tmp, path).map_err(at)
 }

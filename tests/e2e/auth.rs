@@ -476,3 +476,33 @@ pipelines:
         assert_eq!(mode, 0o600, "{} is {mode:o}", f.display());
     }
 }
+
+/// The README's org-wide Codex set-up runs as written: a fleet key, then the managed config
+/// carrying it (the commands are taken from the README, not copied here).
+#[test]
+fn the_readmes_managed_codex_setup_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("#    For every developer at once").expect("the README's managed set-up");
+    let block: Vec<&str> =
+        readme[start..].lines().skip_while(|l| l.starts_with('#')).take_while(|l| !l.starts_with('#')).collect();
+    assert!(block.len() == 2 && block[1].contains("--managed"), "{block:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = "receivers: { otlp_http: {} }\nprocessors:\n  auth: { store: ./keys.yaml }\nexporters: { stdout: {} }\npipelines:\n  logs: { receivers: [otlp_http], processors: [auth], exporters: [stdout] }\n";
+    std::fs::write(dir.path().join("pipelines.yaml"), config).unwrap();
+    let bin_dir = Path::new(bin()).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("sh")
+        .args(["-ec", &block.join("\n")])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env_remove("OTELGATE_KEY")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
+    let key = std::fs::read_to_string(dir.path().join("fleet.key")).unwrap();
+    let v: toml::Value = toml::from_str(&text).unwrap();
+    let header = v["otel"]["metrics_exporter"]["otlp-http"]["headers"]["Authorization"].as_str().unwrap();
+    assert_eq!(header, format!("Bearer {}", key.trim()));
+    assert!(text.contains("managed_config.toml") && text.contains("fleet"), "{text}");
+}

@@ -149,6 +149,22 @@ fn permanent_refusals_and_exhausted_500s_go_to_the_dead_letter_and_replay() {
     let replayed = up.accepted();
     assert_eq!(replayed.len(), before + 2);
     assert_eq!(records_in(&replayed[before + 1].body), 2);
+    let marked = json_lines(&dead);
+    assert_eq!(marked.len(), 2, "replay keeps every letter");
+    assert!(marked.iter().all(|l| l["replayed"].is_string()), "{marked:?}");
+
+    // A second replay sends nothing again: both letters are marked as replayed.
+    let out = Command::new(bin())
+        .args(["dead-letter", "replay"])
+        .arg(&dead)
+        .args(["--endpoint", &up.url()])
+        .env("MINWARE_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("0 batches accepted") && said.contains("2 already replayed (skipped)"), "{said}");
+    assert_eq!(up.accepted().len(), before + 2, "a second replay resent letters");
     no_key_in_logs(&gw);
 }
 

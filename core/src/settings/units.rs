@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-/// A size in bytes: an integer, or a string with a unit (`512KiB`, `16MiB`, `1GiB`, `10MB`).
+/// A size in bytes: an integer, or a string with a binary (`512KiB`, `16MiB`, `1GiB`) or a
+/// decimal unit (`10MB` = 10 000 000), case-insensitive, as the README documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
 
@@ -166,6 +167,10 @@ mod tests {
         assert_eq!(parse_size("16MiB"), Some(16 << 20));
         assert_eq!(parse_size("10 kb"), Some(10_000));
         assert_eq!(parse_size("12"), Some(12));
+        // Decimal units, as the README documents them: powers of 1000, any case.
+        assert_eq!(parse_size("16MB"), Some(16_000_000));
+        assert_eq!(parse_size("1gb"), Some(1_000_000_000));
+        assert_eq!(parse_size("1GiB"), Some(1 << 30));
         assert_eq!(parse_size("1 parsec"), None);
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));

@@ -160,9 +160,64 @@ fn undefined_reference_and_unknown_type() {
 fn yaml_syntax_errors_carry_a_hint() {
     let (ok, _, err) = validate("receivers:\n\totlp_http: {}\n");
     assert!(!ok && err.contains("YAML does not allow tabs"), "{err}");
+    // The parser names a line only; the message adds the line and the keys around it.
+    assert!(err.contains("bad.yaml:2: receivers.otlp_http: "), "{err}");
     let (ok, _, err) =
         validate(&BASE.replace("exporters:\n", "exporters:\n  minware: { endpoint: https://x, api_key: ${env:K} }\n"));
     assert!(!ok && err.contains("quote a value holding `${…}`"), "{err}");
+    assert!(err.contains(": exporters.minware: "), "{err}");
+}
+
+/// serde stops a section at its first bad value; validate still reports every one, in every
+/// section (`limits` and pipelines included), and an enum lists its values.
+#[test]
+fn every_type_error_is_reported_and_enums_list_their_values() {
+    let (ok, _, err) = validate(
+        "receivers:
+  otlp_http:
+    max_request_body_size: lots
+    max_connections: many
+exporters:
+  stdout:
+    verbosity: 3
+  file:
+    path: ./x.jsonl
+    rotation:
+      max_megabytes: -3
+      compress: maybe
+limits:
+  max_inflight_bytes: huge
+pipelines:
+  logs:
+    receivers: otlp_http
+    exporters: [stdout, file]
+",
+    );
+    assert!(!ok);
+    let expected = [
+        "bad.yaml:3: receivers.otlp_http.max_request_body_size: invalid size \"lots\"; write e.g. 16MiB, 512KiB, 1GiB or a number of bytes",
+        "bad.yaml:4: receivers.otlp_http.max_connections: invalid type: found string \"many\", expected a whole number (0 or more)",
+        "bad.yaml:7: exporters.stdout.verbosity: invalid type: found unsigned int `3`, expected one of: basic, normal, detailed",
+        "bad.yaml:11: exporters.file.rotation.max_megabytes: invalid value: found signed int `-3`, expected a whole number (0 or more)",
+        "bad.yaml:12: exporters.file.rotation.compress: invalid type: found string \"maybe\", expected true or false",
+        "bad.yaml:14: limits.max_inflight_bytes: invalid size \"huge\"; write e.g. 16MiB, 512KiB, 1GiB or a number of bytes",
+        "bad.yaml:17: pipelines.logs.receivers: invalid type: found string \"otlp_http\", expected a sequence",
+    ];
+    let got: Vec<&str> = err.lines().map(|l| &l[l.find("bad.yaml").unwrap()..]).collect();
+    assert_eq!(got, expected, "\n{err}");
+}
+
+/// Sizes take decimal units too, as the README says (`16MB` is 16 000 000 bytes).
+#[test]
+fn decimal_size_units_are_read_as_powers_of_1000() {
+    let (ok, _, err) = validate(
+        &BASE.replace("endpoint: 127.0.0.1:4318", "endpoint: 127.0.0.1:4318\n    max_request_body_size: 16MB"),
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = validate(
+        &BASE.replace("endpoint: 127.0.0.1:4318", "endpoint: 127.0.0.1:4318\n    max_request_body_size: 16 parsecs"),
+    );
+    assert!(!ok && err.contains("invalid size \"16 parsecs\""), "{err}");
 }
 
 /// A key given twice is an error naming both lines (YAML alone would keep the last silently;

@@ -88,6 +88,32 @@ pub fn locate(text: &str, path: &[String]) -> Option<usize> {
     found
 }
 
+/// The key path that encloses line `line` (1-based) of YAML text, found by indentation: the
+/// opposite of [`locate`], for a syntax error the parser names by line only. Best effort.
+pub fn key_path_at(text: &str, line: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().take(line).collect();
+    let Some(here) = lines.last() else { return vec![] };
+    let indent_of = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
+    let mut limit = indent_of(here) + 1; // the line's own key counts
+    let mut path = Vec::new();
+    for l in lines.iter().rev() {
+        let trimmed = l.trim_start_matches([' ', '\t']);
+        if trimmed.is_empty() || trimmed.starts_with('#') || indent_of(l) >= limit {
+            continue;
+        }
+        let k = trimmed.trim_start_matches("- ");
+        if let Some((k, _)) = k.split_once(':').filter(|(k, _)| !k.is_empty() && !k.contains([' ', '{', '['])) {
+            path.push(k.trim_matches(['"', '\'']).to_string());
+        }
+        limit = indent_of(l);
+        if limit == 0 {
+            break;
+        }
+    }
+    path.reverse();
+    path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +125,14 @@ mod tests {
         assert_eq!(locate(text, &p("exporters.file/x.bad")), Some(6));
         assert_eq!(locate(text, &p("a.b")), Some(2));
         assert_eq!(locate(text, &p("a.zzz")), None);
+    }
+
+    #[test]
+    fn the_keys_around_a_line() {
+        let text = "receivers:\n\totlp_http: {}\nexporters:\n  minware: { endpoint: x }\n  file:\n    path: p\n";
+        assert_eq!(key_path_at(text, 2), ["receivers", "otlp_http"]);
+        assert_eq!(key_path_at(text, 4), ["exporters", "minware"]);
+        assert_eq!(key_path_at(text, 6), ["exporters", "file", "path"]);
     }
 
     #[test]

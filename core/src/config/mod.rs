@@ -6,6 +6,7 @@
 //! reported at once, each with the file, the line where it can be found, the key path and a fix.
 
 pub mod error;
+mod every_problem;
 pub mod schema;
 pub mod source;
 /// Sizes and durations (kept under `config::units` for callers of the config API).
@@ -115,10 +116,12 @@ struct RawConfig {
     processors: BTreeMap<String, Value>,
     #[serde(default)]
     exporters: BTreeMap<String, Value>,
+    // Sections below are read one by one (as components are), so that a bad value in one
+    // does not hide the problems of the others.
     #[serde(default)]
-    pipelines: BTreeMap<String, RawPipeline>,
+    pipelines: BTreeMap<String, Value>,
     #[serde(default)]
-    limits: LimitsConfig,
+    limits: Option<Value>,
     #[serde(default)]
     integration: Option<Value>,
     #[serde(default)]
@@ -150,7 +153,7 @@ impl Loader<'_> {
         self.issues.push(Issue { path: path.join("."), line, message });
     }
 
-    fn figment_error(&mut self, prefix: &[String], err: figment::Error) {
+    fn figment_error(&mut self, prefix: &[String], err: impl IntoIterator<Item = figment::Error>) {
         for e in err {
             let mut path = prefix.to_vec();
             path.extend(e.path.iter().cloned());
@@ -170,7 +173,23 @@ impl Loader<'_> {
                     }
                     format!("missing required key `{field}`")
                 }
-                other => yaml_hint(self.text, other.to_string()),
+                figment::error::Kind::InvalidType(actual, expected) => {
+                    format!("invalid type: found {actual}, expected {}", plain_type(expected))
+                }
+                figment::error::Kind::InvalidValue(actual, expected) => {
+                    format!("invalid value: found {actual}, expected {}", plain_type(expected))
+                }
+                other => {
+                    let message = other.to_string();
+                    // A YAML syntax error: figment names no key, the parser only a line.
+                    if let Some(line) = path.is_empty().then(|| syntax_error_line(&message)).flatten() {
+                        let at = error::key_path_at(self.text, line);
+                        let message = yaml_hint(self.text, message);
+                        self.issues.push(Issue { path: at.join("."), line: Some(line), message });
+                        continue;
+                    }
+                    yaml_hint(self.text, message)
+                }
             };
             self.issue(&path, message);
         }
@@ -179,7 +198,7 @@ impl Loader<'_> {
     /// Parses one section into `T`, with numbers and booleans accepted from strings (as env
     /// overrides and `${env:…}` produce them).
     fn parse<T: DeserializeOwned>(&mut self, path: &[String], value: Value) -> Option<T> {
-        self.ok(path, crate::settings::extract::<T>(value))
+        self.read(path, value, &|v| crate::settings::extract::<T>(v))
     }
 
     /// A component's settings, read with the line of `table` its type names; an unknown type
@@ -196,7 +215,7 @@ impl Loader<'_> {
             self.issue(path, unknown_type(class, &id.kind, &registry::names(table)));
             return None;
         };
-        self.ok(path, entry.extract(value))
+        self.read(path, value, &|v| entry.extract(v))
     }
 
     /// Records what a type's own check found wrong, if anything.
@@ -206,15 +225,36 @@ impl Loader<'_> {
         }
     }
 
-    /// The value, or `None` with its problems recorded under `path`.
-    fn ok<T>(&mut self, path: &[String], read: Result<T, Box<figment::Error>>) -> Option<T> {
-        match read {
+    /// The section read, or `None` with every problem in it recorded under `path`.
+    fn read<T>(&mut self, path: &[String], value: Value, extract: every_problem::Extract<'_, T>) -> Option<T> {
+        match every_problem::read(value, extract) {
             Ok(t) => Some(t),
-            Err(e) => {
-                self.figment_error(path, *e);
+            Err(errors) => {
+                self.figment_error(path, errors);
                 None
             }
         }
+    }
+}
+
+/// The line a YAML parser error names (`… at line 3 column 5 …`), 1-based.
+fn syntax_error_line(message: &str) -> Option<usize> {
+    message
+        .split("at line ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+}
+
+/// serde's name for an expected type, in the words of a YAML author (`u64` → a whole number).
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" | "bool" => "true or false".into(),
+        other => other.into(),
     }
 }
 
@@ -222,12 +262,7 @@ impl Loader<'_> {
 /// indentation, or an unquoted `${env:…}` / `{signal}` inside a flow mapping `{ … }` (where
 /// `{` and `}` are YAML's own).
 fn yaml_hint(text: &str, message: String) -> String {
-    let line_no = message
-        .split("at line ")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse::<usize>().ok());
-    let Some(line) = line_no.and_then(|n| text.lines().nth(n.saturating_sub(1))) else {
+    let Some(line) = syntax_error_line(&message).and_then(|n| text.lines().nth(n.saturating_sub(1))) else {
         return message;
     };
     if message.contains("cannot start any token") && line.contains('\t') {
@@ -332,10 +367,18 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         }
     }
 
+    let limits = match raw.limits {
+        Some(v) => l.parse::<LimitsConfig>(&key(&["limits"]), v).unwrap_or_default(),
+        None => LimitsConfig::default(),
+    };
+
     let mut pipelines = Vec::new();
     let mut used: BTreeSet<(&str, String)> = BTreeSet::new();
     for (k, p) in &raw.pipelines {
         let path = key(&["pipelines", k]);
+        let Some(p) = l.parse::<RawPipeline>(&path, p.clone()) else {
+            continue;
+        };
         let id = ComponentId::parse(k);
         let Some(signal) = Signal::parse(&id.kind) else {
             l.issue(
@@ -456,7 +499,7 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
         processors,
         exporters,
         pipelines,
-        limits: raw.limits,
+        limits,
         integration,
         receiver_auth,
         admin,

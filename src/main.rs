@@ -64,6 +64,11 @@ enum Command {
         config: PathBuf,
     },
     /// Check a configuration file and print what it sets up; exits 1 with every problem found.
+    ///
+    /// Plugin libraries are loaded (as `plugins inspect` does: their initialisers and entry
+    /// point run, no instance is created) to check their file (plugin_dir, permissions,
+    /// sha256 pin), their kind against the section that lists them, and their signals against
+    /// the pipelines that use them.
     Validate {
         /// Pipeline configuration to check.
         #[arg(short, long, default_value = "pipelines.yaml", env = "OTELGATE_CONFIG")]
@@ -293,14 +298,24 @@ fn describe(c: &config::Config) -> Vec<String> {
         .collect()
 }
 
-/// For each plugin component: a line naming its file and SHA-256, or a problem with it.
+/// For each plugin component: a line naming the plugin, its file and SHA-256, or a problem
+/// with it (the checks `run` makes before creating an instance).
 fn check_plugins(c: &config::Config) -> (Vec<String>, Vec<String>) {
-    let processors = c.processors.iter().filter_map(|(id, p)| Some(("processors", id, p.plugin()?)));
-    let exporters = c.exporters.iter().filter_map(|(id, e)| Some(("exporters", id, e.kind.plugin()?)));
+    use otelgate_core::plugin::Kind;
+    let processors = c.processors.iter().filter_map(|(id, p)| Some(("processors", Kind::Processor, id, p.plugin()?)));
+    let exporters = c.exporters.iter().filter_map(|(id, e)| Some(("exporters", Kind::Exporter, id, e.kind.plugin()?)));
     let (mut ok, mut problems) = (Vec::new(), Vec::new());
-    for (section, id, p) in processors.chain(exporters) {
-        match otelgate_core::plugin::preflight(p.path, p.sha256, c.plugin_dir.as_deref()) {
-            Ok(sha) => ok.push(format!("plugin {section}.{id}: {} (sha256 {sha})", p.path.display())),
+    for (section, kind, id, p) in processors.chain(exporters) {
+        let signals = c.signals_of(id);
+        match otelgate_core::plugin::check_library(p, c.plugin_dir.as_deref(), kind, &signals) {
+            Ok(i) => ok.push(format!(
+                "plugin {section}.{id}: {} {} for {} ({}, sha256 {})",
+                i.name,
+                i.version,
+                i.signals.join(", "),
+                p.path.display(),
+                i.sha256
+            )),
             Err(e) => problems.push(format!("{section}.{id}: {e}")),
         }
     }
@@ -310,8 +325,7 @@ fn check_plugins(c: &config::Config) -> (Vec<String>, Vec<String>) {
 fn validate(path: PathBuf) -> anyhow::Result<ExitCode> {
     match config::load(&path) {
         Ok(c) => {
-            // Plugin files are checked as `run` would before loading them (no plugin code runs
-            // here, so kind and signals are checked at start-up).
+            // Plugins are loaded and checked as `run` does before creating an instance.
             let (plugins, problems) = check_plugins(&c);
             if !problems.is_empty() {
                 let lines: Vec<String> = problems.iter().map(|p| format!("{}: {p}", path.display())).collect();

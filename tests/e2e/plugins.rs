@@ -389,27 +389,80 @@ fn the_shipped_plugin_example_runs_codex_traffic_end_to_end() {
     assert!(text.contains("codex.sse_event"), "other sse events stay");
 }
 
+/// `validate` loads each plugin as `plugins inspect` does and makes `run`'s checks: the file
+/// (exists, pinned hash), the kind against its section, the signals against its pipelines.
 #[test]
-fn validate_checks_plugin_files_without_running_them() {
+fn validate_loads_plugins_and_checks_file_kind_and_signals() {
     let dir = tempfile::tempdir().unwrap();
     let so = hello_so();
-    let write = |plugin: &str| {
+    let check = |yaml: String| {
         let p = dir.path().join("p.yaml");
-        std::fs::write(&p, config(plugin).replace("{dir}", dir.path().to_str().unwrap())).unwrap();
-        Command::new(bin()).args(["validate", "-c"]).arg(&p).output().unwrap()
+        std::fs::write(&p, yaml.replace("{dir}", dir.path().to_str().unwrap())).unwrap();
+        let out = Command::new(bin()).args(["validate", "-c"]).arg(&p).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
     };
-    let out = write(&format!("    path: {}\n    config: {{ attributes: {{ a: b }} }}", so.display()));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("plugin processors.plugin/hello: ") && text.contains("(sha256 "), "{text}");
-    let out = write(&format!("    path: {}\n    sha256: {}\n    config: {{}}", so.display(), "0".repeat(64)));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("processors.plugin/hello: ") && err.contains("not the pinned"), "{err}");
-    let out = write("    path: ./no/such/plugin.so\n    config: {}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("processors.plugin/hello: ./no/such/plugin.so: No such file"), "{err}");
+    let (code, text) = check(config(&format!("    path: {}\n    config: {{ attributes: {{ a: b }} }}", so.display())));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("plugin processors.plugin/hello: hello 0.1.0 for logs, metrics, traces (")
+            && text.contains("sha256 "),
+        "{text}"
+    );
+
+    let (code, text) =
+        check(config(&format!("    path: {}\n    sha256: {}\n    config: {{}}", so.display(), "0".repeat(64))));
+    assert_eq!(code, Some(1));
+    assert!(text.contains("processors.plugin/hello: ") && text.contains("not the pinned"), "{text}");
+    let (code, text) = check(config("    path: ./no/such/plugin.so\n    config: {}"));
+    assert_eq!(code, Some(1));
+    assert!(text.contains("processors.plugin/hello: ./no/such/plugin.so: No such file"), "{text}");
+
+    // An exporter listed as a processor, found before anything runs.
+    let sink = plugin_so("otelgate_plugin_file_sink");
+    let (code, text) = check(config(&format!("    path: {}\n    config: {{}}", sink.display())));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "processors.plugin/hello: plugin file-sink is an exporter, not a processor; list it under exporters"
+        ),
+        "{text}"
+    );
+
+    // A logs-only plugin in a traces pipeline.
+    let drop = plugin_so("otelgate_plugin_drop");
+    let traces = config(&format!("    path: {}\n    config: {{ rules: [{{ event: x }}] }}", drop.display()))
+        .replace("  logs: {", "  traces: {");
+    let (code, text) = check(traces);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("processors.plugin/hello: plugin drop handles logs but a traces pipeline uses it"), "{text}");
+}
+
+/// The README's "Writing a plugin" code is `plugins/scrub` verbatim (built and tested with the
+/// workspace, its fixture a real Codex request), and the library it builds runs in otelgate.
+#[test]
+fn the_readmes_plugin_walkthrough_is_a_crate_that_builds_and_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for file in ["plugins/scrub/src/lib.rs", "plugins/scrub/tests/fixtures.rs"] {
+        let code = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(readme.contains(&format!("```rust\n{code}```")), "README's snippet differs from {file}");
+    }
+    assert!(root.join("plugins/scrub/tests/fixture.json").exists());
+
+    let scrub = plugin_so("scrub");
+    let gw = Gateway::start(
+        &config(&format!("    path: {}\n    config: {{ keys: [host.name, terminal.type] }}", scrub.display()))
+            .replace("plugin/hello", "plugin/scrub"),
+    );
+    assert_eq!(gw.post("/v1/logs", std::fs::read(corpus("codex/codex-logs-1.json")).unwrap()).status, 200);
+    let (_, gw) = gw.stop();
+    let out = json_lines(&gw.path("out.jsonl"));
+    assert_eq!(out.len(), 1);
+    let text = out[0].to_string();
+    assert!(!text.contains("\"host.name\"") && !text.contains("\"terminal.type\""), "{text}");
+    assert!(text.contains("\"service.name\"") && text.contains("\"event.name\""), "the rest stays: {text}");
+    assert!(gw.logs().iter().any(|l| l.contains("scrubbing 2 attribute(s)")), "{:?}", gw.logs());
 }
 
 /// An exporter plugin with this config: it panics on batches containing `panic_on` (empty:

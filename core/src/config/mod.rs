@@ -508,6 +508,22 @@ fn from_value(file: &Path, text: &str, root: Value) -> Result<Config, Vec<Issue>
     })
 }
 
+impl Config {
+    /// The signals of the pipelines that list a processor or exporter (a plugin must handle
+    /// them all), sorted, each once.
+    pub fn signals_of(&self, id: &ComponentId) -> Vec<Signal> {
+        let mut s: Vec<Signal> = self
+            .pipelines
+            .iter()
+            .filter(|p| p.processors.contains(id) || p.exporters.contains(id))
+            .map(|p| p.id.signal)
+            .collect();
+        s.sort();
+        s.dedup();
+        s
+    }
+}
+
 /// Auth runs once per request in the receiver, so it must come first in a pipeline and every
 /// pipeline a receiver feeds must agree on it. Returns receiver → auth processor.
 fn check_auth_placement(

@@ -124,18 +124,7 @@ fn build(
     disks: &mut BTreeMap<PathBuf, Arc<DiskQueue>>,
 ) -> Result<Generation, StartError> {
     let mut telemetry = Telemetry::default();
-    // The signals of the pipelines that list a component (a plugin must handle them all).
-    let signals_of = |id: &ComponentId| -> Vec<crate::otlp::Signal> {
-        let mut s: Vec<_> = config
-            .pipelines
-            .iter()
-            .filter(|p| p.processors.contains(id) || p.exporters.contains(id))
-            .map(|p| p.id.signal)
-            .collect();
-        s.sort();
-        s.dedup();
-        s
-    };
+    let signals_of = |id: &ComponentId| config.signals_of(id);
     let mut processors: BTreeMap<&ComponentId, Arc<dyn Processor>> = BTreeMap::new();
     let mut authenticators = BTreeMap::new();
     let relay_keys: Vec<String> = config.processors.values().flat_map(|c| c.relay_keys()).collect();

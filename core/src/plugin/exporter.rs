@@ -11,12 +11,13 @@ use otelgate_plugin_sdk::abi;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
-use super::instance::{signal_abi, Instance};
+use super::fit::{signal_abi, Kind};
+use super::instance::Instance;
 use super::{OnError, PluginConfig};
 use crate::otlp::Signal;
 use crate::pipeline::batch::Batch;
 use crate::pipeline::component::{ExportError, Exporter};
-use crate::registry::{ExporterBuild, ExporterType, PluginFile};
+use crate::registry::{ExporterBuild, ExporterType};
 
 /// How long a plugin gets for one batch (passed as its deadline).
 pub const EXPORT_DEADLINE: Duration = Duration::from_secs(30);
@@ -26,8 +27,8 @@ impl ExporterType for PluginConfig {
         Ok(Arc::new(PluginExporter::new(&cx.id.to_string(), self, cx.plugin_dir, cx.signals)?))
     }
 
-    fn plugin(&self) -> Option<PluginFile<'_>> {
-        Some(self.file())
+    fn plugin(&self) -> Option<&PluginConfig> {
+        Some(self)
     }
 }
 
@@ -52,10 +53,7 @@ impl PluginExporter {
     /// Loads the library, checks it is an exporter for `signals` (those of the pipelines that
     /// list it), and creates an instance from `config`.
     pub fn new(id: &str, c: &PluginConfig, plugin_dir: Option<&Path>, signals: &[Signal]) -> Result<Self, String> {
-        if c.on_error == OnError::Passthrough {
-            return Err("on_error: passthrough applies to processors; an exporter plugin takes fail (keep the batch queued and retry) or drop".into());
-        }
-        let instance = Instance::create(id, c, plugin_dir, abi::KIND_EXPORTER, signals)?;
+        let instance = Instance::create(id, c, plugin_dir, Kind::Exporter, signals)?;
         Ok(PluginExporter { instance, on_error: c.on_error })
     }
 

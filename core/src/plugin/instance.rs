@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use otelgate_plugin_sdk::abi::{self, OgBuf, OgPlugin};
 
+use super::fit::{self, Kind};
 use super::library::{self, c_str, Table};
 use super::{PluginConfig, QUARANTINE_AFTER};
 use crate::otlp::Signal;
@@ -52,19 +53,6 @@ pub(super) struct Instance {
     quarantined: AtomicBool,
 }
 
-fn kind_name(kind: u32) -> &'static str {
-    match kind {
-        abi::KIND_PROCESSOR => "processor",
-        abi::KIND_EXPORTER => "exporter",
-        _ => "unknown kind",
-    }
-}
-
-/// The bit of `signal` in a plugin's `signals` mask.
-pub(super) fn signal_abi(s: Signal) -> u32 {
-    otelgate_plugin_sdk::Signal::from(s).to_abi()
-}
-
 impl Instance {
     /// Loads the library, checks it is a `kind` handling every signal in `signals` (those of
     /// the pipelines that use it), and creates an instance from the component's config.
@@ -72,37 +60,14 @@ impl Instance {
         id: &str,
         c: &PluginConfig,
         plugin_dir: Option<&Path>,
-        kind: u32,
+        kind: Kind,
         signals: &[Signal],
     ) -> Result<Instance, String> {
         let (table, digest) = library::load(&c.path, c.sha256.as_deref(), plugin_dir)?;
         let t = table.0;
         let name = c_str(t.name);
-        if t.kind != kind {
-            let section = if t.kind == abi::KIND_EXPORTER { "exporters" } else { "processors" };
-            return Err(format!(
-                "plugin {name} is a{} {}, not a{} {}; list it under {section}",
-                if t.kind == abi::KIND_EXPORTER { "n" } else { "" },
-                kind_name(t.kind),
-                if kind == abi::KIND_EXPORTER { "n" } else { "" },
-                kind_name(kind)
-            ));
-        }
-        let missing: Vec<&str> =
-            signals.iter().filter(|s| t.signals & signal_abi(**s) == 0).map(|s| s.as_str()).collect();
-        if !missing.is_empty() {
-            let handles: Vec<&str> =
-                Signal::ALL.iter().filter(|s| t.signals & signal_abi(**s) != 0).map(|s| s.as_str()).collect();
-            return Err(format!(
-                "plugin {name} handles {} but a {} pipeline uses it; remove it from that pipeline",
-                if handles.is_empty() { "no signal".to_string() } else { handles.join(", ") },
-                missing.join(" and a ")
-            ));
-        }
-        let call = if kind == abi::KIND_EXPORTER { t.export_batch.is_some() } else { t.process.is_some() };
-        let (Some(create), true, Some(_)) = (t.create, call, t.destroy) else {
-            return Err(format!("plugin {name} lacks create, destroy or its {} function", kind_name(kind)));
-        };
+        fit::check(t, c, kind, signals)?;
+        let create = t.create.ok_or_else(|| format!("plugin {name} has no create function"))?;
         let config = serde_json::to_vec(&c.config).map_err(|e| e.to_string())?;
         let mut err = OgBuf::EMPTY;
         // What the plugin logs while creating names the component.
@@ -127,11 +92,6 @@ impl Instance {
             panics: AtomicU32::new(0),
             quarantined: AtomicBool::new(false),
         })
-    }
-
-    /// The plugin's table.
-    pub(super) fn table(&self) -> &'static OgPlugin {
-        self.live.table.0
     }
 
     /// Whether repeated panics took this instance out of service.

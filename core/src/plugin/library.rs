@@ -38,13 +38,6 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The checks made before a library is loaded — inside `plugin_dir`, not world-writable, the
-/// SHA-256 pin — without loading it (no plugin code runs): for `otelgate validate`. Returns the
-/// file's SHA-256.
-pub fn preflight(path: &Path, sha256: Option<&str>, plugin_dir: Option<&Path>) -> Result<String, String> {
-    open_checked(path, sha256, plugin_dir).map(|(_, _, digest)| digest)
-}
-
 /// Opens the file and checks it; returns the open file (to load through), its canonical path
 /// and its SHA-256.
 fn open_checked(
@@ -144,9 +137,14 @@ pub struct Inspection {
 /// Loads a library and reads its table without creating an instance.
 pub fn inspect(path: &Path) -> Result<Inspection, String> {
     let (Table(t), sha256) = load(path, None, None)?;
+    Ok(describe(t, sha256))
+}
+
+/// What a table says about its plugin.
+pub(super) fn describe(t: &OgPlugin, sha256: String) -> Inspection {
     let bits =
         |v: u32, names: &[(u32, &'static str)]| names.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| *n).collect();
-    Ok(Inspection {
+    Inspection {
         name: c_str(t.name),
         version: c_str(t.version),
         kind: match t.kind {
@@ -164,7 +162,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, String> {
         ),
         abi_version: t.abi_version,
         sha256,
-    })
+    }
 }
 
 pub(super) fn c_str(p: *const std::ffi::c_char) -> String {

@@ -8,6 +8,7 @@
 //! of them the instance is quarantined (never called again until a restart or reload).
 
 mod exporter;
+mod fit;
 mod instance;
 mod library;
 mod processor;
@@ -17,7 +18,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use exporter::{schema as exporter_schema, PluginExporter};
-pub use library::{inspect, preflight, Inspection};
+pub use fit::{check_library, Kind};
+pub use library::{inspect, Inspection};
 pub use processor::PluginProcessor;
 
 /// Panics after which an instance is quarantined.
@@ -61,11 +63,4 @@ pub struct PluginConfig {
 
 fn default_concurrency() -> usize {
     4
-}
-
-impl PluginConfig {
-    /// The library, as `validate` checks it.
-    fn file(&self) -> crate::registry::PluginFile<'_> {
-        crate::registry::PluginFile { path: &self.path, sha256: self.sha256.as_deref() }
-    }
 }

@@ -7,20 +7,21 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use otelgate_plugin_sdk::abi;
 
-use super::instance::{signal_abi, Instance};
+use super::fit::{signal_abi, Kind};
+use super::instance::Instance;
 use super::{OnError, PluginConfig};
 use crate::otlp::{Request, Signal};
 use crate::pipeline::batch::Context;
 use crate::pipeline::component::{Processor, Rejection};
-use crate::registry::{Built, PluginFile, ProcessorBuild, ProcessorType};
+use crate::registry::{Built, ProcessorBuild, ProcessorType};
 
 impl ProcessorType for PluginConfig {
     fn build(&self, cx: &ProcessorBuild<'_>) -> Result<Built, String> {
         Ok(Built::Inline(Arc::new(PluginProcessor::new(&cx.id.to_string(), self, cx.plugin_dir, cx.signals)?)))
     }
 
-    fn plugin(&self) -> Option<PluginFile<'_>> {
-        Some(self.file())
+    fn plugin(&self) -> Option<&PluginConfig> {
+        Some(self)
     }
 }
 
@@ -34,13 +35,7 @@ impl PluginProcessor {
     /// Loads the library, checks it is a processor for `signals` (those of the pipelines that
     /// list it), and creates an instance from `config`.
     pub fn new(id: &str, c: &PluginConfig, plugin_dir: Option<&Path>, signals: &[Signal]) -> Result<Self, String> {
-        let instance = Instance::create(id, c, plugin_dir, abi::KIND_PROCESSOR, signals)?;
-        if instance.table().capabilities & abi::CAP_REDACTS != 0 && c.on_error == OnError::Passthrough {
-            return Err(format!(
-                "plugin {} redacts: on_error: passthrough would forward unredacted data; use fail or drop",
-                instance.name
-            ));
-        }
+        let instance = Instance::create(id, c, plugin_dir, Kind::Processor, signals)?;
         Ok(PluginProcessor { instance, on_error: c.on_error })
     }
 

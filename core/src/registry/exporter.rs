@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Map;
 use tokio_util::sync::CancellationToken;
 
-use super::{Entry, PluginFile};
+use super::Entry;
 use crate::otlp::Signal;
 use crate::pipeline::component::Exporter;
 use crate::queue::Fsync;
@@ -39,8 +39,8 @@ pub trait ExporterType: fmt::Debug + Send + Sync + Any {
     }
     /// Builds the exporter; the error says what could not be set up.
     fn build(&self, cx: &ExporterBuild<'_>) -> Result<Arc<dyn Exporter>, String>;
-    /// The plugin library behind this exporter, which `validate` checks before anything loads.
-    fn plugin(&self) -> Option<PluginFile<'_>> {
+    /// The plugin behind this exporter, whose library `validate` loads and checks.
+    fn plugin(&self) -> Option<&crate::plugin::PluginConfig> {
         None
     }
 }

@@ -23,14 +23,6 @@ pub use exporter::{Delivery, ExporterBuild, ExporterType, QueuePlan, QueueStore}
 pub use processor::{Built, ProcessorBuild, ProcessorType};
 pub use receiver::{BindError, ReceiverType, Started};
 
-/// A plugin library a component loads, as `validate` checks it before anything runs.
-pub struct PluginFile<'a> {
-    /// The library's path.
-    pub path: &'a std::path::Path,
-    /// Its pinned SHA-256, if any.
-    pub sha256: Option<&'a str>,
-}
-
 /// A type's JSON Schema: generated into `g`, given the keys every component of its class has
 /// (exporters' `when_full`, `max_queue_bytes`; empty for the other classes).
 pub type SchemaFn = fn(g: &mut SchemaGenerator, common: &Map<String, serde_json::Value>) -> serde_json::Value;

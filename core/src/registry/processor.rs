@@ -8,7 +8,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
-use super::{Entry, PluginFile};
+use super::Entry;
 use crate::otlp::Signal;
 use crate::pipeline::component::{Authenticate, Processor};
 use crate::settings::ComponentId;
@@ -32,8 +32,8 @@ pub trait ProcessorType: fmt::Debug + Send + Sync + Any {
     }
     /// Builds the processor; the error says what in the config is wrong.
     fn build(&self, cx: &ProcessorBuild<'_>) -> Result<Built, String>;
-    /// The plugin library behind this processor, which `validate` checks before anything loads.
-    fn plugin(&self) -> Option<PluginFile<'_>> {
+    /// The plugin behind this processor, whose library `validate` loads and checks.
+    fn plugin(&self) -> Option<&crate::plugin::PluginConfig> {
         None
     }
 }

@@ -505,4 +505,10 @@ fn the_readmes_managed_codex_setup_runs_as_written() {
     let header = v["otel"]["metrics_exporter"]["otlp-http"]["headers"]["Authorization"].as_str().unwrap();
     assert_eq!(header, format!("Bearer {}", key.trim()));
     assert!(text.contains("managed_config.toml") && text.contains("fleet"), "{text}");
+
+    // The fleet key is one the relay accepts data with.
+    let gw =
+        Gateway::start_in(dir.path(), &config.replace("otlp_http: {}", "otlp_http: { endpoint: 127.0.0.1:0 }"), &[]);
+    let r = gw.post_with("/v1/logs", "application/json", &[("authorization", &header)], LOG);
+    assert_eq!(r.status, 200, "the README's fleet key cannot send: {}", r.body);
 }

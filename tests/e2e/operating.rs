@@ -126,3 +126,43 @@ pipelines:
     let probes: Vec<_> = up.all().into_iter().filter(|r| r.body == br#"{"resourceLogs":[]}"#).collect();
     assert!(probes.iter().any(|r| r.answered == 200), "no accepted probe: {probes:?}");
 }
+
+/// `examples/minware-relay.yaml` run as the README deploys it — only its listen addresses and
+/// upstream changed through the environment variables it reads: a key from the CLI, a
+/// redacted prompt through to minware and the archive, health and readiness on its admin
+/// port. The deployment examples carry what Operating relies on (admin, reload).
+#[test]
+fn the_shipped_relay_example_runs_as_the_readme_deploys_it() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("examples/minware-relay.yaml")).unwrap();
+    let up = Upstream::start(vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let key = crate::auth::create_key(&dir.path().join("data/keys.yaml"), "alice@example.com", &["--role", "owner"]);
+    let upstream = up.url();
+    let env = [
+        ("OTELGATE_LISTEN", "127.0.0.1:0"),
+        ("OTELGATE_ADMIN", "127.0.0.1:0"),
+        ("MINWARE_ENDPOINT", upstream.as_str()),
+        ("MINWARE_API_KEY", "relay-key"),
+    ];
+    let gw = Gateway::start_in(dir.path(), &example, &env);
+    let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
+    let auth = format!("Bearer {key}");
+    assert_eq!(gw.post("/v1/logs", LOG).status, 401, "the example requires a key");
+    let r = gw.post_with("/v1/logs", "application/json", &[("authorization", &auth)], LOG);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = wait_for("delivery to minware", Duration::from_secs(20), || up.accepted().into_iter().next());
+    let sent = String::from_utf8_lossy(&got.body).to_string();
+    assert!(!sent.contains("secret plan") && sent.contains("codex.user_prompt"), "{sent}");
+    assert!(got.headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer relay-key"), "{:?}", got.headers);
+    let ready = reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let (status, gw) = gw.stop();
+    assert!(status.success());
+    let archive = std::fs::read_to_string(dir.path().join("data/archive/logs.jsonl")).unwrap();
+    assert!(archive.contains("codex.user_prompt") && !archive.contains("secret plan"), "{archive}");
+    assert!(!gw.logs().join("\n").contains(&key), "the client key was logged");
+
+    let unit = std::fs::read_to_string(root.join("examples/deploy/otelgate.service")).unwrap();
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"), "systemd can reload: {unit}");
+}

@@ -509,6 +509,6 @@ fn the_readmes_managed_codex_setup_runs_as_written() {
     // The fleet key is one the relay accepts data with.
     let gw =
         Gateway::start_in(dir.path(), &config.replace("otlp_http: {}", "otlp_http: { endpoint: 127.0.0.1:0 }"), &[]);
-    let r = gw.post_with("/v1/logs", "application/json", &[("authorization", &header)], LOG);
+    let r = gw.post_with("/v1/logs", "application/json", &[("authorization", header)], LOG);
     assert_eq!(r.status, 200, "the README's fleet key cannot send: {}", r.body);
 }

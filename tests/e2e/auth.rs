@@ -348,10 +348,15 @@ fn keys_rotate_with_overlap_last_use_is_listed_and_everything_is_audited() {
     assert!(ok, "{e}");
     assert!(list.contains("LAST USED"), "{list}");
     let old_line = list.lines().find(|l| l.starts_with(&old_id)).unwrap();
-    assert!(
-        old_line.contains("20") && old_line.matches("20").count() >= 3,
-        "created, expires and last used: {old_line}"
-    );
+    // CREATED, EXPIRES and LAST USED are real times in order: created, used, then expired (the
+    // overlap ended after its last use).
+    let cols: Vec<&str> = old_line.split_whitespace().collect();
+    let time = |i: usize| {
+        humantime::parse_rfc3339(cols[i]).unwrap_or_else(|e| panic!("column {i} of {old_line:?} is not a time: {e}"))
+    };
+    let (created, expires, last_used) = (time(3), time(4), time(5));
+    assert!(created <= last_used && last_used <= expires, "{old_line}");
+    assert!(expires <= std::time::SystemTime::now(), "the old key has expired: {old_line}");
     assert!(!list.contains(&old) && !list.contains(&new));
 
     let lines = json_lines(&audit);

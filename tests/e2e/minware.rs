@@ -76,7 +76,12 @@ fn retries_every_transient_answer_then_delivers_once_with_the_key() {
     let body = logs(3, "a");
     assert_eq!(gw.post("/v1/logs", body.clone()).status, 200);
     let got = wait_for("delivery", Duration::from_secs(30), || up.accepted().first().cloned());
-    assert_eq!(up.all().len(), 6, "five transient failures, then one success");
+    let tries = up.all();
+    assert_eq!(tries.len(), 6, "five transient failures, then one success");
+    // Retry-After is honoured: the try after the 429's `Retry-After: 1` waits at least that.
+    // (A lower bound: a loaded machine only makes the gap longer.)
+    let gap = tries[1].at - tries[0].at;
+    assert!(gap >= Duration::from_millis(950), "retried {gap:?} after a Retry-After of 1 s");
     assert_eq!(got.path, "/v1/logs");
     assert_eq!(got.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
     assert_eq!(got.header("content-type"), Some("application/json"));

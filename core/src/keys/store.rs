@@ -571,9 +571,15 @@ mod tests {
         // One check serves the requests of the next RECHECK_AFTER; after that the change shows.
         std::thread::sleep(RECHECK_AFTER * 2);
         assert!(live.current().check(k.secret.expose(), SystemTime::now()).is_err());
-        // A broken file keeps the last good state.
+        // A broken file keeps the last good state (the revoked key stays revoked)…
         std::fs::write(&path, "users: [ {").unwrap();
         std::thread::sleep(RECHECK_AFTER * 2);
-        assert_eq!(live.current().keys.len(), 1);
+        let kept = live.current();
+        assert_eq!(kept.keys.len(), 1);
+        assert!(kept.check(k.secret.expose(), SystemTime::now()).is_err());
+        // …after the broken version was read: it is the one remembered (so its error is
+        // logged once), not one the check skipped.
+        let seen = live.state.read().unwrap().0.clone();
+        assert!(seen.is_some() && seen == fingerprint(&path), "the broken file was never read");
     }
 }

@@ -336,6 +336,24 @@ pub fn skip(what: &str, why: &str) {
     }
 }
 
+/// The numbers tests stamp on log records (their first attribute's `intValue`), in order, of
+/// every record of these OTLP/JSON requests: to count each record exactly once.
+pub fn record_numbers<'a>(requests: impl IntoIterator<Item = &'a serde_json::Value>) -> Vec<i64> {
+    let mut out = Vec::new();
+    for l in requests {
+        for rl in l["resourceLogs"].as_array().into_iter().flatten() {
+            for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
+                for r in sl["logRecords"].as_array().into_iter().flatten() {
+                    if let Some(n) = r["attributes"][0]["value"]["intValue"].as_str() {
+                        out.push(n.parse().unwrap());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A loopback port for a process the test starts later (a relay or upstream that must come back
 /// on the same port). Taken below the kernel's ephemeral range (32768–60999 by default), where
 /// the `127.0.0.1:0` binds of parallel tests never land, from a counter no two tests share —

@@ -256,22 +256,12 @@ fn accepted_data_survives_kill_9_and_a_corrupted_queue_loses_only_damaged_record
     assert_eq!(queue_depth(&qdir), 0);
 }
 
-/// A test CA and a certificate for localhost/127.0.0.1 signed by it, as PEM files in `dir`.
+/// A test CA and a certificate for localhost/127.0.0.1 signed by it, as PEM files in `dir`:
+/// (CA, certificate, key).
 fn test_pki(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    let (ca_p, cert_p, key_p) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&ca_p, ca_cert.pem()).unwrap();
-    std::fs::write(&cert_p, leaf_cert.pem()).unwrap();
-    std::fs::write(&key_p, leaf_key.serialize_pem()).unwrap();
-    (ca_p, cert_p, key_p)
+    let ca = crate::harness::TestCa::new(dir, "upstream");
+    let (cert, key) = ca.issue("localhost", &["localhost", "127.0.0.1"]);
+    (ca.cert, cert, key)
 }
 
 fn upstream_gateway_config(port: u16, cert: &Path, key: &Path) -> String {
@@ -289,22 +279,6 @@ pipelines:
         cert.display(),
         key.display()
     )
-}
-
-fn numbers_in(lines: &[serde_json::Value]) -> Vec<i64> {
-    let mut out = Vec::new();
-    for l in lines {
-        for rl in l["resourceLogs"].as_array().into_iter().flatten() {
-            for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
-                for r in sl["logRecords"].as_array().into_iter().flatten() {
-                    if let Some(n) = r["attributes"][0]["value"]["intValue"].as_str() {
-                        out.push(n.parse().unwrap());
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -367,7 +341,7 @@ fn twenty_thousand_records_survive_an_upstream_outage_and_two_kill_9s_over_https
     }
     let file = up_dir.path().join("up/logs.jsonl");
     let numbers = wait_for("every record upstream", Duration::from_secs(60), || {
-        let n = numbers_in(&json_lines(&file));
+        let n = crate::harness::record_numbers(&json_lines(&file));
         let unique: std::collections::BTreeSet<i64> = n.iter().copied().collect();
         (unique.len() == 20_000).then_some(n)
     });

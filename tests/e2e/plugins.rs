@@ -525,14 +525,9 @@ fn a_quarantined_exporter_plugin_loses_nothing_across_reload_and_shutdown() {
         let lines = json_lines(&sink);
         (lines.len() >= 5).then_some(lines)
     });
-    let mut seen: Vec<String> = lines
-        .iter()
-        .map(|l| {
-            l["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["attributes"][0]["value"]["intValue"].to_string()
-        })
-        .collect();
+    let mut seen = crate::harness::record_numbers(&lines);
     seen.sort();
-    assert_eq!(seen, ["\"0\"", "\"1\"", "\"2\"", "\"3\"", "\"4\""], "each held batch exactly once");
+    assert_eq!(seen, [0, 1, 2, 3, 4], "each held batch exactly once");
     let m = scrape(&admin);
     assert_eq!(m[r#"otelgate_exporter_handed_over_batches_total{exporter="plugin/sink"}"#], 5.0, "{m:?}");
     let ready = reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap().text().unwrap();
@@ -552,17 +547,13 @@ fn a_quarantined_exporter_plugin_loses_nothing_across_reload_and_shutdown() {
     let (status, gw) = gw.stop();
     assert!(status.success());
     let letters = json_lines(&gw.path("data/dead-letter/plugin_sink.jsonl"));
-    let mut buried: Vec<String> = letters
-        .iter()
-        .map(|l| {
-            assert_eq!(l["exporter"], "plugin/sink");
-            assert!(l["response"].as_str().unwrap().contains("when the relay stopped"), "{l}");
-            l["body"]["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["attributes"][0]["value"]["intValue"]
-                .to_string()
-        })
-        .collect();
+    for l in &letters {
+        assert_eq!(l["exporter"], "plugin/sink");
+        assert!(l["response"].as_str().unwrap().contains("when the relay stopped"), "{l}");
+    }
+    let mut buried = crate::harness::record_numbers(letters.iter().map(|l| &l["body"]));
     buried.sort();
-    assert_eq!(buried, ["\"10\"", "\"11\"", "\"12\"", "\"13\""], "every held batch, once");
+    assert_eq!(buried, [10, 11, 12, 13], "every held batch, once");
     let logs = gw.logs().join("\n");
     assert!(!logs.contains("is lost"), "{logs}");
     assert!(logs.contains("it is in the dead letter"), "{logs}");

@@ -23,14 +23,6 @@ admin:
     )
 }
 
-fn numbers(lines: &[serde_json::Value]) -> Vec<i64> {
-    lines
-        .iter()
-        .flat_map(|l| l["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().cloned().unwrap_or_default())
-        .map(|r| r["attributes"][0]["value"]["intValue"].as_str().unwrap().parse().unwrap())
-        .collect()
-}
-
 #[test]
 fn reload_swaps_pipelines_without_refusing_or_losing_anything() {
     let port = crate::harness::free_port();
@@ -93,8 +85,10 @@ fn reload_swaps_pipelines_without_refusing_or_losing_anything() {
     assert!(failures.is_empty(), "requests failed during reloads: {failures:?}");
     let (status, gw) = gw.stop();
     assert!(status.success());
-    let mut all: Vec<i64> =
-        ["a.jsonl", "b.jsonl", "c.jsonl"].iter().flat_map(|f| numbers(&json_lines(&gw.path(f)))).collect();
+    let mut all: Vec<i64> = ["a.jsonl", "b.jsonl", "c.jsonl"]
+        .iter()
+        .flat_map(|f| crate::harness::record_numbers(&json_lines(&gw.path(f))))
+        .collect();
     all.sort_unstable();
     assert_eq!(all, (0..sent).collect::<Vec<_>>(), "every record exactly once across the three files");
     assert!(gw.logs().iter().any(|l| l.contains("Reload refused")));

@@ -8,9 +8,19 @@ use crate::harness::{corpus, json_lines, wait_for, Gateway};
 
 const LOG: &str = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hi"}}]}]}]}"#;
 
+/// Both exporters in one pipeline.
+const ONE_PIPELINE: &str = "logs: { receivers: [otlp_http], exporters: [file/good, file/stuck] }";
+/// Each exporter in its own pipeline of the same signal (a request feeds both).
+const TWO_PIPELINES: &str = "logs: { receivers: [otlp_http], exporters: [file/good] }
+  logs/stuck: { receivers: [otlp_http], exporters: [file/stuck] }";
+
 /// A file exporter whose target is a directory can never write: its batch stays queued
 /// (retried), which fills a small queue deterministically.
 fn stuck_gateway(when_full: &str) -> Gateway {
+    stuck_gateway_with(when_full, ONE_PIPELINE)
+}
+
+fn stuck_gateway_with(when_full: &str, pipelines: &str) -> Gateway {
     let cfg = format!(
         "
 admin: {{ endpoint: 127.0.0.1:0 }}
@@ -24,7 +34,7 @@ exporters:
     max_queue_bytes: 1
     when_full: {when_full}
 pipelines:
-  logs: {{ receivers: [otlp_http], exporters: [file/good, file/stuck] }}
+  {pipelines}
 "
     );
     let gw = Gateway::start(&cfg);
@@ -32,25 +42,41 @@ pipelines:
     gw
 }
 
+/// All or nothing, within a pipeline and across the pipelines a request feeds: a full
+/// refusing queue gets the whole request 503, no exporter holds a copy, and `/readyz` says not
+/// ready while it is full.
 #[test]
 fn a_full_queue_refuses_with_503_and_leaves_no_partial_copy() {
-    let gw = stuck_gateway("refuse");
-    // The first batch is admitted into the empty queue (and stays there, unwritable).
-    assert_eq!(gw.post("/v1/logs", LOG).status, 200);
-    wait_for("the good copy", Duration::from_secs(5), || (json_lines(&gw.path("good.jsonl")).len() == 1).then_some(()));
-    // The second finds the stuck queue full: 503, Retry-After, and no copy in file/good.
-    let r = gw.post("/v1/logs", LOG);
-    assert_eq!(r.status, 503, "{}", r.body);
-    assert_eq!(r.headers["retry-after"], "1");
-    let (code, msg) = r.status_json();
-    assert_eq!(code, 14);
-    assert!(msg.contains("file/stuck"), "{msg}");
-    // Refused before anything was queued: file/good holds nothing that could still arrive.
-    let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
-    let m = crate::harness::scrape(&admin);
-    assert_eq!(m.get(r#"otelgate_exporter_queue_batches{exporter="file/good"}"#), Some(&0.0), "{m:?}");
-    assert_eq!(json_lines(&gw.path("good.jsonl")).len(), 1, "a refused request must not reach any exporter");
-    assert!(gw.logs().iter().any(|l| l.contains("Export failed, will retry")), "{:?}", gw.logs());
+    for pipelines in [ONE_PIPELINE, TWO_PIPELINES] {
+        let gw = stuck_gateway_with("refuse", pipelines);
+        let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
+        let readyz = || {
+            let r = reqwest::blocking::get(format!("http://{admin}/readyz")).unwrap();
+            (r.status().as_u16(), r.text().unwrap())
+        };
+        assert_eq!(readyz().0, 200, "{pipelines}");
+        // The first batch is admitted into the empty queue (and stays there, unwritable).
+        assert_eq!(gw.post("/v1/logs", LOG).status, 200);
+        wait_for("the good copy", Duration::from_secs(5), || {
+            (json_lines(&gw.path("good.jsonl")).len() == 1).then_some(())
+        });
+        // The second finds the stuck queue full: 503, Retry-After, and no copy in file/good.
+        let r = gw.post("/v1/logs", LOG);
+        assert_eq!(r.status, 503, "{pipelines}: {}", r.body);
+        assert_eq!(r.headers["retry-after"], "1");
+        let (code, msg) = r.status_json();
+        assert_eq!(code, 14);
+        assert!(msg.contains("file/stuck"), "{msg}");
+        // Refused before anything was queued: file/good holds nothing that could still arrive.
+        let m = crate::harness::scrape(&admin);
+        assert_eq!(m.get(r#"otelgate_exporter_queue_batches{exporter="file/good"}"#), Some(&0.0), "{m:?}");
+        assert_eq!(json_lines(&gw.path("good.jsonl")).len(), 1, "{pipelines}: a refused request reached an exporter");
+        assert!(gw.logs().iter().any(|l| l.contains("Export failed, will retry")), "{:?}", gw.logs());
+        // Not ready while the refusing queue is full, naming it.
+        let (status, body) = readyz();
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("file/stuck"), "{body}");
+    }
 }
 
 #[test]

@@ -588,3 +588,58 @@ fn a_cut_older_segment_is_reported_as_lost_acknowledged_data() {
     assert!(l.iter().any(|x| x.contains("ERROR") && x.contains("cut short")), "{l:?}");
     assert!(!l.iter().any(|x| x.contains("crash during a write")), "a cut older segment is not a crash: {l:?}");
 }
+
+/// `fsync: always` syncs each batch to disk before its 200 is written: the relay's own system
+/// calls, watched with strace, show a write of the record, then `fdatasync`, then the answer,
+/// for every sequential request. With `fsync: interval` (at most one sync a second) most
+/// answers have none before them: the check that the trace tells the two apart.
+#[test]
+fn fsync_always_syncs_each_batch_before_its_200() {
+    if std::process::Command::new("strace").arg("-V").output().is_err() {
+        crate::harness::skip("fsync_always_syncs_each_batch_before_its_200", "strace is not installed");
+        return;
+    }
+    let syncs_between_answers = |fsync: &str| -> Vec<usize> {
+        let dead = format!("http://127.0.0.1:{}", crate::harness::DEAD_PORT);
+        let gw = start_relay(&dead, &format!("    fsync: {fsync}\n"));
+        let trace = gw.path("strace.txt");
+        let mut strace = Command::new("strace")
+            .args(["-f", "-e", "trace=fdatasync,fsync,writev", "-s", "20", "-o"])
+            .arg(&trace)
+            .args(["-p", &gw.pid().to_string()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // strace says "Process N attached" on stderr once it traces every thread.
+        let mut err = std::io::BufReader::new(strace.stderr.take().unwrap());
+        let mut line = String::new();
+        while std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0 && !line.contains("attached") {
+            line.clear();
+        }
+        for i in 0..10 {
+            assert_eq!(gw.post("/v1/logs", logs(1, &format!("s{i}"))).status, 200);
+        }
+        // SIGINT: strace detaches and leaves the relay running.
+        Command::new("kill").args(["-INT", &strace.id().to_string()]).status().unwrap();
+        strace.wait().unwrap();
+        let text = std::fs::read_to_string(&trace).unwrap();
+        let mut counts = Vec::new();
+        let mut syncs = 0;
+        for l in text.lines() {
+            if l.contains("fdatasync(") || l.contains("fsync(") {
+                syncs += 1;
+            } else if l.contains("HTTP/1.1 200") {
+                counts.push(syncs);
+                syncs = 0;
+            }
+        }
+        counts
+    };
+    let always = syncs_between_answers("always");
+    assert_eq!(always.len(), 10, "ten answers traced: {always:?}");
+    assert!(always.iter().all(|&n| n >= 1), "a 200 went out before its batch was synced: {always:?}");
+    let interval = syncs_between_answers("interval");
+    assert_eq!(interval.len(), 10);
+    let synced = interval.iter().filter(|&&n| n > 0).count();
+    assert!(synced <= 5, "fsync: interval synced before {synced} of 10 answers: {interval:?}");
+}

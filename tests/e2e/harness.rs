@@ -336,6 +336,13 @@ pub fn skip(what: &str, why: &str) {
     }
 }
 
+/// A one-record log request: body `text`, first attribute `n` (what [`record_numbers`] reads).
+pub fn numbered_log(n: usize, text: &str) -> String {
+    format!(
+        r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{{"stringValue":"{text}"}},"attributes":[{{"key":"n","value":{{"intValue":"{n}"}}}}]}}]}}]}}]}}"#
+    )
+}
+
 /// The numbers tests stamp on log records (their first attribute's `intValue`), in order, of
 /// every record of these OTLP/JSON requests: to count each record exactly once.
 pub fn record_numbers<'a>(requests: impl IntoIterator<Item = &'a serde_json::Value>) -> Vec<i64> {

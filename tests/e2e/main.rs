@@ -12,6 +12,7 @@ mod disk_full;
 mod harness;
 mod limits;
 mod minware;
+mod minware_promises;
 mod nats_cluster;
 mod operating;
 mod otel_sdk;

@@ -10,9 +10,11 @@ use otelgate_core::otlp::{Request, Signal};
 use crate::harness::{bin, json_lines, wait_for, Gateway};
 use crate::upstream::{Reply, Upstream};
 
-const KEY: &str = "mw-test-key-0123456789";
+/// The relay's minware key in these tests (it must never reach a log).
+pub const KEY: &str = "mw-test-key-0123456789";
 
-fn relay_config(upstream: &str, extra: &str) -> String {
+/// A relay feeding only minware (disk queue in the test dir), `extra` lines added to the exporter.
+pub fn relay_config(upstream: &str, extra: &str) -> String {
     format!(
         "
 receivers:
@@ -32,7 +34,8 @@ pipelines:
     )
 }
 
-fn start_relay(upstream: &str, extra: &str) -> Gateway {
+/// [`relay_config`] started, with the key in the environment.
+pub fn start_relay(upstream: &str, extra: &str) -> Gateway {
     Gateway::start_with_env(&relay_config(upstream, extra), &[("MINWARE_API_KEY", KEY), ("OTELGATE_LOG", "debug")])
 }
 
@@ -54,7 +57,8 @@ fn records_in(body: &[u8]) -> usize {
     Request::decode(Signal::Logs, body).map(|r| r.records()).unwrap_or(0)
 }
 
-fn no_key_in_logs(gw: &Gateway) {
+/// The relay's key appears in no log line.
+pub fn no_key_in_logs(gw: &Gateway) {
     let all = gw.logs().join("\n");
     assert!(!all.contains(KEY), "the API key was logged");
 }
@@ -189,7 +193,8 @@ fn a_refused_key_pauses_delivery_without_losing_data() {
     no_key_in_logs(&gw);
 }
 
-fn queue_depth(dir: &Path) -> usize {
+/// A disk queue's depth, read with `otelgate queue stats`.
+pub fn queue_depth(dir: &Path) -> usize {
     let out = Command::new(bin()).args(["queue", "stats"]).arg(dir).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     text.lines()

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::harness::{bin, corpus, json_lines, Gateway};
+use crate::harness::{bin, corpus, json_lines, numbered_log, Gateway};
 
 /// An example plugin's shared library (`lib<crate>.so`), next to this test binary.
 fn plugin_so(crate_name: &str) -> PathBuf {
@@ -483,12 +483,6 @@ admin:
 ",
         sink_so = plugin_so("otelgate_plugin_file_sink").display(),
         sink_file = sink_file.display(),
-    )
-}
-
-fn numbered_log(n: usize, text: &str) -> String {
-    format!(
-        r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{{"stringValue":"{text}"}},"attributes":[{{"key":"n","value":{{"intValue":"{n}"}}}}]}}]}}]}}]}}"#
     )
 }
 

@@ -14,6 +14,8 @@ pub enum Reply {
     Status(u16, Vec<(String, String)>, String),
     /// Close the connection without answering.
     Drop,
+    /// Answer 200, but only after this long (an upstream that hangs).
+    Hang(std::time::Duration),
 }
 
 impl Reply {
@@ -90,11 +92,19 @@ fn serve(
         };
         let answered = match &reply {
             Reply::Drop => 0,
+            Reply::Hang(_) => 200,
             Reply::Status(s, _, _) => *s,
         };
         received.lock().unwrap().push(Received { path, headers, body, answered, at: Instant::now() });
+        let reply = match reply {
+            Reply::Hang(d) => {
+                std::thread::sleep(d);
+                Reply::status(200)
+            }
+            other => other,
+        };
         match reply {
-            Reply::Drop => return,
+            Reply::Drop | Reply::Hang(_) => return,
             Reply::Status(status, extra, text) => {
                 let mut resp = format!(
                     "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",

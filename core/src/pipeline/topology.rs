@@ -79,6 +79,8 @@ struct Worker {
     /// Cancels retries (memory) or stops taking from the disk queue (disk).
     stop: CancellationToken,
     durable: bool,
+    /// How long it may drain at shutdown (its exporter's `shutdown_timeout`, or the default).
+    drain_timeout: Duration,
 }
 
 /// One build of processors, exporters and routers.
@@ -88,7 +90,6 @@ struct Generation {
     /// The memory queues, by exporter: where a retiring generation hands what it cannot deliver.
     successors: BTreeMap<ComponentId, queue::Successor>,
     telemetry: Telemetry,
-    drain_timeout: Duration,
 }
 
 struct RunningReceiver {
@@ -151,7 +152,6 @@ fn build(
     let mut handles: BTreeMap<&ComponentId, QueueHandle> = BTreeMap::new();
     let mut workers = Vec::new();
     let mut successors = BTreeMap::new();
-    let mut drain_timeout = DRAIN_TIMEOUT;
     let mut forwarded: BTreeMap<&ComponentId, bool> = BTreeMap::new();
     for (id, c) in &config.exporters {
         let stop = CancellationToken::new();
@@ -159,7 +159,7 @@ fn build(
             ExporterBuild { id, stopping: &stop, plugin_dir: config.plugin_dir.as_deref(), signals: &signals_of(id) };
         let exporter = c.kind.build(&cx).map_err(component_error("exporters", id))?;
         let plan = c.kind.queue_plan(id);
-        drain_timeout = drain_timeout.max(plan.drain_timeout);
+        let drain_timeout = plan.drain_timeout;
         let durable = matches!(plan.store, QueueStore::Disk { .. });
         let (handle, worker) = match plan.store {
             QueueStore::Disk { dir, fsync } => {
@@ -193,7 +193,7 @@ fn build(
             successors.insert(id.clone(), s);
         }
         let task = exporter_runtime().spawn(worker.run(exporter, stop.clone()).instrument(span));
-        workers.push(Worker { id: id.clone(), task, hand_over, stop, durable });
+        workers.push(Worker { id: id.clone(), task, hand_over, stop, durable, drain_timeout });
         handles.insert(id, handle);
     }
 
@@ -219,7 +219,7 @@ fn build(
     }
     // Only routers hold queue handles now, so memory queues close when their routers are gone.
     drop(handles);
-    Ok(Generation { routers, workers, successors, telemetry, drain_timeout })
+    Ok(Generation { routers, workers, successors, telemetry })
 }
 
 async fn bind_receiver(
@@ -376,23 +376,24 @@ impl Running {
             d.close();
         }
         let workers: Vec<Worker> = self.current.workers.drain(..).chain(self.retired.drain(..)).collect();
-        let stops: Vec<CancellationToken> = workers.iter().map(|w| w.stop.clone()).collect();
-        let drain_timeout = self.current.drain_timeout;
-        let drain = async {
-            for w in workers {
-                let _ = w.task.await;
-            }
-        };
-        tokio::pin!(drain);
-        tokio::select! {
-            _ = &mut drain => {}
-            _ = tokio::time::sleep(drain_timeout) => {
-                tracing::warn!(timeout_s = drain_timeout.as_secs(), "Queues did not drain in time; what is on disk stays there for the next start, memory batches get one last try.");
-                for s in &stops {
-                    s.cancel();
-                }
-                drain.await;
-            }
+        // Each exporter drains for its own time; then its worker is stopped (an in-flight
+        // request is abandoned, the batch stays queued).
+        let deadlines: Vec<JoinHandle<()>> = workers
+            .iter()
+            .map(|w| {
+                let (stop, id, timeout) = (w.stop.clone(), w.id.clone(), w.drain_timeout);
+                tokio::spawn(async move {
+                    tokio::time::sleep(timeout).await;
+                    tracing::warn!(exporter = %id, timeout_ms = timeout.as_millis() as u64, "Queue did not drain in time; what is on disk stays there for the next start, memory batches get one last try.");
+                    stop.cancel();
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.task.await;
+        }
+        for d in deadlines {
+            d.abort();
         }
         self.admin_stop.cancel();
     }

@@ -250,7 +250,7 @@ impl ExporterType for MinwareConfig {
             max_in_flight: self.max_in_flight,
             merging: (self.max_batch_bytes.0 > 0 && self.max_batch_records > 0)
                 .then_some((self.max_batch_bytes.as_usize(), self.max_batch_records)),
-            drain_timeout: self.shutdown_timeout.0.max(crate::registry::exporter::DRAIN_TIMEOUT),
+            drain_timeout: self.shutdown_timeout.0,
             ..QueuePlan::default()
         }
     }
@@ -290,11 +290,24 @@ pub struct MinwareStats {
 /// What one attempt came to.
 enum Attempt {
     Done,
-    Retry { after: Option<Duration>, why: String },
-    ServerError { status: u16, body: String },
+    /// `status` 0: no answer (connection error, timeout).
+    Retry {
+        status: u16,
+        after: Option<Duration>,
+        why: String,
+    },
+    ServerError {
+        status: u16,
+        body: String,
+    },
     TooLarge,
-    Unauthorized { status: u16 },
-    Refused { status: u16, body: String },
+    Unauthorized {
+        status: u16,
+    },
+    Refused {
+        status: u16,
+        body: String,
+    },
 }
 
 /// Where a body's batches came from, as far as retrying goes.
@@ -399,11 +412,11 @@ impl MinwareExporter {
                 let mut enc =
                     flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
                 if body.parts().iter().any(|p| enc.write_all(p).is_err()) {
-                    return Attempt::Retry { after: None, why: "gzip failed".into() };
+                    return Attempt::Retry { status: 0, after: None, why: "gzip failed".into() };
                 }
                 match enc.finish() {
                     Ok(z) => req.header("content-encoding", "gzip").body(z),
-                    Err(e) => return Attempt::Retry { after: None, why: format!("gzip failed: {e}") },
+                    Err(e) => return Attempt::Retry { status: 0, after: None, why: format!("gzip failed: {e}") },
                 }
             }
         };
@@ -412,7 +425,11 @@ impl MinwareExporter {
             Err(e) => {
                 // The error names the URL, never the headers (the key); its causes say why
                 // (refused, TLS, DNS), which reqwest's own message leaves out.
-                return Attempt::Retry { after: None, why: format!("cannot reach {url}: {}", with_causes(&e)) };
+                return Attempt::Retry {
+                    status: 0,
+                    after: None,
+                    why: format!("cannot reach {url}: {}", with_causes(&e)),
+                };
             }
         };
         let status = resp.status().as_u16();
@@ -423,7 +440,7 @@ impl MinwareExporter {
                 self.partial_success(signal, &text);
                 Attempt::Done
             }
-            429 | 502 | 503 | 504 => Attempt::Retry { after, why: format!("{url} answered {status}") },
+            429 | 502 | 503 | 504 => Attempt::Retry { status, after, why: format!("{url} answered {status}") },
             500 => Attempt::ServerError { status, body: text },
             413 => Attempt::TooLarge,
             401 | 403 => Attempt::Unauthorized { status },
@@ -525,7 +542,17 @@ impl MinwareExporter {
             if self.stopping.is_cancelled() {
                 return Err(ExportError::Retryable { message: "stopping".into(), after: None });
             }
-            let (after, why) = match self.attempt(signal, &body, key).await {
+            // A request still in flight when the drain time is up is abandoned: the batch stays
+            // queued (on disk, or for the memory queue's last try), never half-counted.
+            let attempt = tokio::select! {
+                a = self.attempt(signal, &body, key) => a,
+                _ = self.stopping.cancelled() => {
+                    return Err(ExportError::Retryable { message: "stopping: the request in flight was abandoned".into(), after: None });
+                }
+            };
+            // `status`: what upstream answered this time (0: nothing), for a letter written on
+            // giving up.
+            let (status, after, why) = match attempt {
                 Attempt::Done => {
                     if self.paused.swap(false, Ordering::Relaxed) {
                         tracing::info!(exporter = %self.id, "Upstream accepts the API key again; sending resumed.");
@@ -559,6 +586,7 @@ impl MinwareExporter {
                         return Ok(());
                     }
                     (
+                        status,
                         None,
                         format!(
                             "upstream answered {status} ({} of {} tolerated)",
@@ -573,13 +601,13 @@ impl MinwareExporter {
                         self.probe_until_accepted(signal, key);
                     }
                     backoff.at_least(Duration::from_secs(1));
-                    (None, format!("upstream refused the API key ({status})"))
+                    (status, None, format!("upstream refused the API key ({status})"))
                 }
-                Attempt::Retry { after, why } => (after, why),
+                Attempt::Retry { status, after, why } => (status, after, why),
             };
             if let Some(limit) = self.config.max_elapsed {
                 if elapsed() >= limit.0 {
-                    self.bury(signal, 0, &format!("gave up after max_elapsed: {why}"), &body, records);
+                    self.bury(signal, status, &format!("gave up after max_elapsed: {why}"), &body, records);
                     return Ok(());
                 }
             }

@@ -97,3 +97,37 @@ fn leaves(v: &serde_json::Value, path: &str, out: &mut std::collections::BTreeMa
         }
     }
 }
+
+/// The spec's JSON rules for doubles: `"NaN"`, `"Infinity"` and `"-Infinity"` are strings and
+/// are accepted and kept (forwarded and canonical); a bare `Infinity` is not JSON: 400.
+#[test]
+fn special_doubles_are_kept_and_bare_infinity_is_refused() {
+    let both = FILE_ONLY.replace("exporters: [file]", "exporters: [file, file/canonical]").replace(
+        "exporters:\n",
+        "exporters:\n  file/canonical: { path: '{dir}/canonical/{signal}.jsonl', encoding: canonical }\n",
+    );
+    let gw = Gateway::start(&both);
+    let gauge = |v: &str| {
+        format!(
+            r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"g","gauge":{{"dataPoints":[{{"asDouble":{v}}}]}}}}]}}]}}]}}"#
+        )
+    };
+    for v in [r#""NaN""#, r#""Infinity""#, r#""-Infinity""#] {
+        let r = gw.post("/v1/metrics", gauge(v));
+        assert_eq!(r.status, 200, "{v}: {}", r.body);
+    }
+    let r = gw.post("/v1/metrics", gauge("Infinity"));
+    assert_eq!(r.status, 400, "bare Infinity is not JSON: {}", r.body);
+    let (_, gw) = gw.stop();
+    for dir in ["out", "canonical"] {
+        let lines = json_lines(&gw.path(&format!("{dir}/metrics.jsonl")));
+        let kept: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                l["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"]["dataPoints"][0]["asDouble"]
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(kept, [r#""NaN""#, r#""Infinity""#, r#""-Infinity""#], "{dir}");
+    }
+}

@@ -89,5 +89,70 @@ pipelines:
     let r = post("flooder");
     assert_eq!(r.status, 429);
     assert!(r.headers.contains_key("retry-after"));
+    let (code, msg) = r.status_json();
+    assert_eq!(code, 8, "RESOURCE_EXHAUSTED");
+    assert!(msg.contains("rate"), "{msg}");
     assert_eq!(post("quiet-client").status, 200, "another key is unaffected");
+}
+
+/// `max_connections`: connections past the cap wait in the accept backlog and are served once
+/// a permit frees; and when the process runs out of file descriptors, accept backs off and
+/// serves again once they free (it neither dies nor spins).
+#[test]
+fn connections_past_the_cap_wait_and_accept_survives_fd_exhaustion() {
+    let cfg = FILE_ONLY.replace("endpoint: 127.0.0.1:0", "endpoint: 127.0.0.1:0\n    max_connections: 2");
+    let gw = Gateway::start(&cfg);
+    let request = |s: &mut TcpStream| {
+        let body = r#"{"resourceLogs":[]}"#;
+        let head = format!(
+            "POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    // Two keep-alive connections hold both permits.
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(gw.addr).unwrap();
+            assert!(request(&mut s).starts_with("HTTP/1.1 200"));
+            s
+        })
+        .collect();
+    // A third is connected (the kernel's backlog) but not served while they are held...
+    let mut third = TcpStream::connect(gw.addr).unwrap();
+    third.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    third.write_all(b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 19\r\n\r\n{\"resourceLogs\":[]}").unwrap();
+    let mut buf = [0u8; 512];
+    assert!(third.read(&mut buf).is_err(), "a connection past max_connections was served");
+    // ...and is once one of them closes.
+    held.pop();
+    third.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let n = third.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    drop((held, third));
+    let (status, _) = gw.stop();
+    assert!(status.success());
+
+    // Out of descriptors: 64 for the whole process, and 100 clients.
+    let gw = Gateway::start(FILE_ONLY);
+    let limited = std::process::Command::new("prlimit")
+        .args(["--pid", &gw.pid().to_string(), "--nofile=64:64"])
+        .status()
+        .expect("prlimit (util-linux) is needed");
+    assert!(limited.success());
+    let flood: Vec<TcpStream> = (0..100).filter_map(|_| TcpStream::connect(gw.addr).ok()).collect();
+    crate::harness::wait_for("accept to run out of descriptors", Duration::from_secs(10), || {
+        gw.logs().iter().any(|l| l.contains("Accept failed")).then_some(())
+    });
+    drop(flood);
+    let r = crate::harness::wait_for("service after the flood", Duration::from_secs(20), || {
+        let r = gw.post("/v1/logs", r#"{"resourceLogs":[]}"#);
+        (r.status == 200).then_some(r)
+    });
+    assert_eq!(r.status, 200);
+    let (status, gw) = gw.stop();
+    assert!(status.success(), "{:?}", gw.logs());
 }

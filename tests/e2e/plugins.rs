@@ -389,6 +389,47 @@ fn the_shipped_plugin_example_runs_codex_traffic_end_to_end() {
     assert!(text.contains("codex.sse_event"), "other sse events stay");
 }
 
+/// `on_error: fail` (the default) refuses the request with a 500 and a Status body when the
+/// processor fails; a plugin that declares it redacts may never use `on_error: passthrough`
+/// (unredacted data would be forwarded), refused by `validate` and by `run`.
+#[test]
+fn a_failing_processor_answers_500_and_a_redacting_one_cannot_pass_through() {
+    let gw = Gateway::start(&config(&format!(
+        "    path: {}\n    config: {{ attributes: {{ team: platform }}, panic_on: BOOM }}",
+        hello_so().display()
+    )));
+    let boom = numbered_log(1, "BOOM");
+    let r = gw.post("/v1/logs", boom);
+    assert_eq!(r.status, 500, "{}", r.body);
+    let (code, msg) = r.status_json();
+    assert_eq!(code, 13, "INTERNAL");
+    assert!(msg.contains("plugin/hello"), "{msg}");
+    assert_eq!(gw.post("/v1/logs", numbered_log(2, "fine")).status, 200);
+    let (_, gw) = gw.stop();
+    let text: String = json_lines(&gw.path("out.jsonl")).iter().map(|l| l.to_string()).collect();
+    assert!(!text.contains("BOOM") && text.contains("fine"), "{text}");
+
+    // The C example, declaring that it redacts.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(root.join("plugins/c-drop/drop.c")).unwrap();
+    let redacting = source.replace(
+        "OG_SIGNAL_TRACES, OG_CAP_THREAD_SAFE, 0,",
+        "OG_SIGNAL_TRACES, OG_CAP_THREAD_SAFE | OG_CAP_REDACTS, 0,",
+    );
+    assert_ne!(redacting, source, "the capabilities line of drop.c moved");
+    std::fs::write(dir.path().join("redacting.c"), redacting).unwrap();
+    let so = build_c(dir.path(), "redacting", &dir.path().join("redacting.c"));
+    let plugin = format!("    path: {}\n    on_error: passthrough\n    config: {{ contains: x }}", so.display());
+    let e = refused(&plugin);
+    assert!(e.contains("redacts: on_error: passthrough would forward unredacted data"), "{e}");
+    let p = dir.path().join("p.yaml");
+    std::fs::write(&p, config(&plugin).replace("{dir}", dir.path().to_str().unwrap())).unwrap();
+    let out = Command::new(bin()).args(["validate", "-c"]).arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("would forward unredacted data"));
+}
+
 /// `validate` loads each plugin as `plugins inspect` does and makes `run`'s checks: the file
 /// (exists, pinned hash), the kind against its section, the signals against its pipelines.
 #[test]

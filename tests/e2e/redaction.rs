@@ -284,3 +284,35 @@ pipelines:
     assert!(text.contains(r#"{"key":"otelgate.user","value":{"stringValue":"<REDACTED>"}}"#), "{text}");
     assert!(!text.contains(r#""stringValue":"ana""#));
 }
+
+/// Redaction fails closed: a redact config that cannot compile (a bad pattern) stops the relay
+/// from starting, naming the pattern — it never runs with that redaction off.
+#[test]
+fn a_redact_config_that_cannot_compile_stops_the_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "receivers: { otlp_http: { endpoint: 127.0.0.1:0 } }
+processors:
+  redact:
+    patterns: [email, { name: ticket, regex: 'TICKET-(' }]
+exporters: { file: { path: ./out.jsonl } }
+pipelines:
+  logs: { receivers: [otlp_http], processors: [redact], exporters: [file] }
+",
+    )
+    .unwrap();
+    for cmd in ["run", "validate"] {
+        let out = std::process::Command::new(crate::harness::bin())
+            .args([cmd, "-c"])
+            .arg(&p)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {err}");
+        assert!(err.contains("processors.redact") && err.contains("ticket"), "{cmd}: {err}");
+    }
+    assert!(!dir.path().join("out.jsonl").exists(), "nothing may be written by a relay that did not start");
+}

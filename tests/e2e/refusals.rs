@@ -84,6 +84,9 @@ fn oversized_bodies_get_413_before_and_after_decompression() {
     assert!(bomb.len() < 64 * 1024);
     let r = gw.post_with("/v1/logs", "application/json", &[("content-encoding", "gzip")], bomb);
     assert_eq!(r.status, 413, "{}", r.body);
+    let (code, msg) = r.status_json();
+    assert_eq!(code, 8);
+    assert!(msg.contains("65536 bytes"), "the bomb's refusal names the limit: {msg}");
     assert_eq!(gw.post("/v1/logs", SMALL_LOG).status, 200);
 }
 
@@ -110,6 +113,10 @@ fn wrong_method_and_unknown_paths() {
     let r = reqwest::blocking::get(gw.url("/v1/logs")).unwrap();
     assert_eq!(r.status().as_u16(), 405);
     assert_eq!(r.headers()["allow"], "POST");
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: serde_json::Value = serde_json::from_str(&r.text().unwrap()).expect("a google.rpc.Status body");
+    assert_eq!(v["code"], 12, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("POST"), "{v}");
     let r = gw.post("/v1/profiles", SMALL_LOG);
     assert_eq!(r.status, 404);
     let (code, msg) = r.status_json();

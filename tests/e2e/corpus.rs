@@ -7,14 +7,18 @@ use otelgate_core::otlp::{Request, Signal};
 
 use crate::harness::{corpus, json_lines, signal_of_file, Gateway, FILE_ONLY};
 
-#[test]
-fn recorded_payloads_round_trip_through_the_gateway() {
-    // The archive as minware gets it (forwarded) and re-encoded by our model (canonical).
-    let both = FILE_ONLY.replace("exporters: [file]", "exporters: [file, file/canonical]").replace(
+/// A gateway writing each signal twice: as minware gets it (`out/`, forwarded) and re-encoded
+/// by our model (`canonical/`).
+fn both_archives() -> Gateway {
+    Gateway::start(&FILE_ONLY.replace("exporters: [file]", "exporters: [file, file/canonical]").replace(
         "exporters:\n",
         "exporters:\n  file/canonical: { path: '{dir}/canonical/{signal}.jsonl', encoding: canonical }\n",
-    );
-    let gw = Gateway::start(&both);
+    ))
+}
+
+#[test]
+fn recorded_payloads_round_trip_through_the_gateway() {
+    let gw = both_archives();
     let mut sent: Vec<(Signal, Vec<u8>)> = Vec::new();
     for dir in ["codex", "claude", "gemini", "otlp"] {
         let mut names: Vec<_> = std::fs::read_dir(corpus(dir))
@@ -102,11 +106,7 @@ fn leaves(v: &serde_json::Value, path: &str, out: &mut std::collections::BTreeMa
 /// are accepted and kept (forwarded and canonical); a bare `Infinity` is not JSON: 400.
 #[test]
 fn special_doubles_are_kept_and_bare_infinity_is_refused() {
-    let both = FILE_ONLY.replace("exporters: [file]", "exporters: [file, file/canonical]").replace(
-        "exporters:\n",
-        "exporters:\n  file/canonical: { path: '{dir}/canonical/{signal}.jsonl', encoding: canonical }\n",
-    );
-    let gw = Gateway::start(&both);
+    let gw = both_archives();
     let gauge = |v: &str| {
         format!(
             r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"g","gauge":{{"dataPoints":[{{"asDouble":{v}}}]}}}}]}}]}}]}}"#

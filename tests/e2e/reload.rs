@@ -93,3 +93,79 @@ fn reload_swaps_pipelines_without_refusing_or_losing_anything() {
     assert_eq!(all, (0..sent).collect::<Vec<_>>(), "every record exactly once across the three files");
     assert!(gw.logs().iter().any(|l| l.contains("Reload refused")));
 }
+
+/// A reload binds new receivers before it touches the running ones, carries disk queues over
+/// (batches accepted before it are delivered after it, each once), and a config whose
+/// receiver cannot bind is refused with the old one left serving.
+#[test]
+fn reload_binds_first_carries_disk_queues_and_refuses_a_config_that_cannot_start() {
+    use crate::harness::{free_port, numbered_log, record_numbers};
+    use crate::upstream::Upstream;
+    let (p1, p2, up_port) = (free_port(), free_port(), free_port());
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    let cfg = |extra: &str| {
+        format!(
+            "
+receivers:
+  otlp_http: {{ endpoint: 127.0.0.1:{p1} }}
+{extra}
+exporters:
+  minware:
+    endpoint: http://127.0.0.1:{up_port}
+    api_key: k
+    queue_dir: '{{dir}}/queue'
+pipelines:
+  logs: {{ receivers: [otlp_http{more}], exporters: [minware] }}
+admin:
+  endpoint: 127.0.0.1:0
+",
+            more = if extra.is_empty() { "" } else { ", otlp_http/second" }
+        )
+    };
+    let gw = Gateway::start(&cfg(""));
+    let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
+    let reload = |yaml: String| {
+        std::fs::write(gw.path("pipelines.yaml"), yaml.replace("{dir}", gw.dir.to_str().unwrap())).unwrap();
+        let r = reqwest::blocking::Client::new().post(format!("http://{admin}/reload")).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let post_to = |port: u16, n: usize| {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("http://127.0.0.1:{port}/v1/logs"))
+            .header("content-type", "application/json")
+            .body(numbered_log(n, "r"))
+            .send()
+            .unwrap();
+        r.status().as_u16()
+    };
+    // Upstream is down: these stay in the disk queue.
+    for n in 0..3 {
+        assert_eq!(post_to(p1, n), 200);
+    }
+    // A new receiver: bound, serving, the old one untouched.
+    let (status, text) = reload(cfg(&format!("  otlp_http/second: {{ endpoint: 127.0.0.1:{p2} }}")));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(post_to(p2, 3), 200);
+    assert_eq!(post_to(p1, 4), 200);
+    // One that cannot bind: refused, and nothing running changes.
+    let (status, text) = reload(cfg(&format!("  otlp_http/second: {{ endpoint: 127.0.0.1:{busy_port} }}")));
+    assert_ne!(status, 200, "a config whose receiver cannot bind was applied: {text}");
+    assert!(text.contains(&busy_port.to_string()), "{text}");
+    assert_eq!(post_to(p1, 5), 200);
+    assert_eq!(post_to(p2, 6), 200, "the refused reload took the running receiver down");
+    drop(busy);
+
+    // Upstream comes up: everything accepted, before and after the reloads, arrives once.
+    let up = Upstream::start_on(up_port);
+    let got = wait_for("every record upstream", Duration::from_secs(60), || {
+        let bodies: Vec<serde_json::Value> =
+            up.accepted().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+        let mut n = record_numbers(&bodies);
+        n.sort_unstable();
+        (n.len() >= 7).then_some(n)
+    });
+    assert_eq!(got, (0..7).collect::<Vec<i64>>(), "each record exactly once");
+    let (status, _) = gw.stop();
+    assert!(status.success());
+}

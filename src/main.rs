@@ -7,6 +7,7 @@ mod keys_cmd;
 mod output;
 mod queue_cmd;
 mod setup_cmd;
+mod usage_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,6 +89,9 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Who sends what: records, bytes, refusals and agents per key and user over a window,
+    /// and whose agent went silent (from the usage file auth keeps; readable while running).
+    Usage(usage_cmd::UsageArgs),
     /// Print this relay's endpoint URL and per-signal URLs, as minware's Setup dialog does.
     Setup {
         /// The URL clients reach this relay at (default: from the receiver's endpoint).
@@ -226,6 +230,7 @@ fn main() -> ExitCode {
             }
         })()
         .map(|_| ExitCode::SUCCESS),
+        Command::Usage(args) => usage_cmd::usage(args).map(|_| ExitCode::SUCCESS),
         Command::Components => write_stdout(&graph_cmd::components()).map(|_| ExitCode::SUCCESS),
         Command::Schema => {
             let s = serde_json::to_string_pretty(&config::schema::schema()).unwrap_or_default();

@@ -255,6 +255,63 @@ impl Telemetry {
                 u64::from(unhealthy),
             );
         }
+        // Who sends what: per key (keys are few and known; forwarded keys are bounded), the
+        // user label masked as a redact processor masks identity (the admin port has no auth).
+        let mut ledgers: Vec<Arc<crate::keys::usage::Ledger>> = Vec::new();
+        for ledger in self.auth.iter().filter_map(|(_, a)| a.usage()) {
+            if !ledgers.iter().any(|l| l.path() == ledger.path()) {
+                ledgers.push(ledger);
+            }
+        }
+        for ledger in ledgers {
+            for (key_id, k) in ledger.snapshot().keys {
+                let user = self.processors.iter().find_map(|(_, p)| p.mask_identity(&k.user)).unwrap_or(k.user.clone());
+                let who = [("key_id", key_id.as_str()), ("user", user.as_str())];
+                let mut records = crate::keys::usage::PerSignal::default();
+                let mut bytes = crate::keys::usage::PerSignal::default();
+                let mut refused: std::collections::BTreeMap<String, u64> = Default::default();
+                for d in k.days.values() {
+                    records.merge(&d.records);
+                    bytes.merge(&d.bytes);
+                    for (r, n) in &d.refused {
+                        *refused.entry(r.clone()).or_default() += n;
+                    }
+                }
+                for sig in Signal::ALL {
+                    let l = labels(&[who[0], who[1], ("signal", sig.as_str())]);
+                    push(
+                        "otelgate_key_accepted_records".into(),
+                        "Records accepted from the key.",
+                        false,
+                        l.clone(),
+                        records.get(sig),
+                    );
+                    push(
+                        "otelgate_key_accepted_bytes".into(),
+                        "Bytes accepted from the key (after gzip decompression).",
+                        false,
+                        l,
+                        bytes.get(sig),
+                    );
+                }
+                for (reason, n) in &refused {
+                    push(
+                        "otelgate_key_refused_requests".into(),
+                        "Requests of the key refused, by reason.",
+                        false,
+                        labels(&[who[0], who[1], ("reason", reason)]),
+                        *n,
+                    );
+                }
+                push(
+                    "otelgate_key_last_seen_timestamp_seconds".into(),
+                    "When the key last sent a request (Unix seconds): alert on keys gone silent.",
+                    true,
+                    labels(&who),
+                    k.last_seen,
+                );
+            }
+        }
         let mut component = |kind: &str, id: &ComponentId, gauge: bool, counters: Vec<ComponentCounter>| {
             let id = id.to_string();
             for (metric, label, value, n) in counters {

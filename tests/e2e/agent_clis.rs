@@ -45,13 +45,18 @@ pipelines:
 /// Runs `agent`'s driver against `gw`; `false` (after saying so loudly) only when npm could
 /// not install the CLI and this is not CI.
 fn turn(agent: &str, gw: &Gateway, env: &[(&str, &str)]) -> bool {
+    turn_as(agent, gw, env, "gw-test-key-123")
+}
+
+/// [`turn`] with the agent sending `key` as its Bearer token.
+pub fn turn_as(agent: &str, gw: &Gateway, env: &[(&str, &str)], key: &str) -> bool {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join(format!("tests/fixtures/{agent}/run_{agent}.sh"));
     let mut cmd = Command::new("bash");
     cmd.arg(&script).arg(format!("http://{}", gw.addr));
     match agent {
-        "codex" => cmd.args(["true", PROMPT, "gw-test-key-123", "full"]),
-        _ => cmd.args(["true", PROMPT]),
+        "codex" => cmd.args(["true", PROMPT, key, "full"]),
+        _ => cmd.args(["true", PROMPT, key]),
     };
     cmd.env("MOCK_TOOL_CMD", "echo canary-tool-9c2e")
         .env("API_PORT", crate::harness::free_port().to_string())

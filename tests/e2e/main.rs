@@ -24,3 +24,4 @@ mod root_routing;
 mod scale_out;
 mod tls;
 mod upstream;
+mod usage;

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod secret;
 pub mod store;
+pub mod usage;
 
 pub use secret::Secret;
 pub use store::{AuthFailure, LiveStore, Role, Store, StoreError};

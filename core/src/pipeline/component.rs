@@ -69,6 +69,10 @@ pub trait Authenticate: Send + Sync {
     fn stamps(&self, principal: Option<&Principal>) -> Vec<crate::otlp::common::KeyValue<'static>>;
     /// Counters for self-metrics.
     fn counters(&self) -> Vec<ComponentCounter>;
+    /// The ledger of who sent what, when it keeps one.
+    fn usage(&self) -> Option<std::sync::Arc<crate::keys::usage::Ledger>> {
+        None
+    }
 }
 
 /// A step of a pipeline that inspects or changes a request before it is queued. Runs inline
@@ -81,6 +85,12 @@ pub trait Processor: Send + Sync {
     /// Counters for self-metrics: `(metric, label name, label value, value)`.
     fn counters(&self) -> Vec<ComponentCounter> {
         Vec::new()
+    }
+
+    /// How this processor shows a user's identity where it is not redacting records (metric
+    /// labels on the admin port): `None` when it keeps identity as it is.
+    fn mask_identity(&self, _user: &str) -> Option<String> {
+        None
     }
 
     /// The same processing, one piece of a request at a time, when this processor (as

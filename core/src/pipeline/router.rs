@@ -190,6 +190,11 @@ impl Router {
         }
     }
 
+    /// The usage ledger of this receiver's auth, if it keeps one.
+    pub fn usage(&self) -> Option<Arc<crate::keys::usage::Ledger>> {
+        self.auth.as_ref()?.usage()
+    }
+
     /// The integration the requests are for.
     pub fn integration(&self) -> &Arc<Integration> {
         &self.integration

@@ -12,6 +12,7 @@ use http::header::AUTHORIZATION;
 use http::HeaderMap;
 use serde::Deserialize;
 
+use crate::keys::usage::{Ledger, Sender};
 use crate::keys::{AuthFailure, LiveStore, Secret, StoreError};
 use crate::otlp::common::KeyValue;
 use crate::otlp::{Request, Resource};
@@ -51,6 +52,25 @@ pub struct AuthConfig {
     /// in for the key) or `key_and_cert` (both).
     #[serde(default)]
     pub require: Require,
+    /// Where who-sent-what is kept (`otelgate usage` reads it): default beside the key store
+    /// (`<store>.usage.json`), else `./data/usage.json` (passthrough: per forwarded key's hash
+    /// prefix, never the key).
+    #[serde(default)]
+    pub usage_file: Option<PathBuf>,
+}
+
+/// Where `usage_file` defaults to without a key store.
+pub const DEFAULT_USAGE_FILE: &str = "./data/usage.json";
+
+impl AuthConfig {
+    /// The usage file this auth writes.
+    pub fn usage_path(&self) -> PathBuf {
+        match (&self.usage_file, &self.store) {
+            (Some(p), _) => p.clone(),
+            (None, Some(store)) => crate::keys::usage::path_beside(store),
+            (None, None) => PathBuf::from(DEFAULT_USAGE_FILE),
+        }
+    }
 }
 
 /// What identifies a client.
@@ -97,7 +117,12 @@ pub struct Authenticator {
     require: Require,
     /// Refusals by reason, in the order of [`REASONS`].
     refusals: [std::sync::atomic::AtomicU64; 7],
+    /// Who sent what.
+    usage: Arc<Ledger>,
 }
+
+/// How often the usage ledger reaches disk (and so `otelgate usage`).
+pub const USAGE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why auth refused, as counted in self-metrics.
 pub const REASONS: [&str; 7] =
@@ -156,6 +181,21 @@ impl Authenticator {
                 }
             });
         }
+        // Keys of a store are known and few; forwarded keys and certificates are bounded.
+        let usage = Ledger::shared(config.usage_path(), store.is_none());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&usage);
+            rt.spawn(async move {
+                let mut tick = tokio::time::interval(USAGE_FLUSH);
+                loop {
+                    tick.tick().await;
+                    let Some(u) = weak.upgrade() else { break };
+                    if let Err(e) = u.flush() {
+                        tracing::warn!(error = %e, file = %u.path().display(), "Cannot save usage.");
+                    }
+                }
+            });
+        }
         let audit = config.audit_log.clone().map(crate::keys::audit::AuditLog::open);
         Ok(Authenticator {
             mode: config.mode,
@@ -164,6 +204,7 @@ impl Authenticator {
             require: config.require,
             stamp_principal: config.stamp_principal,
             refusals: Default::default(),
+            usage,
         })
     }
 
@@ -177,6 +218,16 @@ impl Authenticator {
         }
         if let Some(i) = REASONS.iter().position(|r| *r == reason) {
             self.refusals[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        // A key of the store that may not send (expired, revoked, …) counts for its user; an
+        // unknown token counts for nobody (a client cannot add rows by inventing keys).
+        let known = token.and_then(crate::keys::secret::id_of).and_then(|id| {
+            let store = self.store.as_ref()?.current();
+            let key = store.keys.iter().find(|k| k.id == id)?;
+            Some(Sender { key_id: key.id.clone(), user: key.user.clone() })
+        });
+        if let Some(who) = known.filter(|_| reason != "unknown") {
+            self.usage.refused(&who, reason);
         }
     }
 }
@@ -240,6 +291,10 @@ impl Authenticate for Authenticator {
         }
     }
 
+    fn usage(&self) -> Option<Arc<Ledger>> {
+        Some(self.usage.clone())
+    }
+
     fn stamps(&self, principal: Option<&Principal>) -> Vec<KeyValue<'static>> {
         match principal {
             Some(p) if self.stamp_principal => {
@@ -254,6 +309,9 @@ impl Drop for Authenticator {
     fn drop(&mut self) {
         if let Some(s) = &self.store {
             let _ = s.flush_last_used();
+        }
+        if let Err(e) = self.usage.flush() {
+            tracing::warn!(error = %e, file = %self.usage.path().display(), "Cannot save usage.");
         }
     }
 }

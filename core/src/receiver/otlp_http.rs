@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::head_refusal::{HeadLimits, HeadRefusals};
+use crate::keys::usage::Sender;
 use crate::otlp::{Request, Signal};
 use crate::pipeline::batch::Context;
 use crate::pipeline::component::Rejection;
@@ -414,9 +415,43 @@ async fn receive(
     if req.method() != Method::POST {
         return Err(Rejection::new(405, format!("method {} is not allowed on {path}; use POST", req.method())));
     }
-    let headers = req.headers();
     // Who is asking, before anything else is looked at or read.
-    let auth = router.authenticate(headers, peer, cert)?;
+    let auth = router.authenticate(req.headers(), peer, cert)?;
+    // Usage is counted per sender once auth knows who it is (refusals after this point too).
+    let usage = router
+        .usage()
+        .and_then(|ledger| Some((ledger, Sender::of(auth.principal.as_ref(), auth.client_key.as_ref())?)));
+    let outcome = receive_authenticated(req, shared, router, peer, known, auth, usage.is_some()).await;
+    if let Some((ledger, who)) = &usage {
+        match &outcome {
+            Ok(done) => ledger.accepted(who, done.signal, done.records, done.bytes, done.agent.clone()),
+            Err(rej) => ledger.refused(who, &format!("http_{}", rej.status)),
+        }
+    }
+    outcome.map(|done| done.warning)
+}
+
+/// What an accepted request was, for the sender's usage.
+struct Received {
+    signal: Signal,
+    records: u64,
+    bytes: u64,
+    agent: Option<String>,
+    /// A partial-success warning for the client.
+    warning: Option<String>,
+}
+
+/// The request once auth has admitted it: limits, the body, the pipelines.
+async fn receive_authenticated(
+    req: http::Request<Incoming>,
+    shared: &Shared,
+    router: &Router,
+    peer: SocketAddr,
+    known: Option<Signal>,
+    auth: crate::pipeline::batch::Authenticated,
+    want_agent: bool,
+) -> Result<Received, Rejection> {
+    let headers = req.headers();
     if let Some(limiter) = &shared.rate_limit {
         // Per key: the principal's key id, a forwarded key's label, else the client address.
         let key = match (&auth.principal, &auth.client_key) {
@@ -525,6 +560,8 @@ async fn receive(
     context.client_key = auth.client_key;
     context.integration = Some(router.integration().clone());
     let context = Arc::new(context);
+    let agent = if want_agent { crate::keys::usage::agent_of(&body) } else { None };
+    let bytes = body.len() as u64;
     let (records, ingested) = router.accept(signal, &body, context, request_permit).await;
     let records = records as u64;
     match ingested {
@@ -534,7 +571,7 @@ async fn receive(
             return Err(rej);
         }
     };
-    Ok(warning)
+    Ok(Received { signal, records, bytes, agent, warning })
 }
 
 fn check_accepts(router: &Router, signal: Signal) -> Result<(), Rejection> {

@@ -396,6 +396,18 @@ impl Processor for RedactProcessor {
         Ok(())
     }
 
+    /// Under `identity: hash`, `redact` or `drop`, a user shown anywhere else is the same
+    /// HMAC `identity: hash` writes into records.
+    fn mask_identity(&self, user: &str) -> Option<String> {
+        if self.config.identity == IdentityPolicy::Keep || user.is_empty() {
+            return None;
+        }
+        match self.hash(&AnyValue::String(Cow::Borrowed(user))) {
+            AnyValue::String(h) => Some(h.into_owned()),
+            _ => None,
+        }
+    }
+
     fn piecewise(&self) -> Option<&dyn Piecewise> {
         // `allowed_keys` removes every key not listed: every piece may change, and decoding the
         // whole request is as cheap.

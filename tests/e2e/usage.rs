@@ -120,3 +120,50 @@ fn usage_names_each_agents_sender_survives_a_restart_and_finds_the_silent_key() 
     assert!(text.starts_with("USER") && text.contains("SILENT FOR") && text.contains("carol@example.com"), "{text}");
     drop(gw);
 }
+
+/// The admin port has no auth: under `identity: hash` the `user` label is the HMAC, never the
+/// e-mail. In passthrough mode usage is kept per forwarded key's hash prefix, never the key;
+/// `track_usage: false` keeps nothing.
+#[test]
+fn usage_labels_follow_identity_policy_and_passthrough_keys_are_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(&dir.path().join("keys.yaml"), "erin@example.com", &["--role", "owner"]);
+    let hashed = config()
+        .replace("processors:\n", "processors:\n  redact: { identity: hash, hash_key: 0123456789abcdef0123 }\n")
+        .replace("processors: [auth]", "processors: [auth, redact]");
+    let gw = Gateway::start_in(dir.path(), &hashed, &[]);
+    let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
+    let auth = format!("Bearer {key}");
+    assert_eq!(gw.post_with("/v1/logs", "application/json", &[("authorization", &auth)], SMALL_LOG).status, 200);
+    let text = reqwest::blocking::get(format!("http://{admin}/metrics")).unwrap().text().unwrap();
+    assert!(text.contains("otelgate_key_last_seen_timestamp_seconds{"), "{text}");
+    assert!(!text.contains("erin@example.com"), "the e-mail is on the admin port under identity: hash");
+    let (_, gw) = gw.stop();
+    drop(gw);
+
+    let passthrough = "
+receivers: { otlp_http: { endpoint: 127.0.0.1:0 } }
+processors: { auth: { mode: passthrough } }
+exporters: { nop: {} }
+pipelines:
+  logs: { receivers: [otlp_http], processors: [auth], exporters: [nop] }
+";
+    let secret = "client-key-that-must-not-be-stored";
+    let gw = Gateway::start(passthrough);
+    let r = gw.post_with("/v1/logs", "application/json", &[("authorization", &format!("Bearer {secret}"))], SMALL_LOG);
+    assert_eq!(r.status, 200);
+    let (_, gw) = gw.stop();
+    let file = std::fs::read_to_string(gw.path("data/usage.json")).unwrap();
+    assert!(!file.contains(secret), "the forwarded key itself was stored");
+    let want = otelgate_core::keys::usage::forwarded_id(secret);
+    assert!(file.contains(&want), "{file}");
+    let out = Command::new(bin()).args(["usage", "--format", "csv"]).current_dir(&gw.dir).output().unwrap();
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(csv.starts_with("user,key_id,") && csv.contains(&want), "{csv}");
+
+    let gw = Gateway::start(&passthrough.replace("mode: passthrough", "mode: passthrough, track_usage: false"));
+    assert_eq!(gw.post_with("/v1/logs", "application/json", &[("authorization", "Bearer x")], SMALL_LOG).status, 200);
+    let (_, gw) = gw.stop();
+    assert!(!gw.path("data/usage.json").exists(), "track_usage: false wrote a ledger");
+}

@@ -57,6 +57,13 @@ pub struct AuthConfig {
     /// prefix, never the key).
     #[serde(default)]
     pub usage_file: Option<PathBuf>,
+    /// Keep the who-sent-what ledger (default true; false: no usage file, no per-key metrics).
+    #[serde(default = "default_track_usage")]
+    pub track_usage: bool,
+}
+
+fn default_track_usage() -> bool {
+    true
 }
 
 /// Where `usage_file` defaults to without a key store.
@@ -117,8 +124,8 @@ pub struct Authenticator {
     require: Require,
     /// Refusals by reason, in the order of [`REASONS`].
     refusals: [std::sync::atomic::AtomicU64; 7],
-    /// Who sent what.
-    usage: Arc<Ledger>,
+    /// Who sent what (unless `track_usage: false`).
+    usage: Option<Arc<Ledger>>,
 }
 
 /// How often the usage ledger reaches disk (and so `otelgate usage`).
@@ -182,9 +189,9 @@ impl Authenticator {
             });
         }
         // Keys of a store are known and few; forwarded keys and certificates are bounded.
-        let usage = Ledger::shared(config.usage_path(), store.is_none());
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let weak = Arc::downgrade(&usage);
+        let usage = config.track_usage.then(|| Ledger::shared(config.usage_path(), store.is_none()));
+        if let (Some(usage), Ok(rt)) = (&usage, tokio::runtime::Handle::try_current()) {
+            let weak = Arc::downgrade(usage);
             rt.spawn(async move {
                 let mut tick = tokio::time::interval(USAGE_FLUSH);
                 loop {
@@ -226,8 +233,8 @@ impl Authenticator {
             let key = store.keys.iter().find(|k| k.id == id)?;
             Some(Sender { key_id: key.id.clone(), user: key.user.clone() })
         });
-        if let Some(who) = known.filter(|_| reason != "unknown") {
-            self.usage.refused(&who, reason);
+        if let (Some(usage), Some(who)) = (&self.usage, known.filter(|_| reason != "unknown")) {
+            usage.refused(&who, reason);
         }
     }
 }
@@ -292,7 +299,7 @@ impl Authenticate for Authenticator {
     }
 
     fn usage(&self) -> Option<Arc<Ledger>> {
-        Some(self.usage.clone())
+        self.usage.clone()
     }
 
     fn stamps(&self, principal: Option<&Principal>) -> Vec<KeyValue<'static>> {
@@ -310,8 +317,10 @@ impl Drop for Authenticator {
         if let Some(s) = &self.store {
             let _ = s.flush_last_used();
         }
-        if let Err(e) = self.usage.flush() {
-            tracing::warn!(error = %e, file = %self.usage.path().display(), "Cannot save usage.");
+        if let Some(u) = &self.usage {
+            if let Err(e) = u.flush() {
+                tracing::warn!(error = %e, file = %u.path().display(), "Cannot save usage.");
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ mod refusals;
 mod reload;
 mod root_routing;
 mod scale_out;
+mod stamping;
 mod tls;
 mod upstream;
 mod usage;

@@ -255,6 +255,31 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Calls `f` on the attribute list of every log record, span and metric data point (for
+    /// what must reach backends that drop resource attributes).
+    pub fn for_each_record_attributes(&mut self, mut f: impl FnMut(&mut Vec<KeyValue<'a>>)) {
+        match self {
+            Request::Logs(r) => r
+                .resource_logs
+                .iter_mut()
+                .flat_map(|x| x.scope_logs.iter_mut())
+                .flat_map(|s| s.log_records.iter_mut())
+                .for_each(|rec| f(&mut rec.attributes)),
+            Request::Traces(r) => r
+                .resource_spans
+                .iter_mut()
+                .flat_map(|x| x.scope_spans.iter_mut())
+                .flat_map(|s| s.spans.iter_mut())
+                .for_each(|span| f(&mut span.attributes)),
+            Request::Metrics(r) => r
+                .resource_metrics
+                .iter_mut()
+                .flat_map(|x| x.scope_metrics.iter_mut())
+                .flat_map(|s| s.metrics.iter_mut())
+                .for_each(|m| m.point_attributes_mut().into_iter().for_each(&mut f)),
+        }
+    }
+
     /// Calls `f` on every resource of the request, creating the ones that are absent (so an
     /// attribute added "to every resource" reaches every record).
     pub fn for_each_resource(&mut self, mut f: impl FnMut(&mut Resource<'a>)) {

@@ -69,6 +69,10 @@ pub trait Authenticate: Send + Sync {
     fn stamps(&self, principal: Option<&Principal>) -> Vec<crate::otlp::common::KeyValue<'static>>;
     /// Counters for self-metrics.
     fn counters(&self) -> Vec<ComponentCounter>;
+    /// Where its stamps go (resources, records or both).
+    fn stamp_on(&self) -> crate::processor::auth::StampOn {
+        crate::processor::auth::StampOn::Resource
+    }
     /// The ledger of who sent what, when it keeps one.
     fn usage(&self) -> Option<std::sync::Arc<crate::keys::usage::Ledger>> {
         None

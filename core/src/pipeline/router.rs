@@ -21,7 +21,7 @@ use super::inflight::{InflightBudget, InflightPermit};
 use super::queue::{Committed, Now, QueueHandle};
 use crate::otlp::common::KeyValue;
 use crate::otlp::{Request, Signal};
-use crate::processor::auth::stamp_resources;
+use crate::processor::auth::{stamp_records, stamp_resources};
 use crate::settings::{Integration, PipelineId, WhenFull};
 
 /// How long clients are told to wait when the gateway is out of room.
@@ -102,6 +102,10 @@ impl Router {
         }
         let routes = &self.by_signal[signal.index()];
         let stamps = self.stamps(context);
+        // Stamps in every record are a decode-path job (patching touches resources only).
+        if !stamps.is_empty() && self.stamp_on().records() {
+            return None;
+        }
         let unchanged = |r: &PipelineRoute| r.processors.is_empty() && stamps.is_empty();
         let pieces: Vec<&dyn Piecewise> =
             routes.iter().flat_map(|r| r.processors.iter().filter_map(|p| p.piecewise())).collect();
@@ -200,6 +204,10 @@ impl Router {
         &self.integration
     }
 
+    fn stamp_on(&self) -> crate::processor::auth::StampOn {
+        self.auth.as_ref().map_or_else(Default::default, |a| a.stamp_on())
+    }
+
     fn stamps(&self, context: &Context) -> Vec<KeyValue<'static>> {
         let mut out = match &self.auth {
             Some(a) => a.stamps(context.principal.as_ref()),
@@ -230,7 +238,13 @@ impl Router {
         body_permit: InflightPermit,
     ) -> Result<Accepted, Rejection> {
         let signal = request.signal();
-        stamp_resources(&mut request, &self.stamps(&context));
+        let stamps = self.stamps(&context);
+        if self.stamp_on().resources() {
+            stamp_resources(&mut request, &stamps);
+        }
+        if self.stamp_on().records() {
+            stamp_records(&mut request, &stamps);
+        }
         let routes = &self.by_signal[signal.index()];
         let accepted = Accepted { records: request.records() };
         let processing = routes.iter().filter(|r| !r.processors.is_empty()).count();

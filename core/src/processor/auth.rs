@@ -42,9 +42,14 @@ pub struct AuthConfig {
     /// The key store file (YAML or JSON), required in `local` mode.
     #[serde(default)]
     pub store: Option<PathBuf>,
-    /// Add `otelgate.key_id` and `otelgate.user` resource attributes to accepted data.
+    /// Add `otelgate.key_id` and `otelgate.user` attributes to accepted data.
     #[serde(default)]
     pub stamp_principal: bool,
+    /// Where the stamps go: `resource` (default), `records` (every log record, span and metric
+    /// data point: for backends that drop resource attributes, and Codex metrics that carry no
+    /// user) or `both`. A `redact` processor's `identity` policy applies to them either way.
+    #[serde(default)]
+    pub stamp_on: StampOn,
     /// JSON-lines audit log of refused requests (and, from the CLI, key and user changes).
     #[serde(default)]
     pub audit_log: Option<PathBuf>,
@@ -77,6 +82,31 @@ impl AuthConfig {
             (None, Some(store)) => crate::keys::usage::path_beside(store),
             (None, None) => PathBuf::from(DEFAULT_USAGE_FILE),
         }
+    }
+}
+
+/// Where the relay's stamps (principal, integration) are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StampOn {
+    /// Into every resource.
+    #[default]
+    Resource,
+    /// Into every log record, span and metric data point.
+    Records,
+    /// Both.
+    Both,
+}
+
+impl StampOn {
+    /// Whether resources get the stamps.
+    pub fn resources(self) -> bool {
+        self != StampOn::Records
+    }
+
+    /// Whether records get the stamps.
+    pub fn records(self) -> bool {
+        self != StampOn::Resource
     }
 }
 
@@ -121,6 +151,7 @@ pub struct Authenticator {
     store: Option<Arc<LiveStore>>,
     audit: Option<crate::keys::audit::AuditLog>,
     stamp_principal: bool,
+    stamp_on: StampOn,
     require: Require,
     /// Refusals by reason, in the order of [`REASONS`].
     refusals: [std::sync::atomic::AtomicU64; 7],
@@ -210,6 +241,7 @@ impl Authenticator {
             audit,
             require: config.require,
             stamp_principal: config.stamp_principal,
+            stamp_on: config.stamp_on,
             refusals: Default::default(),
             usage,
         })
@@ -302,6 +334,10 @@ impl Authenticate for Authenticator {
         self.usage.clone()
     }
 
+    fn stamp_on(&self) -> StampOn {
+        self.stamp_on
+    }
+
     fn stamps(&self, principal: Option<&Principal>) -> Vec<KeyValue<'static>> {
         match principal {
             Some(p) if self.stamp_principal => {
@@ -336,12 +372,24 @@ pub fn stamp_resources(request: &mut Request<'_>, attrs: &[KeyValue<'static>]) {
     request.for_each_resource(|res| stamp_resource(res, attrs));
 }
 
+/// Upserts `attrs` into every log record, span and metric data point of `request`.
+pub fn stamp_records(request: &mut Request<'_>, attrs: &[KeyValue<'static>]) {
+    if attrs.is_empty() {
+        return;
+    }
+    request.for_each_record_attributes(|list| upsert(list, attrs));
+}
+
 /// Upserts `attrs` into one resource.
 pub fn stamp_resource(res: &mut Resource<'_>, attrs: &[KeyValue<'static>]) {
+    upsert(&mut res.attributes, attrs);
+}
+
+fn upsert(list: &mut Vec<KeyValue<'_>>, attrs: &[KeyValue<'static>]) {
     for kv in attrs {
-        match res.attributes.iter_mut().find(|x| x.key == kv.key) {
+        match list.iter_mut().find(|x| x.key == kv.key) {
             Some(x) => x.value = kv.value.clone(),
-            None => res.attributes.push(kv.clone()),
+            None => list.push(kv.clone()),
         }
     }
 }

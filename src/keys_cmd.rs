@@ -27,6 +27,10 @@ pub enum KeysCmd {
         /// Lifetime, e.g. 90d, 12h, 1y; without it the key does not expire.
         #[arg(long, value_parser = humantime::parse_duration)]
         expires_in: Option<Duration>,
+        /// Metadata stamped as an attribute on what the key sends, e.g. --attr team=payments
+        /// (repeatable; over the user's of the same name).
+        #[arg(long = "attr", value_name = "NAME=VALUE", value_parser = parse_attr)]
+        attrs: Vec<(String, String)>,
     },
     /// List keys: id, user, role, created, expires, status. Never secrets.
     List,
@@ -56,6 +60,10 @@ pub enum UsersCmd {
         /// owner (may send data) or member (refused with 403).
         #[arg(long)]
         role: Role,
+        /// Metadata stamped as an attribute on what all the user's keys send, e.g.
+        /// --attr cost_center=42 (repeatable).
+        #[arg(long = "attr", value_name = "NAME=VALUE", value_parser = parse_attr)]
+        attrs: Vec<(String, String)>,
     },
     /// Change a user's role; applies to all their keys at once.
     SetRole {
@@ -125,8 +133,11 @@ pub fn keys(cmd: KeysCmd, path: &Path, audit_log: Option<PathBuf>) -> anyhow::Re
     let mut store = Store::load(path)?;
     let now = SystemTime::now();
     match cmd {
-        KeysCmd::Create { user, role, expires_in } => {
+        KeysCmd::Create { user, role, expires_in, attrs } => {
             let key = store.create_key(&user, role, expires_in, now)?;
+            if !attrs.is_empty() {
+                store.set_key_attrs(&key.id, attrs.into_iter().collect())?;
+            }
             store.save(path)?;
             audit(&audit_log, "key_created", serde_json::json!({ "key_id": key.id, "user": user }))?;
             let role = store.user(&user).map(|u| u.role.to_string()).unwrap_or_default();
@@ -187,8 +198,11 @@ pub fn keys(cmd: KeysCmd, path: &Path, audit_log: Option<PathBuf>) -> anyhow::Re
 pub fn users(cmd: UsersCmd, path: &Path, audit_log: Option<PathBuf>) -> anyhow::Result<()> {
     let mut store = Store::load(path)?;
     match cmd {
-        UsersCmd::Add { name, role } => {
+        UsersCmd::Add { name, role, attrs } => {
             store.add_user(&name, role)?;
+            if !attrs.is_empty() {
+                store.set_user_attrs(&name, attrs.into_iter().collect())?;
+            }
             audit(&audit_log, "user_added", serde_json::json!({ "user": name, "role": role.to_string() }))?;
             err(&format!("Added user {name} ({role}).\n"))?;
         }
@@ -214,4 +228,12 @@ pub fn users(cmd: UsersCmd, path: &Path, audit_log: Option<PathBuf>) -> anyhow::
     }
     store.save(path).with_context(|| format!("saving {}", path.display()))?;
     Ok(())
+}
+
+/// `NAME=VALUE` of `--attr`.
+fn parse_attr(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not NAME=VALUE, e.g. team=payments")),
+    }
 }

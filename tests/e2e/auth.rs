@@ -517,3 +517,41 @@ fn the_readmes_managed_codex_setup_runs_as_written() {
     let r = gw.post_with("/v1/logs", "application/json", &[("authorization", header)], LOG);
     assert_eq!(r.status, 200, "the README's fleet key cannot send: {}", r.body);
 }
+
+/// Metadata on users and keys (`--attr`) is stamped as resource attributes on what the key
+/// sends, the key's over its user's; the relay's own `otelgate.*` names are refused.
+#[test]
+fn user_and_key_metadata_is_stamped_on_what_the_key_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("keys.yaml");
+    let s = store.to_str().unwrap();
+    let (ok, _, e) = cli(&[
+        "users",
+        "--store",
+        s,
+        "add",
+        "carol",
+        "--role",
+        "owner",
+        "--attr",
+        "cost_center=42",
+        "--attr",
+        "team=core",
+    ]);
+    assert!(ok, "{e}");
+    let key = create_key(&store, "carol", &["--attr", "team=payments"]);
+    let (ok, _, e) = cli(&["keys", "--store", s, "create", "--user", "carol", "--attr", "otelgate.user=mallory"]);
+    assert!(!ok && e.contains("`otelgate.` names are the relay's own"), "{e}");
+    let (ok, _, e) = cli(&["keys", "--store", s, "create", "--user", "carol", "--attr", "no-equals-sign"]);
+    assert!(!ok && e.contains("is not NAME=VALUE"), "{e}");
+
+    let gw = Gateway::start(&config(&store));
+    let r = gw.post_with("/v1/logs", "application/json", &[("authorization", &bearer(&key))], LOG);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (_, gw) = gw.stop();
+    let lines = json_lines(&gw.path("out/logs.jsonl"));
+    let attrs = lines[0]["resourceLogs"][0]["resource"]["attributes"].to_string();
+    assert!(attrs.contains(r#"{"key":"team","value":{"stringValue":"payments"}}"#), "the key's team wins: {attrs}");
+    assert!(attrs.contains(r#"{"key":"cost_center","value":{"stringValue":"42"}}"#), "{attrs}");
+    assert!(!attrs.contains("\"core\""), "{attrs}");
+}

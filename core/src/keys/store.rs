@@ -2,6 +2,7 @@
 //! SHA-256 of the secret — never the secret). Written atomically (temp file + rename), 0600.
 //! [`LiveStore`] re-reads it when it changes, keeping the last good state if it breaks.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -80,6 +81,9 @@ pub struct User {
     /// Removed (disabled) users' keys are refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub removed: bool,
+    /// Metadata stamped on what the user's keys send (`team`, `cost_center`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, String>,
 }
 
 /// A key, without its secret.
@@ -103,6 +107,9 @@ pub struct KeyRecord {
     /// The key that replaced this one (`keys rotate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub successor: Option<String>,
+    /// Metadata stamped on what this key sends; over its user's of the same name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, String>,
 }
 
 /// The whole file.
@@ -256,7 +263,7 @@ impl Store {
             }
             return Ok(());
         }
-        self.users.push(User { name: name.to_string(), role, removed: false });
+        self.users.push(User { name: name.to_string(), role, removed: false, attrs: BTreeMap::new() });
         Ok(())
     }
 
@@ -311,6 +318,7 @@ impl Store {
             revoked: false,
             sha256: secret::hash(key.secret.expose()),
             successor: None,
+            attrs: BTreeMap::new(),
         });
         Ok(key)
     }
@@ -370,8 +378,52 @@ impl Store {
         if u.role != Role::Owner {
             return Err(AuthFailure::NotOwner);
         }
-        Ok(Principal { key_id: k.id.clone(), user: u.name.clone(), role: u.role.to_string() })
+        let mut attrs = u.attrs.clone();
+        attrs.extend(k.attrs.iter().map(|(a, v)| (a.clone(), v.clone())));
+        Ok(Principal {
+            key_id: k.id.clone(),
+            user: u.name.clone(),
+            role: u.role.to_string(),
+            attrs: attrs.into_iter().collect(),
+        })
     }
+
+    /// Sets metadata on a key (stamped on what it sends), replacing what it had.
+    pub fn set_key_attrs(&mut self, id: &str, attrs: BTreeMap<String, String>) -> Result<(), StoreError> {
+        check_attrs(&attrs)?;
+        let k = self.keys.iter_mut().find(|k| k.id == id).ok_or_else(|| StoreError::Rule(format!("no key {id}")))?;
+        k.attrs = attrs;
+        Ok(())
+    }
+
+    /// Sets metadata on a user (stamped on what all their keys send), replacing what it had.
+    pub fn set_user_attrs(&mut self, name: &str, attrs: BTreeMap<String, String>) -> Result<(), StoreError> {
+        check_attrs(&attrs)?;
+        let u = self
+            .users
+            .iter_mut()
+            .find(|u| u.name == name && !u.removed)
+            .ok_or_else(|| StoreError::Rule(format!("no user {name}")))?;
+        u.attrs = attrs;
+        Ok(())
+    }
+}
+
+/// Metadata keys are attribute names: not empty, and not the relay's own `otelgate.*`.
+fn check_attrs(attrs: &BTreeMap<String, String>) -> Result<(), StoreError> {
+    for k in attrs.keys() {
+        if k.trim().is_empty() || k.contains(char::is_whitespace) {
+            return Err(StoreError::Rule(format!(
+                "attribute name {k:?} must be a non-empty name without spaces, e.g. team"
+            )));
+        }
+        if k.starts_with("otelgate.") {
+            return Err(StoreError::Rule(format!(
+                "attribute name {k:?}: `otelgate.` names are the relay's own stamps"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What identifies a version of the file without reading it.

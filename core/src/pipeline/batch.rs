@@ -20,6 +20,9 @@ pub struct Principal {
     pub user: String,
     /// The user's role.
     pub role: String,
+    /// Metadata of the user and the key (`keys create --attr team=payments`), stamped on what
+    /// the key sends.
+    pub attrs: Vec<(String, String)>,
 }
 
 /// What a receiver-run processor (auth) learned about a request.

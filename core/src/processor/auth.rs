@@ -125,7 +125,7 @@ pub enum Require {
 
 /// The principal a client certificate stands for.
 pub fn cert_principal(subject: &str) -> Principal {
-    Principal { key_id: format!("cert:{subject}"), user: subject.to_string(), role: "owner".into() }
+    Principal { key_id: format!("cert:{subject}"), user: subject.to_string(), role: "owner".into(), attrs: Vec::new() }
 }
 
 impl ProcessorType for AuthConfig {
@@ -339,12 +339,15 @@ impl Authenticate for Authenticator {
     }
 
     fn stamps(&self, principal: Option<&Principal>) -> Vec<KeyValue<'static>> {
-        match principal {
-            Some(p) if self.stamp_principal => {
-                vec![KeyValue::string(STAMP_KEYS[0], p.key_id.clone()), KeyValue::string(STAMP_KEYS[1], p.user.clone())]
-            }
-            _ => Vec::new(),
+        let Some(p) = principal else { return Vec::new() };
+        let mut out = Vec::new();
+        if self.stamp_principal {
+            out.push(KeyValue::string(STAMP_KEYS[0], p.key_id.clone()));
+            out.push(KeyValue::string(STAMP_KEYS[1], p.user.clone()));
         }
+        // The operator's metadata for this user or key, always (that is what it is for).
+        out.extend(p.attrs.iter().map(|(k, v)| KeyValue::string(k.clone(), v.clone())));
+        out
     }
 }
 

@@ -159,6 +159,18 @@ enum Command {
         /// Whether Claude Code sends prompt text.
         #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
         log_user_prompts: bool,
+        /// The organisation-wide managed-settings.json form (where it goes is said on stderr).
+        #[arg(long)]
+        managed: bool,
+    },
+    /// Print the telemetry block of Gemini CLI's settings.json for this relay, and the
+    /// environment variable that carries the key.
+    GeminiConfig {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Whether Gemini CLI sends prompt text.
+        #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+        log_prompts: bool,
     },
 }
 
@@ -270,10 +282,26 @@ fn main() -> ExitCode {
             })()
             .map(|_| ExitCode::SUCCESS)
         }
-        Command::ClaudeConfig { client, log_user_prompts } => (|| {
+        Command::ClaudeConfig { client, log_user_prompts, managed } => (|| {
             let base = setup_cmd::base_url(&client.endpoint)?;
             let key = setup_cmd::resolve_key(client.key, client.key_env)?;
+            if managed {
+                write_stderr(setup_cmd::CLAUDE_MANAGED_NOTE)?;
+            } else {
+                write_stderr("Claude Code settings: merge this into ~/.claude/settings.json (or a project's .claude/settings.json).\n")?;
+            }
             write_stdout(&setup_cmd::claude_config(&base, key.as_deref(), log_user_prompts))
+        })()
+        .map(|_| ExitCode::SUCCESS),
+        Command::GeminiConfig { client, log_prompts } => (|| {
+            let base = setup_cmd::base_url(&client.endpoint)?;
+            let key = setup_cmd::resolve_key(client.key, client.key_env)?;
+            write_stderr("Gemini CLI settings: merge this into ~/.gemini/settings.json (or /etc/gemini-cli/settings.json for every user).\n")?;
+            match key {
+                Some(k) => write_stderr(&format!("Gemini CLI takes the key from the environment: export OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer {k}'\n"))?,
+                None => write_stderr("Gemini CLI takes the key from the environment: export OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer <key>'\n")?,
+            }
+            write_stdout(&setup_cmd::gemini_config(&base, log_prompts))
         })()
         .map(|_| ExitCode::SUCCESS),
     };

@@ -114,6 +114,8 @@ pub fn claude_config(base: &str, key: Option<&str>, log_user_prompts: bool) -> S
     set("CLAUDE_CODE_ENABLE_TELEMETRY", "1");
     set("OTEL_LOGS_EXPORTER", "otlp");
     set("OTEL_METRICS_EXPORTER", "otlp");
+    // Without the beta switch Claude Code sends no traces, whatever OTEL_TRACES_EXPORTER says.
+    set("CLAUDE_CODE_ENHANCED_TELEMETRY_BETA", "1");
     set("OTEL_TRACES_EXPORTER", "otlp");
     set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
     set("OTEL_EXPORTER_OTLP_ENDPOINT", base);
@@ -155,4 +157,32 @@ pub fn setup(config_file: &Path, public_url: Option<String>) -> anyhow::Result<(
         "\nNext:\n  otelgate keys create --user YOU --role owner\n  otelgate codex-config --endpoint {base} --key-env OTELGATE_KEY > codex-otel.toml\n"
     ));
     out(&s)
+}
+
+/// Where Claude Code reads its organisation-wide settings (users cannot override them), said
+/// on stderr by `claude-config --managed` (JSON has no comments).
+pub const CLAUDE_MANAGED_NOTE: &str =
+    "Claude Code managed settings: put this in /etc/claude-code/managed-settings.json (Linux),\n\
+/Library/Application Support/ClaudeCode/managed-settings.json (macOS) or\n\
+C:\\ProgramData\\ClaudeCode\\managed-settings.json (Windows). They apply to every user and cannot be\n\
+overridden. Every machine sends the key in it: use one created for the fleet (an owner, e.g.\n\
+`otelgate keys create --user claude-fleet --role owner`); who sent a record then comes from its\n\
+user.email / user.account_uuid attributes.\n";
+
+/// The `telemetry` block of Gemini CLI's `settings.json` (`~/.gemini/settings.json`, or the
+/// system-wide `/etc/gemini-cli/settings.json`) for this relay. Gemini CLI always appends
+/// `/v1/<signal>` to `otlpEndpoint` and speaks only OTLP/JSON over HTTP (`otlpProtocol: http`);
+/// the key goes in `OTEL_EXPORTER_OTLP_HEADERS`, which settings cannot hold (printed on stderr).
+pub fn gemini_config(base: &str, log_prompts: bool) -> String {
+    let v = serde_json::json!({
+        "telemetry": {
+            "enabled": true,
+            "target": "local",
+            "otlpEndpoint": base,
+            "otlpProtocol": "http",
+            "logPrompts": log_prompts,
+            "traces": true,
+        }
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }

@@ -50,14 +50,20 @@ fn turn(agent: &str, gw: &Gateway, env: &[(&str, &str)]) -> bool {
 
 /// [`turn`] with the agent sending `key` as its Bearer token.
 pub fn turn_as(agent: &str, gw: &Gateway, env: &[(&str, &str)], key: &str) -> bool {
+    let style = if agent == "codex" { "full" } else { "" };
+    turn_styled(agent, gw, env, key, style)
+}
+
+/// [`turn_as`] with the driver's STYLE argument (how its telemetry is configured; see each
+/// driver's usage line), `""` for its default.
+pub fn turn_styled(agent: &str, gw: &Gateway, env: &[(&str, &str)], key: &str, style: &str) -> bool {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join(format!("tests/fixtures/{agent}/run_{agent}.sh"));
     let mut cmd = Command::new("bash");
-    cmd.arg(&script).arg(format!("http://{}", gw.addr));
-    match agent {
-        "codex" => cmd.args(["true", PROMPT, key, "full"]),
-        _ => cmd.args(["true", PROMPT, key]),
-    };
+    cmd.arg(&script).arg(format!("http://{}", gw.addr)).args(["true", PROMPT, key]);
+    if !style.is_empty() {
+        cmd.arg(style);
+    }
     cmd.env("MOCK_TOOL_CMD", "echo canary-tool-9c2e")
         .env("API_PORT", crate::harness::free_port().to_string())
         .envs(env.iter().copied());

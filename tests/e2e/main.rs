@@ -2,6 +2,7 @@
 //! loopback port, sends real OTLP/JSON and reads what the exporters wrote.
 
 mod agent_clis;
+mod agent_setup;
 mod archive;
 mod auth;
 mod codex_cli;

@@ -11,19 +11,6 @@ use crate::agent_clis::{turn_styled, ONE_AT_A_TIME};
 use crate::auth::create_key;
 use crate::harness::{bin, json_lines, wait_for, Gateway};
 
-const CONFIG: &str = "
-receivers:
-  otlp_http: { endpoint: 127.0.0.1:0 }
-processors:
-  auth: { store: ./keys.yaml }
-exporters:
-  file: { path: './out/{signal}.jsonl' }
-pipelines:
-  logs: { receivers: [otlp_http], processors: [auth], exporters: [file] }
-  metrics: { receivers: [otlp_http], processors: [auth], exporters: [file] }
-  traces: { receivers: [otlp_http], processors: [auth], exporters: [file] }
-";
-
 fn printed(args: &[&str]) -> String {
     let out = Command::new(bin()).args(args).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -39,7 +26,7 @@ fn claude_and_gemini_settings_as_printed_deliver_every_signal() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let key = create_key(&dir.path().join("keys.yaml"), "alice@example.com", &["--role", "owner"]);
-        let gw = Gateway::start_in(dir.path(), CONFIG, &[]);
+        let gw = Gateway::start_in(dir.path(), crate::usage::config(), &[]);
         let base = format!("http://{}", gw.addr);
         let settings = dir.path().join(file);
         std::fs::write(&settings, printed(&[command, "--endpoint", &base, "--key", &key])).unwrap();

@@ -10,7 +10,8 @@ use crate::agent_clis::{turn_as, ONE_AT_A_TIME};
 use crate::auth::create_key;
 use crate::harness::{bin, scrape, wait_for, Gateway, SMALL_LOG};
 
-fn config() -> &'static str {
+/// A relay with auth (`./keys.yaml`) writing every signal to `./out/{signal}.jsonl`, admin on.
+pub fn config() -> &'static str {
     "
 receivers:
   otlp_http: { endpoint: 127.0.0.1:0 }

@@ -32,7 +32,7 @@ pub enum KeysCmd {
         #[arg(long = "attr", value_name = "NAME=VALUE", value_parser = parse_attr)]
         attrs: Vec<(String, String)>,
     },
-    /// List keys: id, user, role, created, expires, status. Never secrets.
+    /// List keys: id, user, role, created, expires, last used, status, attrs. Never secrets.
     List,
     /// Revoke a key by id; the relay refuses it from the next request on.
     Revoke {
@@ -165,21 +165,22 @@ pub fn keys(cmd: KeysCmd, path: &Path, audit_log: Option<PathBuf>) -> anyhow::Re
         KeysCmd::List => {
             let last_used = otelgate_core::keys::store::read_last_used(path);
             let mut text = format!(
-                "{:<12} {:<16} {:<7} {:<21} {:<21} {:<21} {}\n",
-                "ID", "USER", "ROLE", "CREATED", "EXPIRES", "LAST USED", "STATUS"
+                "{:<12} {:<16} {:<7} {:<21} {:<21} {:<21} {:<13} {}\n",
+                "ID", "USER", "ROLE", "CREATED", "EXPIRES", "LAST USED", "STATUS", "ATTRS"
             );
             for k in &store.keys {
                 let role =
                     store.users.iter().find(|u| u.name == k.user).map(|u| u.role.to_string()).unwrap_or("-".into());
                 text.push_str(&format!(
-                    "{:<12} {:<16} {:<7} {:<21} {:<21} {:<21} {}\n",
+                    "{:<12} {:<16} {:<7} {:<21} {:<21} {:<21} {:<13} {}\n",
                     k.id,
                     k.user,
                     role,
                     k.created.to_string(),
                     k.expires.map(|e| e.to_string()).unwrap_or_else(|| "never".into()),
                     last_used.get(&k.id).map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
-                    status(&store, k, now)
+                    status(&store, k, now),
+                    attrs_text(&k.attrs)
                 ));
             }
             out(&text)?;
@@ -217,10 +218,10 @@ pub fn users(cmd: UsersCmd, path: &Path, audit_log: Option<PathBuf>) -> anyhow::
             err(&format!("Removed user {name}; their keys are refused from the next request on.\n"))?;
         }
         UsersCmd::List => {
-            let mut text = format!("{:<16} {:<7} {}\n", "USER", "ROLE", "KEYS");
+            let mut text = format!("{:<16} {:<7} {:<5} {}\n", "USER", "ROLE", "KEYS", "ATTRS");
             for u in store.users.iter().filter(|u| !u.removed) {
                 let n = store.keys.iter().filter(|k| k.user == u.name && !k.revoked).count();
-                text.push_str(&format!("{:<16} {:<7} {n}\n", u.name, u.role.to_string()));
+                text.push_str(&format!("{:<16} {:<7} {n:<5} {}\n", u.name, u.role.to_string(), attrs_text(&u.attrs)));
             }
             out(&text)?;
             return Ok(());
@@ -236,4 +237,12 @@ fn parse_attr(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(format!("{s:?} is not NAME=VALUE, e.g. team=payments")),
     }
+}
+
+/// Metadata as `keys list` and `users list` show it: `team=payments,cost_center=42`, or `-`.
+fn attrs_text(attrs: &std::collections::BTreeMap<String, String>) -> String {
+    if attrs.is_empty() {
+        return "-".into();
+    }
+    attrs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }

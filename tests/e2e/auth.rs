@@ -554,4 +554,8 @@ fn user_and_key_metadata_is_stamped_on_what_the_key_sends() {
     assert!(attrs.contains(r#"{"key":"team","value":{"stringValue":"payments"}}"#), "the key's team wins: {attrs}");
     assert!(attrs.contains(r#"{"key":"cost_center","value":{"stringValue":"42"}}"#), "{attrs}");
     assert!(!attrs.contains("\"core\""), "{attrs}");
+    let (_, keys, _) = cli(&["keys", "--store", s, "list"]);
+    assert!(keys.lines().next().unwrap().ends_with("ATTRS") && keys.contains("team=payments"), "{keys}");
+    let (_, users, _) = cli(&["users", "--store", s, "list"]);
+    assert!(users.contains("cost_center=42,team=core"), "{users}");
 }

@@ -39,6 +39,8 @@ pub struct ReceiverStats {
     pub refused: [AtomicU64; 3],
     /// Responses by HTTP status (index: status − 100), lock-free on the request path.
     responses: Box<[AtomicU64]>,
+    /// 503s by the bound they met, in the order of [`UNAVAILABLE_CAUSES`].
+    unavailable: [AtomicU64; 3],
     /// Counters of the receiver's own, read at scrape time (a NATS consumer's acks, naks, …).
     own: std::sync::OnceLock<Arc<dyn Fn() -> Vec<ComponentCounter> + Send + Sync>>,
     /// Gauges of the receiver's own, same shape (a NATS consumer's pending messages).
@@ -51,6 +53,7 @@ impl Default for ReceiverStats {
             accepted: Default::default(),
             refused: Default::default(),
             responses: (100..600).map(|_| AtomicU64::new(0)).collect(),
+            unavailable: Default::default(),
             own: std::sync::OnceLock::new(),
             own_gauges: std::sync::OnceLock::new(),
         }
@@ -84,6 +87,13 @@ impl ReceiverStats {
         }
     }
 
+    /// Counts a 503 by the bound it met (`cause`, one of [`UNAVAILABLE_CAUSES`]).
+    pub fn unavailable(&self, cause: &str) {
+        if let Some(i) = UNAVAILABLE_CAUSES.iter().position(|c| *c == cause) {
+            self.unavailable[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Responses so far, by status (only statuses seen).
     pub fn responses(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
         self.responses
@@ -95,6 +105,7 @@ impl ReceiverStats {
 }
 
 pub use crate::pipeline::component::ComponentCounter;
+use crate::pipeline::component::UNAVAILABLE_CAUSES;
 
 /// Everything the admin listener reports on.
 #[derive(Default)]
@@ -167,6 +178,15 @@ impl Telemetry {
                     false,
                     labels(&[("receiver", &id), ("status", &status.to_string())]),
                     n,
+                );
+            }
+            for (cause, n) in UNAVAILABLE_CAUSES.iter().zip(&r.unavailable) {
+                push(
+                    "otelgate_receiver_unavailable".into(),
+                    "Requests refused with 503, by the bound they met (queue_full: an exporter's max_queue_bytes; inflight_limit: limits.max_inflight_bytes; queue_write: a queue could not store the batch).",
+                    false,
+                    labels(&[("receiver", &id), ("cause", cause)]),
+                    n.load(Ordering::Relaxed),
                 );
             }
         }

@@ -72,6 +72,10 @@ fn a_full_queue_refuses_with_503_and_leaves_no_partial_copy() {
         assert_eq!(m.get(r#"otelgate_exporter_queue_batches{exporter="file/good"}"#), Some(&0.0), "{m:?}");
         assert_eq!(json_lines(&gw.path("good.jsonl")).len(), 1, "{pipelines}: a refused request reached an exporter");
         assert!(gw.logs().iter().any(|l| l.contains("Export failed, will retry")), "{:?}", gw.logs());
+        let cause = |c: &str| {
+            m.get(&format!("otelgate_receiver_unavailable_total{{receiver=\"otlp_http\",cause=\"{c}\"}}")).copied()
+        };
+        assert_eq!((cause("queue_full"), cause("inflight_limit")), (Some(1.0), Some(0.0)), "{m:?}");
         // Not ready while the refusing queue is full, naming it.
         let (status, body) = readyz();
         assert_eq!(status, 503, "{body}");
@@ -197,6 +201,7 @@ fn the_global_inflight_budget_refuses_instead_of_growing() {
     // The stuck exporter keeps the first ~100 KB batch (and its budget share) forever; the
     // budget of 150 KiB then has no room for a second ~100 KB body.
     let cfg = "
+admin: { endpoint: 127.0.0.1:0 }
 receivers:
   otlp_http: { endpoint: 127.0.0.1:0 }
 exporters:
@@ -217,6 +222,13 @@ limits:
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(r.headers.contains_key("retry-after"));
     assert!(r.status_json().1.contains("limits.max_inflight_bytes"), "{}", r.body);
+    // /metrics says which bound refused it.
+    let admin = wait_for("the admin address", Duration::from_secs(5), || gw.admin());
+    let m = crate::harness::scrape(&admin);
+    let cause = |c: &str| {
+        m.get(&format!("otelgate_receiver_unavailable_total{{receiver=\"otlp_http\",cause=\"{c}\"}}")).copied()
+    };
+    assert_eq!((cause("inflight_limit"), cause("queue_full")), (Some(1.0), Some(0.0)), "{m:?}");
     // Small requests still fit in what is left.
     let r = gw.post("/v1/logs", LOG);
     assert_eq!(r.status, 200, "{}", r.body);

@@ -22,17 +22,26 @@ pub struct Rejection {
     pub message: String,
     /// When the client may try again (sent as `Retry-After`, in whole seconds).
     pub retry_after: Option<Duration>,
+    /// Which bound a 503 met ([`UNAVAILABLE_CAUSES`]), for `/metrics`; empty otherwise.
+    pub cause: &'static str,
 }
+
+/// Why a request got 503: an exporter queue at `max_queue_bytes` (`queue_full`), the process at
+/// `limits.max_inflight_bytes` (`inflight_limit`), or a queue that could not store the batch
+/// (`queue_write`, e.g. a full disk). Counted as `otelgate_receiver_unavailable_total{cause}`.
+pub const UNAVAILABLE_CAUSES: [&str; 3] = ["queue_full", "inflight_limit", "queue_write"];
 
 impl Rejection {
     /// A refusal with `status` and `message`.
     pub fn new(status: u16, message: impl Into<String>) -> Self {
-        Rejection { status, message: message.into(), retry_after: None }
+        Rejection { status, message: message.into(), retry_after: None, cause: "" }
     }
 
-    /// A 503 that tells the client to come back after `after`.
-    pub fn unavailable(message: impl Into<String>, after: Duration) -> Self {
-        Rejection { status: 503, message: message.into(), retry_after: Some(after) }
+    /// A 503 that tells the client to come back after `after`; `cause` is one of
+    /// [`UNAVAILABLE_CAUSES`].
+    pub fn unavailable(cause: &'static str, message: impl Into<String>, after: Duration) -> Self {
+        debug_assert!(UNAVAILABLE_CAUSES.contains(&cause), "unknown 503 cause {cause}");
+        Rejection { status: 503, message: message.into(), retry_after: Some(after), cause }
     }
 
     /// The gRPC status code matching the HTTP status, for the `code` field.

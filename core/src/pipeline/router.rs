@@ -298,6 +298,7 @@ impl Router {
         let routes = &self.by_signal[signal.index()];
         let permit = self.budget.resize(body_permit, charge).map(Arc::new).ok_or_else(|| {
             Rejection::unavailable(
+                "inflight_limit",
                 "the gateway is at its in-flight memory limit (limits.max_inflight_bytes); retry later",
                 RETRY_AFTER,
             )
@@ -342,7 +343,7 @@ impl Router {
                 Now::Delivered => {}
                 Now::Spill => spill.push((reservation, batch)),
                 Now::Refused { message, after } => {
-                    return Err(Rejection::unavailable(format!("{message}; retry later"), after))
+                    return Err(Rejection::unavailable("queue_full", format!("{message}; retry later"), after))
                 }
             }
         }
@@ -360,6 +361,7 @@ impl Router {
         for write in durable {
             write.await.map_err(|e| {
                 Rejection::unavailable(
+                    "queue_write",
                     format!("the exporter queue could not store the batch ({e}); retry later"),
                     RETRY_AFTER,
                 )
@@ -397,6 +399,7 @@ fn log_path(routes: &[PipelineRoute], fast: bool) {
 
 fn queue_full(q: &QueueHandle) -> Rejection {
     Rejection::unavailable(
+        "queue_full",
         format!("the queue of exporter {} is full ({} bytes); retry later", q.state.id, q.state.capacity()),
         RETRY_AFTER,
     )

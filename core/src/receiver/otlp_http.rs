@@ -351,7 +351,10 @@ async fn respond(
         Ok(Some(warning)) => {
             json(200, Bytes::from(serde_json::json!({ "partialSuccess": { "errorMessage": warning } }).to_string()))
         }
-        Err(rej) => status_response(&rej),
+        Err(rej) => {
+            shared.stats.unavailable(rej.cause);
+            status_response(&rej)
+        }
     }
 }
 
@@ -464,6 +467,7 @@ async fn receive_authenticated(
                 status: 429,
                 message: "rate limit reached for this key (receiver rate_limit); retry later".into(),
                 retry_after: Some(wait.max(Duration::from_secs(1))),
+                cause: "",
             });
         }
     }
@@ -517,6 +521,7 @@ async fn receive_authenticated(
     let charge = declared.map_or(shared.max_body, |n| n as usize);
     let request_permit = router.budget().try_acquire(charge).ok_or_else(|| {
         Rejection::unavailable(
+            "inflight_limit",
             "the gateway is at its in-flight memory limit (limits.max_inflight_bytes); retry later",
             RETRY_AFTER,
         )
@@ -531,7 +536,11 @@ async fn receive_authenticated(
     // A body without Content-Length was charged the maximum: hold only what it really is.
     let request_permit = if body.len() < request_permit.bytes() {
         router.budget().resize(request_permit, body.len()).ok_or_else(|| {
-            Rejection::unavailable("the in-flight budget could not be adjusted; retry later", RETRY_AFTER)
+            Rejection::unavailable(
+                "inflight_limit",
+                "the in-flight budget could not be adjusted; retry later",
+                RETRY_AFTER,
+            )
         })?
     } else {
         request_permit

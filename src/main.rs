@@ -297,10 +297,8 @@ fn main() -> ExitCode {
             let base = setup_cmd::base_url(&client.endpoint)?;
             let key = setup_cmd::resolve_key(client.key, client.key_env)?;
             write_stderr("Gemini CLI settings: merge this into ~/.gemini/settings.json (or /etc/gemini-cli/settings.json for every user).\n")?;
-            match key {
-                Some(k) => write_stderr(&format!("Gemini CLI takes the key from the environment: export OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer {k}'\n"))?,
-                None => write_stderr("Gemini CLI takes the key from the environment: export OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer <key>'\n")?,
-            }
+            let k = key.as_deref().unwrap_or("<key>");
+            write_stderr(&format!("Gemini CLI takes the key from the environment: export OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer {k}'\n"))?;
             write_stdout(&setup_cmd::gemini_config(&base, log_prompts))
         })()
         .map(|_| ExitCode::SUCCESS),

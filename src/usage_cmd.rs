@@ -117,12 +117,11 @@ pub fn usage(args: UsageArgs) -> anyhow::Result<()> {
     }
     let now_s = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let silent_for = |r: &Row| secs_ago(now_s, r.last_accepted).unwrap_or(Duration::MAX);
-    let total = |r: &Row| r.records.logs + r.records.metrics + r.records.traces;
     match args.sort {
         Sort::User => {}
         Sort::LastSeen => rows.sort_by_key(|r| std::cmp::Reverse(r.last_seen)),
         Sort::Silent => rows.sort_by_key(|r| std::cmp::Reverse(silent_for(r))),
-        Sort::Records => rows.sort_by_key(|r| std::cmp::Reverse(total(r))),
+        Sort::Records => rows.sort_by_key(|r| std::cmp::Reverse(r.records.total())),
     }
     let silent = |r: &Row| {
         let d = silent_for(r);
@@ -135,7 +134,6 @@ pub fn usage(args: UsageArgs) -> anyhow::Result<()> {
         }
     };
     let refused = |r: &Row| r.refused.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(" ");
-    let bytes = |r: &Row| r.bytes.logs + r.bytes.metrics + r.bytes.traces;
     let text = match args.format {
         Format::Json => {
             let v: Vec<serde_json::Value> = rows
@@ -171,7 +169,7 @@ pub fn usage(args: UsageArgs) -> anyhow::Result<()> {
                     r.records.logs,
                     r.records.metrics,
                     r.records.traces,
-                    bytes(r),
+                    r.bytes.total(),
                     cell(&refused(r)),
                     time(r.first_seen),
                     time(r.last_seen),
@@ -195,7 +193,7 @@ pub fn usage(args: UsageArgs) -> anyhow::Result<()> {
                     r.records.logs,
                     r.records.metrics,
                     r.records.traces,
-                    bytes(r),
+                    r.bytes.total(),
                     time(r.last_seen),
                     silent(r),
                     refused(r)

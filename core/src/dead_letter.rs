@@ -224,7 +224,6 @@ pub async fn replay(path: &Path, base_url: &str, key: &str, ca_file: Option<&Pat
 /// since `snapshot` was read. Refuses if the file no longer starts with the snapshot (rotated
 /// meanwhile): then nothing is marked, and a later replay would send those letters again.
 fn mark(path: &Path, snapshot: &str, letters: &[Letter], delivered: &[usize]) -> Result<(), String> {
-    use std::os::unix::fs::OpenOptionsExt;
     let at = |e: std::io::Error| format!("{}: {e}", path.display());
     let _l = lock(path).map_err(at)?;
     let current = std::fs::read_to_string(path).map_err(at)?;
@@ -250,8 +249,5 @@ fn mark(path: &Path, snapshot: &str, letters: &[Letter], delivered: &[usize]) ->
         next += 1;
     }
     text.push_str(appended);
-    let tmp = PathBuf::from(format!("{}.replay-tmp", path.display()));
-    let mut f = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp).map_err(at)?;
-    f.write_all(text.as_bytes()).and_then(|()| f.sync_data()).map_err(at)?;
-    std::fs::rename(&tmp, path).map_err(at)
+    crate::private_file::replace(path, text.as_bytes()).map_err(at)
 }

@@ -17,6 +17,7 @@ pub mod pipeline;
 /// The plugin boundary: the only module allowed `unsafe` (each block has a SAFETY comment).
 #[allow(unsafe_code)]
 pub mod plugin;
+pub mod private_file;
 pub mod processor;
 pub mod queue;
 pub mod receiver;

@@ -39,7 +39,7 @@ pub struct ReceiverStats {
     pub refused: [AtomicU64; 3],
     /// Responses by HTTP status (index: status − 100), lock-free on the request path.
     responses: Box<[AtomicU64]>,
-    /// 503s by the bound they met, in the order of [`UNAVAILABLE_CAUSES`].
+    /// 503s by the bound they met, in the order of [`Unavailable::ALL`].
     unavailable: [AtomicU64; 3],
     /// Counters of the receiver's own, read at scrape time (a NATS consumer's acks, naks, …).
     own: std::sync::OnceLock<Arc<dyn Fn() -> Vec<ComponentCounter> + Send + Sync>>,
@@ -87,11 +87,9 @@ impl ReceiverStats {
         }
     }
 
-    /// Counts a 503 by the bound it met (`cause`, one of [`UNAVAILABLE_CAUSES`]).
-    pub fn unavailable(&self, cause: &str) {
-        if let Some(i) = UNAVAILABLE_CAUSES.iter().position(|c| *c == cause) {
-            self.unavailable[i].fetch_add(1, Ordering::Relaxed);
-        }
+    /// Counts a 503 by the bound it met.
+    pub fn unavailable(&self, cause: Unavailable) {
+        self.unavailable[cause.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Responses so far, by status (only statuses seen).
@@ -105,7 +103,7 @@ impl ReceiverStats {
 }
 
 pub use crate::pipeline::component::ComponentCounter;
-use crate::pipeline::component::UNAVAILABLE_CAUSES;
+use crate::pipeline::component::Unavailable;
 
 /// Everything the admin listener reports on.
 #[derive(Default)]
@@ -180,12 +178,12 @@ impl Telemetry {
                     n,
                 );
             }
-            for (cause, n) in UNAVAILABLE_CAUSES.iter().zip(&r.unavailable) {
+            for (cause, n) in Unavailable::ALL.iter().zip(&r.unavailable) {
                 push(
                     "otelgate_receiver_unavailable".into(),
                     "Requests refused with 503, by the bound they met (queue_full: an exporter's max_queue_bytes; inflight_limit: limits.max_inflight_bytes; queue_write: a queue could not store the batch).",
                     false,
-                    labels(&[("receiver", &id), ("cause", cause)]),
+                    labels(&[("receiver", &id), ("cause", cause.as_str())]),
                     n.load(Ordering::Relaxed),
                 );
             }
@@ -284,19 +282,12 @@ impl Telemetry {
             }
         }
         for ledger in ledgers {
-            for (key_id, k) in ledger.snapshot().keys {
-                let user = self.processors.iter().find_map(|(_, p)| p.mask_identity(&k.user)).unwrap_or(k.user.clone());
-                let who = [("key_id", key_id.as_str()), ("user", user.as_str())];
-                let mut records = crate::keys::usage::PerSignal::default();
-                let mut bytes = crate::keys::usage::PerSignal::default();
-                let mut refused: std::collections::BTreeMap<String, u64> = Default::default();
-                for d in k.days.values() {
-                    records.merge(&d.records);
-                    bytes.merge(&d.bytes);
-                    for (r, n) in &d.refused {
-                        *refused.entry(r.clone()).or_default() += n;
-                    }
-                }
+            // One row per key over its whole kept history: the sums `otelgate usage` prints.
+            for row in ledger.snapshot().rows(std::time::UNIX_EPOCH) {
+                let user =
+                    self.processors.iter().find_map(|(_, p)| p.mask_identity(&row.user)).unwrap_or(row.user.clone());
+                let who = [("key_id", row.key_id.as_str()), ("user", user.as_str())];
+                let (records, bytes, refused) = (&row.records, &row.bytes, &row.refused);
                 for sig in Signal::ALL {
                     let l = labels(&[who[0], who[1], ("signal", sig.as_str())]);
                     push(
@@ -314,7 +305,7 @@ impl Telemetry {
                         bytes.get(sig),
                     );
                 }
-                for (reason, n) in &refused {
+                for (reason, n) in refused {
                     push(
                         "otelgate_key_refused_requests".into(),
                         "Requests of the key refused, by reason.",
@@ -328,7 +319,7 @@ impl Telemetry {
                     "When the key last sent a request (Unix seconds): alert on keys gone silent.",
                     true,
                     labels(&who),
-                    k.last_seen,
+                    row.last_seen,
                 );
             }
         }

@@ -145,16 +145,19 @@ fn permanent_refusals_and_exhausted_500s_go_to_the_dead_letter_and_replay() {
     let (_, gw) = gw.stop();
 
     // Replay resends both; the upstream now accepts everything.
+    let replay = || {
+        let out = Command::new(bin())
+            .args(["dead-letter", "replay"])
+            .arg(&dead)
+            .args(["--endpoint", &up.url()])
+            .env("MINWARE_API_KEY", KEY)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
     let before = up.accepted().len();
-    let out = Command::new(bin())
-        .args(["dead-letter", "replay"])
-        .arg(&dead)
-        .args(["--endpoint", &up.url()])
-        .env("MINWARE_API_KEY", KEY)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 batches accepted"));
+    assert!(replay().contains("2 batches accepted"));
     let replayed = up.accepted();
     assert_eq!(replayed.len(), before + 2);
     assert_eq!(records_in(&replayed[before + 1].body), 2);
@@ -163,15 +166,7 @@ fn permanent_refusals_and_exhausted_500s_go_to_the_dead_letter_and_replay() {
     assert!(marked.iter().all(|l| l["replayed"].is_string()), "{marked:?}");
 
     // A second replay sends nothing again: both letters are marked as replayed.
-    let out = Command::new(bin())
-        .args(["dead-letter", "replay"])
-        .arg(&dead)
-        .args(["--endpoint", &up.url()])
-        .env("MINWARE_API_KEY", KEY)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = replay();
     assert!(said.contains("0 batches accepted") && said.contains("2 already replayed (skipped)"), "{said}");
     assert_eq!(up.accepted().len(), before + 2, "a second replay resent letters");
     no_key_in_logs(&gw);

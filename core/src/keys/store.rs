@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -221,24 +220,7 @@ impl Store {
         } else {
             yaml_serde::to_string(self).map_err(|e| StoreError::Rule(e.to_string()))?
         };
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let tmp = dir.join(format!(
-            ".{}.tmp{}",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("keys"),
-            std::process::id()
-        ));
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(io)?;
-        f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)?;
-        Ok(())
+        crate::private_file::replace(path, text.as_bytes()).map_err(io)
     }
 
     /// The user called `name`, if present and not removed.
@@ -466,8 +448,13 @@ pub const RECHECK_AFTER: std::time::Duration = std::time::Duration::from_millis(
 /// The file beside a store that keeps last-used times (separate, so the request path never
 /// rewrites the store).
 pub fn state_path(store: &Path) -> PathBuf {
+    beside(store, ".state.json")
+}
+
+/// A file named after the store with `suffix` appended (`keys.yaml` → `keys.yaml.state.json`).
+pub fn beside(store: &Path, suffix: &str) -> PathBuf {
     let mut s = store.as_os_str().to_owned();
-    s.push(".state.json");
+    s.push(suffix);
     PathBuf::from(s)
 }
 

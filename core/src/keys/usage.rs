@@ -86,8 +86,13 @@ impl PerSignal {
         }
     }
 
+    /// The three signals' counts together.
+    pub fn total(&self) -> u64 {
+        self.logs + self.metrics + self.traces
+    }
+
     /// Adds `o`'s counts.
-    pub fn merge(&mut self, o: &PerSignal) {
+    fn merge(&mut self, o: &PerSignal) {
         self.logs += o.logs;
         self.metrics += o.metrics;
         self.traces += o.traces;
@@ -244,9 +249,7 @@ pub struct Row {
 
 /// Where a key store's ledger is written.
 pub fn path_beside(store: &Path) -> PathBuf {
-    let mut s = store.as_os_str().to_owned();
-    s.push(".usage.json");
-    PathBuf::from(s)
+    super::store::beside(store, ".usage.json")
 }
 
 /// The running ledger.
@@ -342,21 +345,8 @@ impl Ledger {
             g.0 = false;
             serde_json::to_vec_pretty(&g.1).map_err(std::io::Error::other)?
         };
-        write_private(&self.path, &text)
+        crate::private_file::replace(&self.path, &text)
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_data()?;
-    std::fs::rename(&tmp, path)
 }
 
 /// The agent of a request: its first resource's `service.name` and `service.version`, found

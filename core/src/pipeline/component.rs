@@ -22,26 +22,49 @@ pub struct Rejection {
     pub message: String,
     /// When the client may try again (sent as `Retry-After`, in whole seconds).
     pub retry_after: Option<Duration>,
-    /// Which bound a 503 met ([`UNAVAILABLE_CAUSES`]), for `/metrics`; empty otherwise.
-    pub cause: &'static str,
+    /// Which bound a 503 met, for `/metrics`.
+    pub cause: Option<Unavailable>,
 }
 
-/// Why a request got 503: an exporter queue at `max_queue_bytes` (`queue_full`), the process at
-/// `limits.max_inflight_bytes` (`inflight_limit`), or a queue that could not store the batch
-/// (`queue_write`, e.g. a full disk). Counted as `otelgate_receiver_unavailable_total{cause}`.
-pub const UNAVAILABLE_CAUSES: [&str; 3] = ["queue_full", "inflight_limit", "queue_write"];
+/// Why a request got 503. Counted as `otelgate_receiver_unavailable_total{cause}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// An exporter queue at its `max_queue_bytes`.
+    QueueFull,
+    /// The process at `limits.max_inflight_bytes`.
+    InflightLimit,
+    /// A queue that could not store the batch (e.g. a full disk).
+    QueueWrite,
+}
+
+impl Unavailable {
+    /// Every cause, in the order of [`Unavailable::index`].
+    pub const ALL: [Unavailable; 3] = [Unavailable::QueueFull, Unavailable::InflightLimit, Unavailable::QueueWrite];
+
+    /// Its `cause` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unavailable::QueueFull => "queue_full",
+            Unavailable::InflightLimit => "inflight_limit",
+            Unavailable::QueueWrite => "queue_write",
+        }
+    }
+
+    /// Its place in [`Unavailable::ALL`] (for a counter array).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
 
 impl Rejection {
     /// A refusal with `status` and `message`.
     pub fn new(status: u16, message: impl Into<String>) -> Self {
-        Rejection { status, message: message.into(), retry_after: None, cause: "" }
+        Rejection { status, message: message.into(), retry_after: None, cause: None }
     }
 
-    /// A 503 that tells the client to come back after `after`; `cause` is one of
-    /// [`UNAVAILABLE_CAUSES`].
-    pub fn unavailable(cause: &'static str, message: impl Into<String>, after: Duration) -> Self {
-        debug_assert!(UNAVAILABLE_CAUSES.contains(&cause), "unknown 503 cause {cause}");
-        Rejection { status: 503, message: message.into(), retry_after: Some(after), cause }
+    /// A 503 for `cause` that tells the client to come back after `after`.
+    pub fn unavailable(cause: Unavailable, message: impl Into<String>, after: Duration) -> Self {
+        Rejection { status: 503, message: message.into(), retry_after: Some(after), cause: Some(cause) }
     }
 
     /// The gRPC status code matching the HTTP status, for the `code` field.

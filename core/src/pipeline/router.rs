@@ -16,7 +16,7 @@ use super::batch::Authenticated;
 use super::batch::{Batch, Context};
 use super::completion::Settled;
 use super::component::Authenticate;
-use super::component::{Piecewise, Processor, Rejection};
+use super::component::{Piecewise, Processor, Rejection, Unavailable};
 use super::inflight::{InflightBudget, InflightPermit};
 use super::queue::{Committed, Now, QueueHandle};
 use crate::otlp::common::KeyValue;
@@ -298,7 +298,7 @@ impl Router {
         let routes = &self.by_signal[signal.index()];
         let permit = self.budget.resize(body_permit, charge).map(Arc::new).ok_or_else(|| {
             Rejection::unavailable(
-                "inflight_limit",
+                Unavailable::InflightLimit,
                 "the gateway is at its in-flight memory limit (limits.max_inflight_bytes); retry later",
                 RETRY_AFTER,
             )
@@ -343,7 +343,11 @@ impl Router {
                 Now::Delivered => {}
                 Now::Spill => spill.push((reservation, batch)),
                 Now::Refused { message, after } => {
-                    return Err(Rejection::unavailable("queue_full", format!("{message}; retry later"), after))
+                    return Err(Rejection::unavailable(
+                        Unavailable::QueueFull,
+                        format!("{message}; retry later"),
+                        after,
+                    ))
                 }
             }
         }
@@ -361,7 +365,7 @@ impl Router {
         for write in durable {
             write.await.map_err(|e| {
                 Rejection::unavailable(
-                    "queue_write",
+                    Unavailable::QueueWrite,
                     format!("the exporter queue could not store the batch ({e}); retry later"),
                     RETRY_AFTER,
                 )
@@ -399,7 +403,7 @@ fn log_path(routes: &[PipelineRoute], fast: bool) {
 
 fn queue_full(q: &QueueHandle) -> Rejection {
     Rejection::unavailable(
-        "queue_full",
+        Unavailable::QueueFull,
         format!("the queue of exporter {} is full ({} bytes); retry later", q.state.id, q.state.capacity()),
         RETRY_AFTER,
     )

@@ -68,8 +68,6 @@ fn exporter_runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-pub use crate::registry::exporter::DRAIN_TIMEOUT;
-
 /// One exporter worker and what stops it.
 struct Worker {
     id: ComponentId,
@@ -125,7 +123,6 @@ fn build(
     disks: &mut BTreeMap<PathBuf, Arc<DiskQueue>>,
 ) -> Result<Generation, StartError> {
     let mut telemetry = Telemetry::default();
-    let signals_of = |id: &ComponentId| config.signals_of(id);
     let mut processors: BTreeMap<&ComponentId, Arc<dyn Processor>> = BTreeMap::new();
     let mut authenticators = BTreeMap::new();
     let relay_keys: Vec<String> = config.processors.values().flat_map(|c| c.relay_keys()).collect();
@@ -133,7 +130,7 @@ fn build(
         let cx = ProcessorBuild {
             id,
             plugin_dir: config.plugin_dir.as_deref(),
-            signals: &signals_of(id),
+            signals: &config.signals_of(id),
             relay_keys: &relay_keys,
         };
         match c.build(&cx).map_err(component_error("processors", id))? {
@@ -155,8 +152,12 @@ fn build(
     let mut forwarded: BTreeMap<&ComponentId, bool> = BTreeMap::new();
     for (id, c) in &config.exporters {
         let stop = CancellationToken::new();
-        let cx =
-            ExporterBuild { id, stopping: &stop, plugin_dir: config.plugin_dir.as_deref(), signals: &signals_of(id) };
+        let cx = ExporterBuild {
+            id,
+            stopping: &stop,
+            plugin_dir: config.plugin_dir.as_deref(),
+            signals: &config.signals_of(id),
+        };
         let exporter = c.kind.build(&cx).map_err(component_error("exporters", id))?;
         let plan = c.kind.queue_plan(id);
         let drain_timeout = plan.drain_timeout;

@@ -248,8 +248,8 @@ impl Authenticator {
     }
 
     fn refused(&self, reason: &str, token: Option<&str>, client: Option<std::net::SocketAddr>) {
+        let key_id = token.and_then(crate::keys::secret::id_of);
         if let Some(a) = &self.audit {
-            let key_id = token.and_then(crate::keys::secret::id_of);
             a.record(
                 "request_refused",
                 serde_json::json!({ "reason": reason, "key_id": key_id, "client": client.map(|c| c.ip().to_string()) }),
@@ -260,13 +260,12 @@ impl Authenticator {
         }
         // A key of the store that may not send (expired, revoked, …) counts for its user; an
         // unknown token counts for nobody (a client cannot add rows by inventing keys).
-        let known = token.and_then(crate::keys::secret::id_of).and_then(|id| {
-            let store = self.store.as_ref()?.current();
-            let key = store.keys.iter().find(|k| k.id == id)?;
-            Some(Sender { key_id: key.id.clone(), user: key.user.clone() })
-        });
-        if let (Some(usage), Some(who)) = (&self.usage, known.filter(|_| reason != "unknown")) {
-            usage.refused(&who, reason);
+        let (Some(usage), Some(id), Some(store)) = (&self.usage, key_id, &self.store) else { return };
+        if reason == "unknown" {
+            return;
+        }
+        if let Some(key) = store.current().keys.iter().find(|k| k.id == id) {
+            usage.refused(&Sender { key_id: key.id.clone(), user: key.user.clone() }, reason);
         }
     }
 }

@@ -25,7 +25,7 @@ use super::head_refusal::{HeadLimits, HeadRefusals};
 use crate::keys::usage::Sender;
 use crate::otlp::{Request, Signal};
 use crate::pipeline::batch::Context;
-use crate::pipeline::component::Rejection;
+use crate::pipeline::component::{Rejection, Unavailable};
 use crate::pipeline::router::{Router, RouterSlot, RETRY_AFTER};
 use crate::registry::{BindError, ReceiverType, Started};
 use crate::settings::units::{ByteSize, Seconds};
@@ -352,7 +352,9 @@ async fn respond(
             json(200, Bytes::from(serde_json::json!({ "partialSuccess": { "errorMessage": warning } }).to_string()))
         }
         Err(rej) => {
-            shared.stats.unavailable(rej.cause);
+            if let Some(cause) = rej.cause {
+                shared.stats.unavailable(cause);
+            }
             status_response(&rej)
         }
     }
@@ -467,7 +469,7 @@ async fn receive_authenticated(
                 status: 429,
                 message: "rate limit reached for this key (receiver rate_limit); retry later".into(),
                 retry_after: Some(wait.max(Duration::from_secs(1))),
-                cause: "",
+                cause: None,
             });
         }
     }
@@ -521,7 +523,7 @@ async fn receive_authenticated(
     let charge = declared.map_or(shared.max_body, |n| n as usize);
     let request_permit = router.budget().try_acquire(charge).ok_or_else(|| {
         Rejection::unavailable(
-            "inflight_limit",
+            Unavailable::InflightLimit,
             "the gateway is at its in-flight memory limit (limits.max_inflight_bytes); retry later",
             RETRY_AFTER,
         )
@@ -537,7 +539,7 @@ async fn receive_authenticated(
     let request_permit = if body.len() < request_permit.bytes() {
         router.budget().resize(request_permit, body.len()).ok_or_else(|| {
             Rejection::unavailable(
-                "inflight_limit",
+                Unavailable::InflightLimit,
                 "the in-flight budget could not be adjusted; retry later",
                 RETRY_AFTER,
             )

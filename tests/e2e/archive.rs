@@ -98,3 +98,49 @@ pipelines:
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "records written more than once: {twice:?}");
 }
+
+/// The nice value of each of `pid`'s threads named `name` (as `/proc` truncates it), and of the
+/// process's main thread.
+fn nice_of(pid: u32, name: &str) -> (Vec<i64>, i64) {
+    let nice = |stat: &str| -> i64 {
+        // After the `(comm)` field: state is field 3, nice field 19.
+        let after = &stat[stat.rfind(')').expect("a stat line") + 1..];
+        after.split_whitespace().nth(16).and_then(|n| n.parse().ok()).expect("a nice value")
+    };
+    let main = nice(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap());
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            found.push(nice(&std::fs::read_to_string(e.path().join("stat")).unwrap()));
+        }
+    }
+    (found, main)
+}
+
+/// Compression yields the core to the relay: its thread runs ten nice levels below the
+/// process (README, "Archive"), so on a busy core gzip cannot stretch request latency.
+#[test]
+fn the_archive_compressor_runs_at_background_priority() {
+    let gw = Gateway::start(
+        "
+receivers:
+  otlp_http: { endpoint: 127.0.0.1:0 }
+exporters:
+  file:
+    path: '{dir}/archive/{signal}.jsonl'
+    rotation: { max_megabytes: 1, compress: true }
+pipelines:
+  logs: { receivers: [otlp_http], exporters: [file] }
+",
+    );
+    crate::harness::wait_for(
+        "the compressor at ten nice levels below the process",
+        std::time::Duration::from_secs(10),
+        || {
+            let (threads, main) = nice_of(gw.pid(), "otelgate-file-r");
+            (threads == [(main + 10).min(19)]).then_some(())
+        },
+    );
+    assert_eq!(gw.post("/v1/logs", crate::harness::SMALL_LOG).status, 200);
+}

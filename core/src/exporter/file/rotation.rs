@@ -1,6 +1,7 @@
 //! Size-based rotation of the `file` exporter, kept off the write path: the writer only renames
 //! (`PATH` → `PATH.1`, older backups shifted up) and opens a new file, which takes microseconds;
-//! fsyncing and gzipping the rotated file happen on a background thread. A rotated 256 MiB file
+//! fsyncing and gzipping the rotated file happen on a background thread (at background priority,
+//! so the receiver preempts it on a busy core). A rotated 256 MiB file
 //! took seconds to gzip inline, the archive's queue filled meanwhile, and all-or-nothing refused
 //! every request for minware too.
 //!
@@ -79,6 +80,7 @@ impl Rotator {
         let thread = std::thread::Builder::new()
             .name("otelgate-file-rotation".into())
             .spawn(move || {
+                background_priority();
                 for job in rx {
                     if let Err(e) = finish(&writers, &rotation, &s, job) {
                         tracing::warn!(error = %e, "A rotated archive file could not be compressed; it stays uncompressed.");
@@ -127,6 +129,21 @@ impl Rotator {
         if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
         }
+    }
+}
+
+/// How much lower than the relay's own threads the compressor runs (a nice value, as `nice -n`).
+/// On a busy core the receiver then preempts gzip instead of sharing the core with it evenly,
+/// so compression cannot stretch request latency; when it falls behind because of that, a
+/// rotated file stays plain and `left_uncompressed` says so.
+const COMPRESSOR_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's priority (Linux keeps a nice value per thread). Best effort: a
+/// compressor at normal priority still works, so a refusal is only logged.
+fn background_priority() {
+    let now = rustix::process::getpriority_process(None).unwrap_or(0);
+    if let Err(e) = rustix::process::setpriority_process(None, now + COMPRESSOR_NICENESS) {
+        tracing::debug!(error = %e, "The archive compressor keeps normal priority.");
     }
 }
 

@@ -760,9 +760,12 @@ pub fn agent_of_event(name: &str) -> Option<&'static Agent> {
 /// profile of the patch path (5 % of it on Gemini CLI bodies).
 type KeySet = std::collections::HashSet<&'static str, std::hash::BuildHasherDefault<Fnv>>;
 
+/// A map from keys hashed the same way, for per-processor answers about keys.
+pub type KeyMap<V> = std::collections::HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// FNV-1a, 64 bits.
 #[derive(Default)]
-struct Fnv(u64);
+pub struct Fnv(u64);
 
 impl std::hash::Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -785,6 +788,12 @@ static SAFE: std::sync::LazyLock<KeySet> = std::sync::LazyLock::new(|| {
 /// Every key a content row names.
 static CONTENT: std::sync::LazyLock<KeySet> =
     std::sync::LazyLock::new(|| ALL.iter().flat_map(|a| a.content.iter().map(|c| c.key)).collect());
+
+/// Every key some list of the catalogue names (safe, content, identity): a processor can
+/// answer for these once, at start, and for any other key by one rule.
+pub fn listed_keys() -> impl Iterator<Item = &'static str> {
+    SAFE.iter().chain(CONTENT.iter()).copied().chain(IDENTITY_KEYS.iter().copied())
+}
 
 /// Whether `key` is metadata for the `unknown_content` rule (see the module doc for why one
 /// list serves every agent).

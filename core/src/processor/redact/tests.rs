@@ -542,3 +542,30 @@ fn responses_follow_prompts_unless_set() {
     assert!(!redacted("prompts: keep\nresponses: redact", Signal::Logs, body).0.contains("the reply"));
     assert!(redacted("responses: keep\nunknown_content: keep", Signal::Logs, body).0.contains("the reply"));
 }
+
+/// The one-lookup answer of `may_change` is the lists' answer, for every listed key and for
+/// keys no list names, under policies that change each branch.
+#[test]
+fn key_answers_worked_out_at_start_equal_the_lists() {
+    use crate::pipeline::component::Piecewise;
+    let policies = [
+        "{}",
+        "identity: keep",
+        "identity: redact\nblocked_keys: [user.email, secret.thing]",
+        "prompts: keep\ntool_content: keep\nresponses: keep",
+        "unknown_content: keep\nsafe_keys: [my.meta]",
+        "unknown_content: tag\nsafe_keys: [my.meta]\nblocked_keys: [x.y]",
+    ];
+    let unlisted = ["codex.new_field", "body", "my.meta", "team", "x.y", "", "ünïcode.key"];
+    for yaml in policies {
+        let p = processor(yaml).with_relay_keys(["team".to_string()]);
+        let keys: Vec<String> = catalogue::listed_keys()
+            .chain(super::rules::TAG_KEYS.iter().copied())
+            .chain(unlisted)
+            .map(str::to_string)
+            .collect();
+        for k in &keys {
+            assert_eq!(p.may_change(k), p.decide_key(k), "{yaml}: key {k:?}");
+        }
+    }
+}

@@ -437,7 +437,8 @@ pipelines:
 }
 
 /// What holds data or keys is private to the relay's user (0600): the key store, its audit
-/// log, the disk queue's segments and acknowledgements, and the dead letter.
+/// log, the keys' last-used times and usage, the disk queue's segments and acknowledgements,
+/// and the dead letter.
 #[test]
 fn stores_queues_dead_letters_and_audit_logs_are_0600() {
     use std::os::unix::fs::PermissionsExt;
@@ -473,12 +474,19 @@ pipelines:
     assert_eq!(post(r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{}]}]}]}"#, &auth).status, 200);
     assert_eq!(post("{}", "Bearer wrong-key").status, 401); // a refusal the audit log records
     wait_for("the dead letter", Duration::from_secs(20), || gw.path("dead.jsonl").exists().then_some(()));
+    let mode = |f: &std::path::Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
     let mut files = vec![store.clone(), audit.clone(), gw.path("dead.jsonl")];
     files.extend(std::fs::read_dir(gw.path("queue")).unwrap().map(|e| e.unwrap().path()));
     assert!(files.iter().any(|f| f.extension().is_some_and(|x| x == "seg")), "{files:?}");
     for f in &files {
-        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "{} is {mode:o}", f.display());
+        assert_eq!(mode(f), 0o600, "{} is {:o}", f.display(), mode(f));
+    }
+    // The key's last-used time and usage ledger are written beside the store at shutdown.
+    let (status, _gw) = gw.stop();
+    assert!(status.success());
+    for suffix in [".state.json", ".usage.json"] {
+        let f = keys.path().join(format!("keys.yaml{suffix}"));
+        assert_eq!(mode(&f), 0o600, "{} is {:o}", f.display(), mode(&f));
     }
 }
 

@@ -498,7 +498,8 @@ impl LiveStore {
         }
     }
 
-    /// Writes last-used times to the state file if they changed (atomic write + rename).
+    /// Writes last-used times to the state file if they changed (atomic, 0600: which key was used
+    /// when is the relay's business only).
     pub fn flush_last_used(&self) -> std::io::Result<()> {
         let snapshot: std::collections::BTreeMap<String, Timestamp> = {
             let mut g = self.last_used.lock().unwrap_or_else(|p| p.into_inner());
@@ -508,10 +509,8 @@ impl LiveStore {
             g.0 = false;
             g.1.iter().map(|(k, t)| (k.clone(), Timestamp(*t))).collect()
         };
-        let path = state_path(&self.path);
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::other)?)?;
-        std::fs::rename(&tmp, &path)
+        let bytes = serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::other)?;
+        crate::private_file::replace(&state_path(&self.path), &bytes)
     }
 
     /// The store file.

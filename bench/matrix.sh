@@ -14,6 +14,8 @@ for body in codex-100k-pretty codex-100k; do
     echo "=== shipped examples/minware-relay.yaml: $body, $c connections"; $B compare --with-peers --connections $c --body $body --config examples/minware-relay.yaml --seconds 5 --json $J
   done
 done
+# Overload as shipped: 256 connections for 30 s (memory must stay flat: first half vs second half).
+echo "=== shipped examples/minware-relay.yaml: codex-100k-pretty, 256 connections, 30 s"; $B compare --with-peers --connections 256 --body codex-100k-pretty --config examples/minware-relay.yaml --seconds 30 --json $J
 echo "=== secret patterns: codex-100k, 16 connections"; $B compare --with-peers --connections 16 --config bench/configs/codex-relay-memory.yaml --config bench/configs/codex-relay-patterns.yaml --seconds 5 --json $J
 for c in 16 1 64; do
   echo "=== codex-100k, $c connections"; $B compare --with-peers --connections $c $CFG --seconds 5 --json $J

@@ -267,6 +267,7 @@ fn compare(
     println!("baseline: serde_json validates this body at {validate:.0} MB/s on one thread of this process (same run)");
     let mut reports = Vec::new();
     let mut load_cpu = Vec::new();
+    let mut rss_over_run: Vec<Option<(u64, u64)>> = Vec::new();
     let rotel = if with_peers { Some(peers::fetch_rotel(Path::new("target/peers"))?) } else { None };
     let mut specs: Vec<Spec> = std::iter::once(Spec::Sink).chain(configs.iter().map(Spec::Otelgate)).collect();
     if rotel.is_some() {
@@ -326,7 +327,8 @@ fn compare(
         let me_before = proc_stats::cpu_ticks(std::process::id());
         let up_before = rt.block_on(sink::stats(up_port));
         let wall = std::time::Instant::now();
-        let r = opts.drive(rt, &url, &b)?;
+        let (r, halves) = proc_stats::rss_halves(t.child.id(), || opts.drive(rt, &url, &b));
+        let r = r?;
         let elapsed = wall.elapsed().as_secs_f64();
         let after = proc_stats::cpu_ticks(t.child.id());
         let me_after = proc_stats::cpu_ticks(std::process::id());
@@ -344,6 +346,7 @@ fn compare(
             _ => None,
         };
         reports.push((t.name.clone(), r, cpu, proc_stats::peak_rss_kib(t.child.id()), forwarded));
+        rss_over_run.push(halves);
         drop(t); // stopped before the next target starts
     }
     println!("{}", load::Report::header());
@@ -392,6 +395,12 @@ fn compare(
             );
         }
     }
+    println!("\nmemory over the run (peak RSS in the first half → in the second; flat under a steady load):");
+    for ((name, ..), halves) in reports.iter().zip(&rss_over_run) {
+        if let Some((a, b)) = halves {
+            println!("  {name}: {:.1} → {:.1} MiB", *a as f64 / 1024.0, *b as f64 / 1024.0);
+        }
+    }
     println!("\nload generator CPU% while driving each target (it must not be the bottleneck):");
     for (name, c) in &load_cpu {
         println!("  {name}: {}", c.map_or("-".into(), |c| format!("{c:.0}%")));
@@ -400,7 +409,7 @@ fn compare(
     if let Some(path) = json {
         let when = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut out = String::new();
-        for ((name, r, cpu, rss, fwd), (_, lcpu)) in reports.iter().zip(&load_cpu) {
+        for (((name, r, cpu, rss, fwd), (_, lcpu)), halves) in reports.iter().zip(&load_cpu).zip(&rss_over_run) {
             let line = serde_json::json!({
                 "unix_time": when,
                 "target": name,
@@ -417,6 +426,8 @@ fn compare(
                 "p999_ms": r.pct(0.999).as_secs_f64() * 1e3,
                 "server_cpu_percent": cpu,
                 "peak_rss_mib": rss.map(|k| k as f64 / 1024.0),
+                "rss_first_half_peak_mib": halves.map(|(a, _)| a as f64 / 1024.0),
+                "rss_second_half_peak_mib": halves.map(|(_, b)| b as f64 / 1024.0),
                 "non_2xx": r.non_2xx,
                 "forwarded_mb_per_s": fwd,
                 "ratio_to_sink_requests": r.rps() / sink_rps,

@@ -228,6 +228,11 @@ impl Store {
         self.users.iter().find(|u| u.name == name && !u.removed)
     }
 
+    /// [`Store::user`], to change.
+    fn user_mut(&mut self, name: &str) -> Option<&mut User> {
+        self.users.iter_mut().find(|u| u.name == name && !u.removed)
+    }
+
     /// Adds a user.
     pub fn add_user(&mut self, name: &str, role: Role) -> Result<(), StoreError> {
         if name.trim().is_empty() {
@@ -251,7 +256,7 @@ impl Store {
 
     /// Changes a user's role; it applies to all their keys at once.
     pub fn set_role(&mut self, name: &str, role: Role) -> Result<(), StoreError> {
-        let u = self.users.iter_mut().find(|u| u.name == name && !u.removed).ok_or_else(|| {
+        let u = self.user_mut(name).ok_or_else(|| {
             StoreError::Rule(format!("no user {name}; add one with `otelgate users add {name} --role {role}`"))
         })?;
         u.role = role;
@@ -260,11 +265,7 @@ impl Store {
 
     /// Removes (disables) a user: every key of theirs is refused from the next request on.
     pub fn remove_user(&mut self, name: &str) -> Result<(), StoreError> {
-        let u = self
-            .users
-            .iter_mut()
-            .find(|u| u.name == name && !u.removed)
-            .ok_or_else(|| StoreError::Rule(format!("no user {name}")))?;
+        let u = self.user_mut(name).ok_or_else(|| StoreError::Rule(format!("no user {name}")))?;
         u.removed = true;
         Ok(())
     }
@@ -381,11 +382,7 @@ impl Store {
     /// Sets metadata on a user (stamped on what all their keys send), replacing what it had.
     pub fn set_user_attrs(&mut self, name: &str, attrs: BTreeMap<String, String>) -> Result<(), StoreError> {
         check_attrs(&attrs)?;
-        let u = self
-            .users
-            .iter_mut()
-            .find(|u| u.name == name && !u.removed)
-            .ok_or_else(|| StoreError::Rule(format!("no user {name}")))?;
+        let u = self.user_mut(name).ok_or_else(|| StoreError::Rule(format!("no user {name}")))?;
         u.attrs = attrs;
         Ok(())
     }

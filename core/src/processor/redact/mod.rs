@@ -240,7 +240,13 @@ impl RedactProcessor {
             .chain(c.safe_keys.iter().cloned())
             .chain(self.relay_keys.iter().cloned())
             .collect();
-        let answers = listed.into_iter().map(|k| (self.decide_key(&k), k)).map(|(d, k)| (k, d)).collect();
+        let answers = listed
+            .into_iter()
+            .map(|k| {
+                let changes = self.decide_key(&k);
+                (k, changes)
+            })
+            .collect();
         self.key_changes = answers;
         self
     }
